@@ -1,0 +1,44 @@
+"""Span attribute keys written by batch-debug, in one place.
+
+The instrumentation writes them, the processor and ``records`` read them.
+Keys under ``batch_debug.`` are ours; the rest are OpenTelemetry semantic
+conventions that we also read (old and new HTTP names both appear, depending
+on ``OTEL_SEMCONV_STABILITY_OPT_IN``).
+"""
+
+# Job and item spans.
+JOB_ID = "batch_debug.job.id"
+JOB_ITEMS_TOTAL = "batch_debug.job.items_total"
+JOB_SESSIONS_CREATED = "batch_debug.job.sessions_created"
+ITEM_ID = "batch_debug.item.id"
+ITEM_OUTCOME = "batch_debug.item.outcome"  # "succeeded" | "failed"
+ITEM_ERROR = "batch_debug.item.error"
+
+# Server facts learned once per job (GET /System/Info/Public).
+SERVER_INFO_PREFIX = "batch_debug.server.info."  # + ServerName, Version, ...
+SERVER_INFO_ERROR = "batch_debug.server.info_error"
+
+# HTTP attempt spans (the stock httpx CLIENT span, enriched by our hooks).
+REQUEST_ITEM_ID = "batch_debug.item.id"
+RESEND_COUNT = "http.request.resend_count"  # semconv: 0 on the first attempt
+CONNECTION_REUSED = "batch_debug.connection.reused"
+CONNECT_MS = "batch_debug.timing.connect_ms"
+TLS_MS = "batch_debug.timing.tls_ms"
+TTFB_MS = "batch_debug.timing.ttfb_ms"
+ERROR_BODY = "batch_debug.response.error_body"
+REQUEST_HEADERS = "batch_debug.request.headers"  # JSON object, redacted
+RESPONSE_HEADERS = "batch_debug.response.headers"  # JSON object, redacted
+SERVER_HEADER = "batch_debug.response.server"
+HTTP_VERSION = "batch_debug.http.version"
+URL_REDACTED = "batch_debug.url"
+
+# Semantic-convention names we read.
+HTTP_METHOD_OLD = "http.method"
+HTTP_METHOD_NEW = "http.request.method"
+HTTP_URL_OLD = "http.url"
+HTTP_URL_NEW = "url.full"
+HTTP_STATUS_OLD = "http.status_code"
+HTTP_STATUS_NEW = "http.response.status_code"
+ERROR_TYPE = "error.type"
+
+ERROR_BODY_LIMIT = 2048
