@@ -1,0 +1,179 @@
+"""Job files on disk: their names, atomic writing, listing and loading.
+
+A job file is ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` (UTC) in the debug
+folder. Files are written to a temporary name in the same folder and renamed,
+so a reader sees a whole file or none; temporary files left by a killed
+process are removed by :func:`remove_stale_temp_files`.
+
+Job ids are validated here, once, for every caller (processor, CLI,
+dashboard): ``[A-Za-z0-9._-]{1,128}`` and no ``..``, so a job id can never
+name a path outside the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+JOB_ID_PATTERN = r"[A-Za-z0-9._-]{1,128}"
+_JOB_ID_RE = re.compile(rf"^{JOB_ID_PATTERN}$")
+FILE_RE = re.compile(rf"^job_(?P<job_id>{JOB_ID_PATTERN})_(?P<stamp>\d{{8}}_\d{{6}})\.json$")
+STAMP_FORMAT = "%Y%m%d_%H%M%S"
+TEMP_PREFIX = ".job-"
+TEMP_SUFFIX = ".tmp"
+
+
+class JobFileError(Exception):
+    """A job file that cannot be read or parsed."""
+
+
+def validate_job_id(job_id: object) -> str:
+    """The job id, or ValueError with a sentence saying what is allowed."""
+    if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id) or ".." in job_id:
+        raise ValueError(
+            f"invalid job id {str(job_id)[:140]!r}: use 1 to 128 of the characters "
+            "A-Z a-z 0-9 . _ - (and no '..')."
+        )
+    return job_id
+
+
+def filename(job_id: str, when: datetime) -> str:
+    return f"job_{validate_job_id(job_id)}_{when.astimezone(timezone.utc).strftime(STAMP_FORMAT)}.json"
+
+
+def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None = None) -> Path:
+    """Write ``text`` as the job's file and return its path.
+
+    If a file of that name exists (the same job id finished twice within a
+    second) the time stamp moves on a second, so no file is overwritten.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    when = when or datetime.now(timezone.utc)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for _ in range(3600):
+            target = directory / filename(job_id, when)
+            try:
+                # link() fails if the name is taken, unlike replace().
+                os.link(tmp, target)
+                break
+            except FileExistsError:
+                when += timedelta(seconds=1)
+        else:  # pragma: no cover - an hour of same-name files
+            raise OSError(f"no free file name for job {job_id!r}")
+        return target
+    finally:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+@dataclass(frozen=True)
+class JobFileInfo:
+    """One job file as found in the folder (no parsing of its content)."""
+
+    path: Path
+    job_id: str
+    created_at: datetime
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "filename": self.path.name,
+            "job_id": self.job_id,
+            "created_at": self.created_at.isoformat(),
+            "size_bytes": self.size_bytes,
+        }
+
+
+def list_job_files(directory: Path) -> list[JobFileInfo]:
+    """Every job file in the folder, newest first (by the stamp in the name)."""
+    found: list[JobFileInfo] = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        match = FILE_RE.match(entry.name)
+        if not match or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            size = entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue
+        created = datetime.strptime(match["stamp"], STAMP_FORMAT).replace(tzinfo=timezone.utc)
+        found.append(JobFileInfo(Path(entry.path), match["job_id"], created, size))
+    found.sort(key=lambda info: (info.created_at, info.path.name), reverse=True)
+    return found
+
+
+def newest_for(directory: Path, job_id: str) -> Path | None:
+    """The newest file of a job, or None. ``job_id`` is validated first."""
+    validate_job_id(job_id)
+    for info in list_job_files(directory):
+        if info.job_id == job_id:
+            return info.path
+    return None
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A job file's content, or JobFileError naming the file and the problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise JobFileError(f"job file {Path(path).name} does not exist") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise JobFileError(f"job file {Path(path).name} is damaged or truncated: {exc}") from exc
+    if not isinstance(data, dict) or "summary" not in data:
+        raise JobFileError(f"job file {Path(path).name} is not a batch-debug job file")
+    return data
+
+
+def remove_stale_temp_files(directory: Path, older_than_seconds: float = 60.0) -> int:
+    """Delete temporary files left by killed writers; returns how many."""
+    removed = 0
+    now = datetime.now(timezone.utc).timestamp()
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith((TEMP_PREFIX, ".state-")) and entry.name.endswith(TEMP_SUFFIX):
+            try:
+                if now - entry.stat().st_mtime >= older_than_seconds:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def cleanup(directory: Path, days: int, now: datetime | None = None) -> tuple[int, int]:
+    """Delete job files older than ``days`` days (0: all); (files, bytes) freed.
+
+    Only files named like job files are touched, never the state file.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ValueError(f"days must be a whole number >= 0, not {days!r}.")
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    deleted = freed = 0
+    for info in list_job_files(directory):
+        if days == 0 or info.created_at < cutoff:
+            try:
+                os.unlink(info.path)
+            except FileNotFoundError:
+                continue
+            deleted += 1
+            freed += info.size_bytes
+    return deleted, freed

@@ -1,0 +1,109 @@
+"""Redaction of Jellyfin credentials from URLs, headers and free text.
+
+Jellyfin accepts its API key as ``Authorization: MediaBrowser Token="..."``,
+``X-Emby-Token``, ``X-MediaBrowser-Token``, ``X-Emby-Authorization`` and the
+query parameters ``ApiKey`` / ``api_key`` (any case); logins answer with an
+``AccessToken``. Every output of batch-debug passes through these functions,
+and the job file writer runs :func:`redact_text` over the whole file as a
+last line of defence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+REDACTED = "[REDACTED]"
+
+#: Headers whose whole value is a secret.
+SECRET_HEADERS = frozenset({
+    "x-emby-token", "x-mediabrowser-token", "cookie", "set-cookie", "x-api-key",
+})
+#: Headers in the ``Scheme key="value", Token="..."`` form: only the token goes.
+AUTH_HEADERS = frozenset({"authorization", "x-emby-authorization", "proxy-authorization"})
+#: Query parameters (compared lower-case) whose value is a secret.
+SECRET_QUERY_PARAMS = frozenset({"api_key", "apikey", "token", "access_token", "accesstoken"})
+
+# The quote may arrive escaped (\\") when the text is already JSON-encoded.
+_TOKEN_FIELD = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(\\?")[^"\\]*\2', re.IGNORECASE)
+_TOKEN_FIELD_BARE = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(?![\\"])[^,\s"\\]+', re.IGNORECASE)
+_QUERY_SECRET = re.compile(
+    r"([?&;](?:api_key|apikey|token|access_token|accesstoken)=)[^&#\s\"'<>]*", re.IGNORECASE
+)
+_JSON_SECRET = re.compile(
+    r'("(?:AccessToken|ApiKey|api_key|Token|x-emby-token|x-mediabrowser-token)"\s*:\s*)"(?:[^"\\]|\\.)*"',
+    re.IGNORECASE,
+)
+_HEADER_LINE = re.compile(r"(\b(?:X-Emby-Token|X-MediaBrowser-Token)\s*[:=]\s*)[^\s,\"']+", re.IGNORECASE)
+_BEARER = re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def _quoted(match: re.Match[str]) -> str:
+    quote = match.group(2)
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret query values and any user:password replaced."""
+    url = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, url)
+    # user:password@host: keep the host, drop the credentials.
+    return re.sub(r"(://)[^/@\s]+@", r"\1" + REDACTED + "@", url, count=1)
+
+
+def redact_header_value(name: str, value: str) -> str:
+    """One header value, redacted according to its (case-insensitive) name."""
+    lower = name.lower()
+    if lower in SECRET_HEADERS:
+        return REDACTED
+    if lower in AUTH_HEADERS:
+        redacted = _TOKEN_FIELD.sub(_quoted, value)
+        redacted = _TOKEN_FIELD_BARE.sub(lambda m: m.group(1) + REDACTED, redacted)
+        redacted = _BEARER.sub(lambda m: m.group(1) + REDACTED, redacted)
+        if redacted == value and value.strip():
+            # An auth header we cannot parse is a secret as a whole.
+            return REDACTED
+        return redacted
+    return value
+
+
+def redact_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+    """Headers as a ``{lower-case name: value}`` dict with secrets redacted.
+
+    Repeated headers are joined with ``", "`` as HTTP allows.
+    """
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        clean = redact_header_value(key, value)
+        out[key] = f"{out[key]}, {clean}" if key in out else clean
+    return out
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text with every known credential form, and each literal secret, removed."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    text = _TOKEN_FIELD.sub(_quoted, text)
+    text = _TOKEN_FIELD_BARE.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _JSON_SECRET.sub(lambda m: m.group(1) + '"' + REDACTED + '"', text)
+    text = _HEADER_LINE.sub(lambda m: m.group(1) + REDACTED, text)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def redact_tree(value: object, secrets: Iterable[str] = ()) -> object:
+    """A JSON-like value with :func:`redact_text` applied to every string in it.
+
+    Used on whole job files before they are serialised, so escaping can never
+    hide a secret from the patterns.
+    """
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v, secrets) for v in value]
+    return value

@@ -1,0 +1,91 @@
+"""Plain-text rendering of a job summary for the CLI.
+
+Pure (summary dict in, text out) and free of colour codes so the output can be
+piped or pasted into an issue. Lines stay within ``WIDTH`` columns. Reads the
+summary with ``.get`` so job files written by older versions still render.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+WIDTH = 100
+_LABEL = 18  # width of the label column in the figures table
+
+
+def _num(value: Any, suffix: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.1f}{suffix}" if suffix == "%" else f"{value:g}{suffix}"
+    return f"{value}{suffix}"
+
+
+def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=first if first is not None else indent,
+                         subsequent_indent=indent, break_on_hyphens=False) or [indent.rstrip()]
+
+
+def render_text(summary: Mapping[str, Any]) -> str:
+    """A readable report: figures, status codes, failure patterns, advice."""
+    s = summary
+    lat = s.get("latency_ms") or {}
+    conn = s.get("connections") or {}
+    title = f"Batch debug summary: job {s.get('job_id')}"
+    rows = [
+        ("Debug enabled", "yes" if s.get("debug_enabled") else "no"),
+        ("Duration", f"{_num(s.get('duration_seconds'))} s"),
+        ("Requests", f"{_num(s.get('total_requests'))} total, {_num(s.get('successful_requests'))} ok, "
+                     f"{_num(s.get('failed_requests'))} failed, {_num(s.get('other_requests', 0))} other "
+                     f"({_num(s.get('success_rate_percent'), '%')} success)"),
+        ("Retries", _num(s.get("retries"))),
+        ("Items", f"{_num(s.get('items_total'))} total, {_num(s.get('items_succeeded'))} succeeded, "
+                  f"{_num(s.get('items_failed'))} failed "
+                  f"({_num(s.get('item_success_rate_percent'), '%')} success)"),
+    ]
+    if lat:
+        rows.append(("Latency (ms)", "  ".join(
+            f"{k.removesuffix('_ms')} {_num(lat.get(k))}"
+            for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"))))
+    if conn:
+        rows.append(("Connections", f"{_num(conn.get('new'))} new, {_num(conn.get('reused'))} reused, "
+                                    f"{_num(conn.get('unknown'))} unknown "
+                                    f"(new share {_num(conn.get('new_share_percent'), '%')})"))
+    rows.append(("Sessions created", _num(s.get("sessions_created"))))
+    rows.append(("Dropped spans", _num(s.get("dropped_spans", 0))))
+
+    lines = [title, "=" * min(len(title), WIDTH)]
+    for label, value in rows:
+        lines += _wrap(value, " " * _LABEL, f"{label:<{_LABEL}}")
+
+    breakdown = s.get("status_code_breakdown") or {}
+    lines += ["", "Status codes"]
+    if breakdown:
+        keyw = max(len(k) for k in breakdown)
+        # Most frequent first; ties by key so the order is stable.
+        for key, count in sorted(breakdown.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {key:<{keyw}}  {count:>6}")
+    else:
+        lines.append("  (no requests)")
+
+    lines += ["", "Failure patterns"]
+    for p in s.get("failure_patterns") or []:
+        codes = ", ".join(f"{k}: {v}" for k, v in (p.get("status_codes") or {}).items())
+        head = (f"- {p.get('pattern')}: {p.get('count')} attempts, {p.get('items_affected')} items, "
+                f"{p.get('recovered_items', 0)} recovered [{codes}]")
+        lines += _wrap(head, "    ", "  ")
+        lines += _wrap(str(p.get("description", "")), "    ")
+        if p.get("example_item_ids"):
+            lines += _wrap("e.g. " + ", ".join(p["example_item_ids"]), "    ")
+    if not s.get("failure_patterns"):
+        lines.append("  (none)")
+
+    lines += ["", "Recommendations"]
+    recs = s.get("recommendations") or []
+    for n, text in enumerate(recs, 1):
+        lines += _wrap(text, "      ", f"  {n:>2}. ")
+    if not recs:
+        lines.append("  (none)")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""Install the debug pipeline: tracer provider, sampler, processor, httpx hooks.
+
+Usage::
+
+    from batch_debug.instrumentation import setup
+    pipeline = setup()                  # idempotent; one line in the worker
+
+``setup`` builds a ``TracerProvider`` whose sampler is the debug sampler and
+whose processor writes job files, makes it the global provider (unless asked
+not to, or one is already set), and auto-instruments httpx (sync and async)
+with opentelemetry-instrumentation-httpx plus our hooks. Calling it again
+returns the same pipeline; passing ``directory`` or ``switch`` again points
+the existing pipeline at them (tests use this, since instrumentation is
+process-wide).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased
+from wrapt import wrap_function_wrapper
+
+from ..collector import config
+from ..collector.processor import JobFileWriter, JobSpanProcessor
+from ..collector.sampler import DebugSampler
+from ..collector.switch import DebugSwitch
+from . import hooks
+from .spans import TRACER_NAME, current_job
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """The installed pieces, for callers that need to reach them."""
+
+    provider: TracerProvider
+    switch: DebugSwitch
+    root_sampler: DebugSampler
+    processor: JobSpanProcessor
+    writer: JobFileWriter
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def directory(self) -> Path:
+        return self.writer.directory
+
+    def add_secret(self, secret: str | None) -> None:
+        """Redact this literal value (e.g. the API key in use) from every job file."""
+        if secret and secret not in self.secrets:
+            self.secrets.append(secret)
+
+    def job_file(self, job_id: str, timeout: float = 10.0) -> Path | None:
+        """Wait for pending job files, then the newest file this process wrote for ``job_id``."""
+        self.writer.flush(timeout)
+        return self.writer.written.get(job_id)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.writer.flush(timeout)
+
+
+_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+
+
+def _secrets() -> list[str]:
+    found = [os.environ.get(config.JELLYFIN_API_KEY, "")]
+    if _pipeline is not None:
+        found.extend(_pipeline.secrets)
+    return [s for s in found if s]
+
+
+def _count_session(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+    job = current_job.get()
+    if job is not None:
+        job.sessions_created += 1
+    return wrapped(*args, **kwargs)
+
+
+def setup(
+    directory: Path | str | None = None,
+    *,
+    switch: DebugSwitch | None = None,
+    processors: Sequence[SpanProcessor] = (),
+    set_global: bool = True,
+) -> Pipeline:
+    """Install (once) and return the debug pipeline."""
+    global _pipeline
+    with _lock:
+        if _pipeline is not None:
+            if switch is not None or directory is not None:
+                new_switch = switch or DebugSwitch(directory)
+                _pipeline.switch = new_switch
+                _pipeline.root_sampler.switch = new_switch
+                _pipeline.writer.directory = Path(directory) if directory is not None else new_switch.directory
+            return _pipeline
+        switch = switch or DebugSwitch(directory)
+        root = DebugSampler(switch)
+        provider = TracerProvider(sampler=ParentBased(root=root), resource=Resource.create())
+        writer = JobFileWriter(
+            Path(directory) if directory is not None else switch.directory,
+            secrets=_secrets,
+            debug_enabled=switch.is_on,
+        )
+        processor = JobSpanProcessor(
+            writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS, config.DEFAULT_MAX_SPANS)
+        )
+        provider.add_span_processor(processor)
+        for extra in processors:
+            provider.add_span_processor(extra)
+        if set_global:
+            trace.set_tracer_provider(provider)
+        HTTPXClientInstrumentor().instrument(
+            tracer_provider=provider,
+            request_hook=hooks.request_hook,
+            response_hook=hooks.response_hook,
+            async_request_hook=hooks.async_request_hook,
+            async_response_hook=hooks.async_response_hook,
+        )
+        wrap_function_wrapper(httpx.Client, "__init__", _count_session)
+        wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
+        _pipeline = Pipeline(provider, switch, root, processor, writer)
+        return _pipeline
+
+
+def current_pipeline() -> Pipeline | None:
+    return _pipeline
+
+
+def current_tracer() -> trace.Tracer:
+    """Our pipeline's tracer, or the global one before ``setup``."""
+    if _pipeline is not None:
+        return _pipeline.provider.get_tracer(TRACER_NAME)
+    return trace.get_tracer(TRACER_NAME)

@@ -1,0 +1,74 @@
+"""Learn what the server is: ``GET /System/Info/Public`` once per job.
+
+The first request of a recorded job starts a :class:`ServerProbe` on a daemon
+thread, so the job never waits for it; when the job ends, the job span waits
+at most ``JOIN_SECONDS`` for the answer and records it. The probe's own
+request is made with HTTP instrumentation suppressed, so it is not counted
+as one of the job's attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import httpx
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+from opentelemetry.trace import Span
+
+from ..collector import attributes as A
+from ..collector.redact import redact_text
+
+logger = logging.getLogger(__name__)
+
+INFO_PATH = "/System/Info/Public"
+INFO_FIELDS = ("ServerName", "Version", "ProductName", "OperatingSystem", "Id", "StartupWizardCompleted")
+TIMEOUT_SECONDS = 3.0
+JOIN_SECONDS = 2.0
+
+
+class ServerProbe:
+    """One background look at a server's public system info."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.info: dict[str, Any] | None = None
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="batch-debug-probe", daemon=True)
+
+    def start(self) -> ServerProbe:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            with suppress_http_instrumentation():
+                response = httpx.get(self.base_url + INFO_PATH, timeout=TIMEOUT_SECONDS)
+            if response.status_code != 200:
+                self.error = f"HTTP {response.status_code} from {INFO_PATH}"
+                return
+            data = response.json()
+            if not isinstance(data, dict):
+                self.error = f"{INFO_PATH} did not answer a JSON object"
+                return
+            self.info = {k: data[k] for k in INFO_FIELDS if k in data and data[k] is not None}
+        except Exception as exc:  # noqa: BLE001 - a failed probe is a finding, not a crash
+            self.error = redact_text(f"{type(exc).__name__}: {exc}")
+
+    def record_on(self, span: Span) -> None:
+        """Wait briefly for the answer and put it on the job span."""
+        self._thread.join(JOIN_SECONDS)
+        if self.info:
+            for key, value in self.info.items():
+                if isinstance(value, (str, bool, int, float)):
+                    span.set_attribute(A.SERVER_INFO_PREFIX + key, value)
+        elif self.error or self._thread.is_alive():
+            span.set_attribute(A.SERVER_INFO_ERROR, self.error or f"no answer from {INFO_PATH} in time")
+
+
+def start_probe(url: Any) -> ServerProbe:
+    """Start probing the server that ``url`` (an httpx.URL) points at."""
+    url = httpx.URL(str(url))
+    base = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    return ServerProbe(base).start()

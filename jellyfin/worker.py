@@ -1,0 +1,344 @@
+"""The reference batch worker: download Jellyfin posters with httpx.
+
+Usage::
+
+    from batch_debug.jellyfin.worker import WorkerConfig, run_job
+    result = run_job(WorkerConfig(server=url, api_key=key), item_ids, job_id="job-1")
+
+For each item, as the poster tool of the seed does: look the item up
+(``GET /Items/{id}`` or ``/Users/{uid}/Items/{id}``, authenticated), probe the
+image (``HEAD /Items/{id}/Images/Primary``), then download it (``GET``). A
+request is retried on 429, 5xx and network errors, up to ``max_attempts``
+attempts, waiting ``backoff`` seconds (1 s then 2 s) or the server's
+``Retry-After`` if it asks for longer. A pacer keeps at least
+``min_interval`` seconds between requests across all workers of the job.
+
+The job runs inside ``job_span`` and each item inside ``item_span``; with
+debug on, the job file records every attempt. The worker itself does not
+depend on debug being on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from ..collector.jobfile import validate_job_id
+from ..instrumentation import current_pipeline, item_span, job_span
+
+AUTH_MODES = ("header", "query", "legacy-header", "legacy-query")
+SESSION_STRATEGIES = ("shared", "per-request")
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How the worker talks to Jellyfin. Defaults follow the original tool."""
+
+    server: str
+    api_key: str
+    user_id: str | None = None
+    max_attempts: int = 3
+    backoff: tuple[float, ...] = (1.0, 2.0)
+    min_interval: float = 0.1
+    session_strategy: str = "shared"
+    concurrency: int = 1
+    auth: str = "header"
+    timeout: float = 10.0
+    output_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.server.startswith(("http://", "https://")):
+            raise ValueError(f"server must be an http:// or https:// URL, not {self.server!r}.")
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}.")
+        if self.session_strategy not in SESSION_STRATEGIES:
+            raise ValueError(
+                f"session_strategy must be one of {', '.join(SESSION_STRATEGIES)}, not {self.session_strategy!r}."
+            )
+        if self.max_attempts < 1 or self.concurrency < 1:
+            raise ValueError("max_attempts and concurrency must be at least 1.")
+        if self.min_interval < 0 or self.timeout <= 0:
+            raise ValueError("min_interval must be >= 0 and timeout > 0.")
+
+    @property
+    def base_url(self) -> str:
+        return self.server.rstrip("/")
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.auth == "header":
+            return {"Authorization": f'MediaBrowser Client="batch-debug", Device="worker", '
+                                     f'DeviceId="batch-debug", Version="1", Token="{self.api_key}"'}
+        if self.auth == "legacy-header":
+            return {"X-Emby-Token": self.api_key}
+        return {}
+
+    def auth_params(self) -> dict[str, str]:
+        if self.auth == "query":
+            return {"ApiKey": self.api_key}
+        if self.auth == "legacy-query":
+            return {"api_key": self.api_key}
+        return {}
+
+
+@dataclass
+class ItemResult:
+    item_id: str
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    requests: int = 0
+    size_bytes: int = 0
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    items: list[ItemResult] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    job_file: Path | None = None
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for item in self.items if item.ok)
+
+    @property
+    def failed(self) -> int:
+        return len(self.items) - self.succeeded
+
+    @property
+    def requests(self) -> int:
+        return sum(item.requests for item in self.items)
+
+
+Progress = Callable[[ItemResult], None]
+
+
+def new_job_id() -> str:
+    """A fresh job id: ``job-YYYYmmdd-HHMMSS-xxxxxx`` (UTC)."""
+    return f"job-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+class _Pacer:
+    """At least ``interval`` seconds between request starts, across threads."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Seconds the caller must wait before its request."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+            return start - now
+
+
+class _Failure(Exception):
+    def __init__(self, status: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _retry_delay(config: WorkerConfig, attempt: int, response: httpx.Response | None) -> float:
+    delay = config.backoff[min(attempt - 1, len(config.backoff) - 1)] if config.backoff else 0.0
+    if response is not None:
+        try:
+            asked = float(response.headers.get("retry-after", ""))
+            delay = max(delay, min(asked, MAX_RETRY_AFTER_SECONDS))
+        except ValueError:
+            pass
+    return delay
+
+
+def _paths(config: WorkerConfig, item_id: str) -> list[tuple[str, str, bool]]:
+    lookup = f"/Users/{config.user_id}/Items/{item_id}" if config.user_id else f"/Items/{item_id}"
+    image = f"/Items/{item_id}/Images/Primary"
+    return [("GET", lookup, True), ("HEAD", image, False), ("GET", image, False)]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _SyncRunner:
+    def __init__(self, config: WorkerConfig, pacer: _Pacer, client: httpx.Client | None) -> None:
+        self.config, self.pacer, self.client = config, pacer, client
+
+    def send(self, method: str, path: str, auth: bool, result: ItemResult) -> httpx.Response:
+        config = self.config
+        for attempt in range(1, config.max_attempts + 1):
+            time.sleep(self.pacer.reserve())
+            result.requests += 1
+            response = None
+            try:
+                response = self._once(method, path, auth)
+            except httpx.TransportError as exc:
+                error: _Failure = _Failure(None, _describe(exc))
+            else:
+                if response.status_code < 400:
+                    return response
+                error = _Failure(response.status_code, f"HTTP {response.status_code} on {method} {path}")
+                if response.status_code not in RETRY_STATUSES:
+                    raise error
+            if attempt == config.max_attempts:
+                raise error
+            time.sleep(_retry_delay(config, attempt, response))
+        raise AssertionError("unreachable")
+
+    def _once(self, method: str, path: str, auth: bool) -> httpx.Response:
+        config = self.config
+        kwargs = {"headers": config.auth_headers() if auth else {}, "params": config.auth_params() if auth else {}}
+        if self.client is not None:
+            return self.client.request(method, config.base_url + path, **kwargs)
+        with httpx.Client(timeout=config.timeout) as client:
+            return client.request(method, config.base_url + path, **kwargs)
+
+    def item(self, item_id: str) -> ItemResult:
+        result = ItemResult(item_id, ok=False)
+        with item_span(item_id) as span:
+            try:
+                for method, path, auth in _paths(self.config, item_id):
+                    response = self.send(method, path, auth, result)
+                    result.status_code = response.status_code
+                result.size_bytes = len(response.content)
+                _save(self.config, item_id, response)
+                result.ok = True
+            except _Failure as failure:
+                result.status_code, result.error = failure.status, str(failure)
+                span.fail(result.error)
+        return result
+
+
+def _save(config: WorkerConfig, item_id: str, response: httpx.Response) -> None:
+    if config.output_dir is not None:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+        (config.output_dir / f"{item_id}.png").write_bytes(response.content)
+
+
+def _finish(result: JobResult, started: float) -> JobResult:
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    pipeline = current_pipeline()
+    if pipeline is not None and pipeline.switch.is_on():
+        result.job_file = pipeline.job_file(result.job_id)
+    return result
+
+
+def run_job(
+    config: WorkerConfig,
+    item_ids: Sequence[str],
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> JobResult:
+    """Process every item (threads when ``concurrency`` > 1) and return the outcome."""
+    job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        pipeline.add_secret(config.api_key)
+    result = JobResult(job_id)
+    started = time.monotonic()
+    pacer = _Pacer(config.min_interval)
+    with job_span(job_id, items_total=len(item_ids)):
+        client = httpx.Client(timeout=config.timeout) if config.session_strategy == "shared" else None
+        try:
+            runner = _SyncRunner(config, pacer, client)
+
+            def one(item_id: str) -> ItemResult:
+                outcome = runner.item(item_id)
+                if progress is not None:
+                    progress(outcome)
+                return outcome
+
+            if config.concurrency == 1:
+                result.items = [one(item_id) for item_id in item_ids]
+            else:
+                with ThreadPoolExecutor(config.concurrency, thread_name_prefix="poster") as pool:
+                    # Each task gets its own copy of the context, so it sits under the job span.
+                    futures = [pool.submit(contextvars.copy_context().run, one, i) for i in item_ids]
+                    result.items = [future.result() for future in futures]
+        finally:
+            if client is not None:
+                client.close()
+    return _finish(result, started)
+
+
+async def run_job_async(
+    config: WorkerConfig,
+    item_ids: Sequence[str],
+    job_id: str | None = None,
+    progress: Progress | None = None,
+) -> JobResult:
+    """The asyncio version of :func:`run_job`, with ``concurrency`` tasks at once."""
+    job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        pipeline.add_secret(config.api_key)
+    result = JobResult(job_id)
+    started = time.monotonic()
+    pacer = _Pacer(config.min_interval)
+    gate = asyncio.Semaphore(config.concurrency)
+    async with job_span(job_id, items_total=len(item_ids)):
+        shared = httpx.AsyncClient(timeout=config.timeout) if config.session_strategy == "shared" else None
+        try:
+            async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
+                for attempt in range(1, config.max_attempts + 1):
+                    await asyncio.sleep(pacer.reserve())
+                    item.requests += 1
+                    response = None
+                    kwargs = {"headers": config.auth_headers() if auth else {},
+                              "params": config.auth_params() if auth else {}}
+                    try:
+                        if shared is not None:
+                            response = await shared.request(method, config.base_url + path, **kwargs)
+                        else:
+                            async with httpx.AsyncClient(timeout=config.timeout) as client:
+                                response = await client.request(method, config.base_url + path, **kwargs)
+                    except httpx.TransportError as exc:
+                        error = _Failure(None, _describe(exc))
+                    else:
+                        if response.status_code < 400:
+                            return response
+                        error = _Failure(response.status_code, f"HTTP {response.status_code} on {method} {path}")
+                        if response.status_code not in RETRY_STATUSES:
+                            raise error
+                    if attempt == config.max_attempts:
+                        raise error
+                    await asyncio.sleep(_retry_delay(config, attempt, response))
+                raise AssertionError("unreachable")
+
+            async def one(item_id: str) -> ItemResult:
+                async with gate:
+                    outcome = ItemResult(item_id, ok=False)
+                    async with item_span(item_id) as span:
+                        try:
+                            for method, path, auth in _paths(config, item_id):
+                                response = await send(method, path, auth, outcome)
+                                outcome.status_code = response.status_code
+                            outcome.size_bytes = len(response.content)
+                            _save(config, item_id, response)
+                            outcome.ok = True
+                        except _Failure as failure:
+                            outcome.status_code, outcome.error = failure.status, str(failure)
+                            span.fail(outcome.error)
+                    if progress is not None:
+                        progress(outcome)
+                    return outcome
+
+            result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
+        finally:
+            if shared is not None:
+                await shared.aclose()
+    return _finish(result, started)
