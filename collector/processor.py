@@ -31,7 +31,9 @@ from pathlib import Path
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from . import attributes as A, jobfile
+from opentelemetry.trace import SpanKind
+
+from . import attributes as A, jobfile, progress
 from .document import build_document, dumps
 
 logger = logging.getLogger(__name__)
@@ -41,14 +43,9 @@ logger = logging.getLogger(__name__)
 class _OpenJob:
     job_id: str
     job_span: Span
+    progress: progress.JobProgress
     spans: list[ReadableSpan] = field(default_factory=list)
     dropped: int = 0
-
-
-@dataclass
-class _Finished:
-    job: _OpenJob
-    complete: bool
 
 
 class JobFileWriter:
@@ -64,7 +61,7 @@ class JobFileWriter:
         self.directory = Path(directory)
         self._secrets = secrets
         self._debug_enabled = debug_enabled
-        self._queue: queue.Queue[_Finished | None] = queue.Queue()
+        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
         self._pending = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -74,10 +71,24 @@ class JobFileWriter:
         self.last_error: str | None = None
 
     def submit(self, job: _OpenJob, complete: bool) -> None:
+        """Queue a finished job: write its file, then drop its progress entry."""
+
+        def finish() -> None:
+            self.write(job, complete)
+            progress.retire(self.directory, job.job_id)
+
+        self.call(finish)
+
+    def publish(self, job: _OpenJob) -> None:
+        """Queue a refresh of the job's live progress file."""
+        snapshot = job.progress
+        self.call(lambda: progress.publish(self.directory, snapshot))
+
+    def call(self, work: Callable[[], object]) -> None:
         with self._cond:
             self._pending += 1
         self._ensure_thread()
-        self._queue.put(_Finished(job, complete))
+        self._queue.put(work)
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -89,11 +100,13 @@ class JobFileWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            work = self._queue.get()
+            if work is None:
                 return
             try:
-                self.write(item.job, item.complete)
+                work()
+            except Exception:  # noqa: BLE001 - the writer thread must survive anything
+                logger.exception("batch-debug writer task failed")
             finally:
                 with self._cond:
                     self._pending -= 1
@@ -155,9 +168,13 @@ class JobSpanProcessor(SpanProcessor):
         attrs = span.attributes
         if attrs is None or A.JOB_ID not in attrs:
             return
-        job = _OpenJob(str(attrs[A.JOB_ID]), span)
+        total = attrs.get(A.JOB_ITEMS_TOTAL)
+        job_id = str(attrs[A.JOB_ID])
+        job = _OpenJob(job_id, span, progress.JobProgress(job_id, int(total) if total is not None else None))
         with self._lock:
             self._jobs[span.context.trace_id] = job
+        job.progress.due()
+        self.writer.publish(job)
 
     def on_end(self, span: ReadableSpan) -> None:
         job = self._jobs.get(span.context.trace_id)
@@ -168,10 +185,27 @@ class JobSpanProcessor(SpanProcessor):
                 self._jobs.pop(span.context.trace_id, None)
             job.job_span = span  # type: ignore[assignment] - the ended, readable span
             self.writer.submit(job, complete=True)
-        elif len(job.spans) < self.max_spans:
+            return
+        if len(job.spans) < self.max_spans:
             job.spans.append(span)
         else:
             job.dropped += 1
+        self._count(job, span)
+
+    def _count(self, job: _OpenJob, span: ReadableSpan) -> None:
+        counters = job.progress
+        attrs = span.attributes or {}
+        if span.kind == SpanKind.CLIENT:
+            counters.requests += 1
+            status = attrs.get(A.HTTP_STATUS_OLD) or attrs.get(A.HTTP_STATUS_NEW)
+            if status is None or int(status) >= 400:
+                counters.failed_requests += 1
+        elif A.ITEM_OUTCOME in attrs:
+            counters.items_done += 1
+            if attrs[A.ITEM_OUTCOME] == "failed":
+                counters.items_failed += 1
+        if counters.due():
+            self.writer.publish(job)
 
     def open_jobs(self) -> list[str]:
         """Ids of the jobs whose job span has not ended yet."""
@@ -185,6 +219,7 @@ class JobSpanProcessor(SpanProcessor):
         for job in unfinished:
             # Written here, not queued: the interpreter may be on its way out.
             self.writer.write(job, complete=False)
+            progress.retire(self.writer.directory, job.job_id)
         self.writer.close()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased
 from wrapt import wrap_function_wrapper
 
-from ..collector import config
+from ..collector import config, jobfile
 from ..collector.processor import JobFileWriter, JobSpanProcessor
 from ..collector.sampler import DebugSampler
 from ..collector.switch import DebugSwitch
@@ -106,6 +106,11 @@ def setup(
                 _pipeline.writer.directory = Path(directory) if directory is not None else new_switch.directory
             return _pipeline
         switch = switch or DebugSwitch(directory)
+        try:
+            # Leftovers of a process killed mid-write; never fatal.
+            jobfile.remove_stale_temp_files(Path(directory) if directory is not None else switch.directory)
+        except OSError:
+            logger.warning("could not clean temporary files in the debug folder", exc_info=True)
         root = DebugSampler(switch)
         provider = TracerProvider(sampler=ParentBased(root=root), resource=Resource.create())
         writer = JobFileWriter(

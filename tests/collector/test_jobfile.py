@@ -1,0 +1,79 @@
+"""Job file names, atomic writes, listing and cleanup."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from batch_debug.collector import jobfile
+from batch_debug.collector.switch import STATE_FILENAME
+
+
+@pytest.mark.parametrize("job_id", ["job-1", "A.b_c-9", "x" * 128])
+def test_valid_job_ids(job_id: str) -> None:
+    assert jobfile.validate_job_id(job_id) == job_id
+
+
+@pytest.mark.parametrize("job_id", ["", "a/b", "..", "a..b", "../etc", "x" * 129, "a b", "a\x00b", 7, None])
+def test_invalid_job_ids_are_rejected_with_a_sentence(job_id: object) -> None:
+    with pytest.raises(ValueError, match="invalid job id"):
+        jobfile.validate_job_id(job_id)
+
+
+def test_write_atomic_names_file_and_never_overwrites(tmp_path: Path) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    first = jobfile.write_atomic(tmp_path, "j1", '{"summary": {}}', when)
+    second = jobfile.write_atomic(tmp_path, "j1", '{"summary": {"n": 2}}', when)
+    assert first.name == "job_j1_20260102_030405.json"
+    assert second.name == "job_j1_20260102_030406.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [first.name, second.name]
+
+
+def test_list_newest_first_and_newest_for(tmp_path: Path) -> None:
+    for second in (1, 3, 2):
+        jobfile.write_atomic(tmp_path, "j", "{}", datetime(2026, 1, 1, 0, 0, second, tzinfo=timezone.utc))
+    jobfile.write_atomic(tmp_path, "other", "{}", datetime(2026, 1, 1, 0, 0, 9, tzinfo=timezone.utc))
+    (tmp_path / "notes.txt").write_text("x")
+    names = [info.path.name for info in jobfile.list_job_files(tmp_path)]
+    assert names == ["job_other_20260101_000009.json", "job_j_20260101_000003.json",
+                     "job_j_20260101_000002.json", "job_j_20260101_000001.json"]
+    assert jobfile.newest_for(tmp_path, "j").name == "job_j_20260101_000003.json"
+    assert jobfile.newest_for(tmp_path, "missing") is None
+
+
+@pytest.mark.parametrize("content,message", [("{trunc", "damaged or truncated"), ("[1]", "not a batch-debug")])
+def test_load_gives_a_clear_error_for_bad_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "job_x_20260101_000000.json"
+    path.write_text(content)
+    with pytest.raises(jobfile.JobFileError, match=message):
+        jobfile.load(path)
+
+
+def test_cleanup_deletes_only_old_job_files(tmp_path: Path) -> None:
+    old = jobfile.write_atomic(tmp_path, "old", "x" * 100, datetime(2020, 1, 1, tzinfo=timezone.utc))
+    new = jobfile.write_atomic(tmp_path, "new", "y" * 10)
+    (tmp_path / STATE_FILENAME).write_text("{}")
+    (tmp_path / "job_notes.txt").write_text("keep")
+    assert jobfile.cleanup(tmp_path, 7) == (1, 100)
+    assert not old.exists() and new.exists()
+    assert jobfile.cleanup(tmp_path, 0) == (1, 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_FILENAME, "job_notes.txt"]
+
+
+@pytest.mark.parametrize("days", [-1, "7", 1.5, True])
+def test_cleanup_rejects_bad_days(tmp_path: Path, days: object) -> None:
+    with pytest.raises(ValueError, match="days must be"):
+        jobfile.cleanup(tmp_path, days)  # type: ignore[arg-type]
+
+
+def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
+    stale = tmp_path / ".job-abc.tmp"
+    stale.write_text("half")
+    os.utime(stale, (0, 0))
+    fresh = tmp_path / ".job-def.tmp"
+    fresh.write_text("being written")
+    assert jobfile.remove_stale_temp_files(tmp_path) == 1
+    assert not stale.exists() and fresh.exists()

@@ -1,0 +1,59 @@
+"""Redaction of every credential form Jellyfin accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batch_debug.collector.redact import REDACTED, redact_headers, redact_text, redact_tree, redact_url
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("url", [
+    f"http://h/Items/1?ApiKey={KEY}",
+    f"http://h/Items/1?api_key={KEY}&x=1",
+    f"http://h/Items/1?x=1&API_KEY={KEY}",
+    f"http://h/Items/1?apikey={KEY}#frag",
+    f"http://user:{KEY}@h/Items/1",
+])
+def test_redact_url_removes_the_key(url: str) -> None:
+    out = redact_url(url)
+    assert KEY not in out and REDACTED in out
+    assert out.startswith("http://")
+
+
+@pytest.mark.parametrize("name,value", [
+    ("Authorization", f'MediaBrowser Client="app", Device="d", Token="{KEY}"'),
+    ("authorization", f'Emby Token="{KEY}", Client="app"'),
+    ("X-Emby-Authorization", f'MediaBrowser Token="{KEY}"'),
+    ("X-Emby-Token", KEY),
+    ("x-mediabrowser-token", KEY),
+    ("Authorization", f"Bearer {KEY}"),
+    ("Authorization", KEY),
+])
+def test_redact_headers_removes_the_key_and_keeps_other_fields(name: str, value: str) -> None:
+    out = redact_headers({name: value, "Accept": "image/*"})
+    assert KEY not in json.dumps(out)
+    assert out["accept"] == "image/*"
+    if "Client=" in value:
+        assert 'Client="app"' in out[name.lower()]
+
+
+def test_redact_text_handles_json_escaped_token_and_access_token() -> None:
+    text = json.dumps({"h": f'MediaBrowser Token="{KEY}"', "AccessToken": KEY})
+    out = redact_text(text)
+    assert KEY not in out
+    assert json.loads(out)["h"] == f'MediaBrowser Token="{REDACTED}"'
+
+
+def test_redact_text_removes_literal_secrets() -> None:
+    assert redact_text(f"connect failed for {KEY}", [KEY]) == f"connect failed for {REDACTED}"
+
+
+def test_redact_tree_walks_nested_values() -> None:
+    tree = {"a": [f"?api_key={KEY}", {"b": f'Token="{KEY}"'}], "n": 3}
+    out = redact_tree(tree)
+    assert KEY not in json.dumps(out)
+    assert out["n"] == 3

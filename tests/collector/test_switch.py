@@ -1,0 +1,134 @@
+"""The debug switch: env var, enable/disable, expiry, sharing between processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from batch_debug.collector.switch import STATE_FILENAME, DebugSwitch
+
+
+def test_off_by_default(tmp_path: Path) -> None:
+    switch = DebugSwitch(tmp_path, environ={})
+    assert switch.is_on() is False
+    assert switch.state().to_dict() == {"enabled": False, "source": None, "expires_at": None,
+                                        "remaining_seconds": None}
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "On", " on "])
+def test_env_var_turns_debug_on_for_the_process(tmp_path: Path, value: str) -> None:
+    switch = DebugSwitch(tmp_path, environ={"APHRODITE_BATCH_DEBUG": value})
+    assert switch.is_on()
+    assert switch.state().source == "env"
+
+
+@pytest.mark.parametrize("value", ["false", "0", "", "no", "maybe"])
+def test_env_var_falsy_values_leave_debug_off(tmp_path: Path, value: str) -> None:
+    assert not DebugSwitch(tmp_path, environ={"APHRODITE_BATCH_DEBUG": value}).is_on()
+
+
+@pytest.mark.parametrize("minutes", [1, 29, 59, 60, 61, 90, 1439, 1440])
+def test_enable_sets_expiry_now_plus_duration(tmp_path: Path, minutes: int) -> None:
+    before = datetime.now(timezone.utc)
+    state = DebugSwitch(tmp_path, environ={}).enable(minutes)
+    after = datetime.now(timezone.utc)
+    assert state.enabled and state.source == "api"
+    assert before + timedelta(minutes=minutes) <= state.expires_at <= after + timedelta(minutes=minutes)
+    assert state.expires_at.tzinfo is not None
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1441, "30", 2.5, True, None])
+def test_enable_rejects_bad_durations_with_a_sentence(tmp_path: Path, bad: object) -> None:
+    with pytest.raises(ValueError, match="duration_minutes must be"):
+        DebugSwitch(tmp_path, environ={}).enable(bad)  # type: ignore[arg-type]
+    assert not (tmp_path / STATE_FILENAME).exists()
+
+
+def test_disable_turns_off_and_enable_again_turns_on(tmp_path: Path) -> None:
+    switch = DebugSwitch(tmp_path, environ={})
+    switch.enable(10)
+    assert switch.is_on()
+    assert switch.disable().enabled is False
+    assert not switch.is_on()
+    switch.enable(10)
+    assert switch.is_on()
+
+
+def test_enable_while_on_keeps_the_later_expiry(tmp_path: Path) -> None:
+    switch = DebugSwitch(tmp_path, environ={})
+    long = switch.enable(120).expires_at
+    assert switch.enable(5).expires_at == long
+    assert switch.enable(240).expires_at > long
+
+
+def test_switch_expires_without_any_thread(tmp_path: Path) -> None:
+    soon = datetime.now(timezone.utc) + timedelta(seconds=0.8)
+    (tmp_path / STATE_FILENAME).write_text(json.dumps({"enabled": True, "source": "api",
+                                                        "expires_at": soon.isoformat()}))
+    switch = DebugSwitch(tmp_path, environ={}, refresh_seconds=0.1)
+    assert switch.is_on()
+    time.sleep(1.0)
+    assert not switch.is_on()
+    assert switch.state().enabled is False
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "[]", '{"enabled": true, "expires_at": "garbage"}'])
+def test_damaged_state_file_means_off(tmp_path: Path, content: str) -> None:
+    (tmp_path / STATE_FILENAME).write_text(content)
+    assert DebugSwitch(tmp_path, environ={}).is_on() is False
+
+
+def test_state_file_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    switch = DebugSwitch(tmp_path, environ={})
+    for _ in range(5):
+        switch.enable(5)
+        switch.disable()
+    assert [p.name for p in tmp_path.iterdir()] == [STATE_FILENAME]
+
+
+_WATCHER = """
+import sys, time
+from batch_debug.collector.switch import DebugSwitch
+switch = DebugSwitch(sys.argv[1], environ={})
+print("ready", switch.is_on(), flush=True)
+deadline = time.monotonic() + 20
+while not switch.is_on():
+    if time.monotonic() > deadline:
+        print("timeout", flush=True); sys.exit(1)
+    time.sleep(0.01)
+print("on", flush=True)
+"""
+
+
+def test_enable_reaches_other_process_within_one_second(tmp_path: Path) -> None:
+    watcher = subprocess.Popen([sys.executable, "-c", _WATCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout.readline().strip() == "ready False"
+        time.sleep(0.3)  # the watcher has looked at the (missing) file and cached "off"
+        enabled_at = time.monotonic()
+        DebugSwitch(tmp_path, environ={}).enable(5)
+        assert watcher.stdout.readline().strip() == "on"
+        seen_after = time.monotonic() - enabled_at
+    finally:
+        watcher.kill()
+        watcher.wait()
+    assert seen_after < 1.0
+
+
+def test_disable_in_other_process_is_seen_within_one_second(tmp_path: Path) -> None:
+    switch = DebugSwitch(tmp_path, environ={})
+    switch.enable(5)
+    assert switch.is_on()
+    subprocess.run([sys.executable, "-c",
+                    f"from batch_debug.collector.switch import DebugSwitch; DebugSwitch({str(tmp_path)!r}, environ={{}}).disable()"],
+                   check=True)
+    deadline = time.monotonic() + 1.0
+    while switch.is_on() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not switch.is_on()
