@@ -1,0 +1,127 @@
+"""The batch-debug command line, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from batch_debug.collector import jobfile
+from conftest import API_KEY, scan_for_secret
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("APHRODITE_BATCH_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "batch_debug.dashboard.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout)
+
+
+def test_help_lists_every_command() -> None:
+    out = cli("--help")
+    assert out.returncode == 0
+    for command in ("serve", "demo", "run-job", "enable", "disable", "status", "summary", "cleanup",
+                    "jellyfin-sim"):
+        assert command in out.stdout
+
+
+def test_demo_prints_a_summary_and_writes_a_job_file(tmp_path: Path) -> None:
+    out = cli("demo", "--items", "20", "--dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "Batch debug summary" in out.stdout and "Recommendations" in out.stdout
+    files = jobfile.list_job_files(tmp_path)
+    assert len(files) == 1
+    assert f"job file: {files[0].path}" in out.stdout
+    assert jobfile.load(files[0].path)["summary"]["items_total"] == 20
+    assert "demo-api-key" not in out.stdout + out.stderr
+    assert scan_for_secret(tmp_path, "demo-api-key") == []
+
+
+def test_enable_status_disable_round_trip(tmp_path: Path) -> None:
+    assert cli("enable", "--minutes", "45", "--dir", str(tmp_path)).returncode == 0
+    status = json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)
+    assert status["enabled"] is True and status["source"] == "api"
+    assert 44 * 60 <= status["remaining_seconds"] <= 45 * 60
+    assert cli("disable", "--dir", str(tmp_path)).stdout.strip() == "debug disabled"
+    assert json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)["enabled"] is False
+
+
+def test_run_job_with_debug_on_prints_the_job_file(tmp_path: Path, make_sim) -> None:
+    sim = make_sim("mixed", seed=2)
+    cli("enable", "--minutes", "5", "--dir", str(tmp_path))
+    ids = sim.demo_item_ids(8, seed=2)
+    out = cli("run-job", "--server", sim.url, "--api-key", API_KEY, "--job-id", "cli-job", "--min-interval",
+              "0", "--dir", str(tmp_path), *ids)
+    assert out.returncode == 1  # some demo ids are bad on purpose
+    assert "job cli-job:" in out.stdout
+    path = jobfile.newest_for(tmp_path, "cli-job")
+    assert path is not None and f"debug file: {path}" in out.stdout
+    assert API_KEY not in out.stdout + out.stderr
+    assert scan_for_secret(tmp_path) == []
+    summary = cli("summary", "cli-job", "--dir", str(tmp_path))
+    assert summary.returncode == 0 and "job cli-job" in summary.stdout
+    by_file = cli("summary", str(path), "--json")
+    assert json.loads(by_file.stdout)["job_id"] == "cli-job"
+
+
+def test_enabling_in_one_process_is_seen_by_a_worker_in_another(tmp_path: Path, make_sim) -> None:
+    """A long-running worker process picks up `enable` made by a separate CLI process."""
+    sim = make_sim("healthy")
+    script = f"""
+import sys, time
+from batch_debug.instrumentation import setup
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+pipeline = setup({str(tmp_path)!r})
+config = WorkerConfig(server={sim.url!r}, api_key={API_KEY!r}, min_interval=0)
+print("started", flush=True)
+for n in range(100):
+    result = run_job(config, {sim.item_ids[:2]!r}, f"loop-{{n}}")
+    if result.job_file:
+        print("file", result.job_file, flush=True)
+        break
+    time.sleep(0.1)
+"""
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG"})
+    try:
+        assert worker.stdout.readline().strip() == "started"
+        time.sleep(1.0)
+        assert jobfile.list_job_files(tmp_path) == []  # debug off: the loop writes nothing
+        assert cli("enable", "--minutes", "5", "--dir", str(tmp_path)).returncode == 0
+        line = worker.stdout.readline().strip()
+    finally:
+        worker.kill()
+        worker.wait()
+    assert line.startswith("file ")
+    assert len(jobfile.list_job_files(tmp_path)) == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (("summary", "no-such-job"), "no job file for job 'no-such-job'"),
+    (("summary", "../etc/passwd"), "invalid job id"),
+    (("summary", "a/b"), "invalid job id"),
+    (("cleanup", "--days", "-1"), "days must be"),
+    (("enable", "--minutes", "0"), "Invalid value for '--minutes'"),
+    (("enable", "--minutes", "1441"), "Invalid value for '--minutes'"),
+    (("run-job", "--server", "http://127.0.0.1:9", "--api-key", "k", "x"), "cannot reach Jellyfin"),
+    (("run-job", "--server", "ftp://x", "--api-key", "k", "x"), "server must be an http"),
+    (("run-job", "--server", "http://127.0.0.1:9", "--api-key", "k", "--job-id", "../x", "x"),
+     "invalid job id"),
+])
+def test_bad_input_gets_one_line_error_and_nonzero_exit(tmp_path: Path, args, message) -> None:
+    out = cli(*args, "--dir", str(tmp_path)) if args[0] in ("summary", "cleanup", "enable") else cli(*args)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_cleanup_reports_what_it_freed(tmp_path: Path) -> None:
+    jobfile.write_atomic(tmp_path, "a", "x" * 50)
+    out = cli("cleanup", "--days", "0", "--dir", str(tmp_path))
+    assert out.returncode == 0
+    assert out.stdout.strip() == "deleted 1 job file(s), freed 50 bytes"
