@@ -6,6 +6,9 @@ conventions that we also read (old and new HTTP names both appear, depending
 on ``OTEL_SEMCONV_STABILITY_OPT_IN``).
 """
 
+#: Instrumentation scope (tracer name) of every span batch-debug makes itself.
+SCOPE_NAME = "batch_debug"
+
 # Job and item spans.
 JOB_ID = "batch_debug.job.id"
 JOB_ITEMS_TOTAL = "batch_debug.job.items_total"

@@ -1,20 +1,19 @@
-"""Build the job file's content from a job's spans.
+"""The job file's head: everything but the streamed ``requests`` and ``resourceSpans``.
 
-``build_document`` is called on the writer thread, never on the request path.
-Its output has the keys DESIGN.md fixes: ``job_id``, ``complete``,
-``generated_at``, ``summary``, ``environment``, ``requests``, ``items`` and
-``resourceSpans`` (OTLP JSON from the OpenTelemetry encoder, loadable by any
-OTLP viewer). Every string in it is passed through ``redact_tree``.
+``build_head`` runs on the writer thread when a job ends. It takes the slim
+request records kept in memory by the spool, the item records and the job
+span, and returns ``job_id``, ``complete``, ``generated_at``, ``summary``,
+``environment``, ``items`` and the rest of the keys DESIGN.md fixes; the
+spool appends ``requests`` and ``resourceSpans`` (OTLP JSON) after them.
+Every string in the head passes through ``redact_tree``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, records
@@ -23,10 +22,11 @@ from .redact import redact_tree
 FORMAT_VERSION = 1
 
 
-def build_document(
+def build_head(
     job_id: str,
-    spans: Sequence[ReadableSpan],
     job_span: ReadableSpan,
+    requests: Sequence[Any],
+    items: Sequence[dict[str, Any]],
     *,
     complete: bool,
     dropped_spans: int = 0,
@@ -34,14 +34,15 @@ def build_document(
     secrets: Sequence[str] = (),
     end_time_ns: int | None = None,
 ) -> dict[str, Any]:
-    """The whole job file as a JSON-ready dict (``job_span`` may still be open)."""
+    """The head of the job file as a JSON-ready dict (``job_span`` may still be open)."""
     start_ns = job_span.start_time or 0
     end_ns = job_span.end_time or end_time_ns or start_ns
-    requests, items = records.job_records(spans, start_ns)
     info, info_error = records.server_info(job_span)
     attrs = job_span.attributes or {}
     sessions = attrs.get(A.JOB_SESSIONS_CREATED)
     env = analysis.environment(info, requests, server_info_error=info_error)
+    items = [{k: v for k, v in i.items() if k != "started_ns"}
+             for i in sorted(items, key=lambda i: i.get("started_ns", 0))]
     summary = analysis.summarize(
         job_id,
         requests,
@@ -52,9 +53,7 @@ def build_document(
         sessions_created=int(sessions) if sessions is not None else None,
         dropped_spans=dropped_spans,
     )
-    all_spans = [*spans, job_span] if job_span.end_time else list(spans)
-    otlp = encode_spans(all_spans).to_dict()
-    document = {
+    head = {
         "format_version": FORMAT_VERSION,
         "job_id": job_id,
         "complete": complete,
@@ -65,12 +64,5 @@ def build_document(
         "summary": summary,
         "environment": env,
         "items": items,
-        "requests": requests,
-        "resourceSpans": otlp.get("resourceSpans", []),
     }
-    return redact_tree(document, secrets)  # type: ignore[return-value]
-
-
-def dumps(document: dict[str, Any]) -> str:
-    """The document as compact, stable JSON text."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return redact_tree(head, secrets)  # type: ignore[return-value]

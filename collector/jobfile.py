@@ -54,29 +54,32 @@ def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None 
     second) the time stamp moves on a second, so no file is overwritten.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    when = when or datetime.now(timezone.utc)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        for _ in range(3600):
-            target = directory / filename(job_id, when)
-            try:
-                # link() fails if the name is taken, unlike replace().
-                os.link(tmp, target)
-                break
-            except FileExistsError:
-                when += timedelta(seconds=1)
-        else:  # pragma: no cover - an hour of same-name files
-            raise OSError(f"no free file name for job {job_id!r}")
-        return target
+        return link_into_place(directory, job_id, tmp, when or datetime.now(timezone.utc))
     finally:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def link_into_place(directory: Path, job_id: str, tmp: str, when: datetime) -> Path:
+    """Give the finished temporary file ``tmp`` its job file name (the caller removes ``tmp``)."""
+    for _ in range(3600):
+        target = directory / filename(job_id, when)
+        try:
+            # link() fails if the name is taken, unlike replace(): no file is overwritten.
+            os.link(tmp, target)
+            os.chmod(target, 0o644)
+            return target
+        except FileExistsError:
+            when += timedelta(seconds=1)
+    raise OSError(f"no free file name for job {job_id!r}")  # pragma: no cover - an hour of names
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,24 @@
-"""The per-job span processor: one JSON file per job.
+"""The per-job span processor: one JSON file per job, streamed.
 
 A job is one trace whose root span carries ``batch_debug.job.id`` (made by
-``instrumentation.job_span``). :class:`JobSpanProcessor` keeps the finished
-spans of each open job in memory, up to ``max_spans`` (the rest are counted
-and the count goes into the file), and when the job span ends hands the job
-to a writer thread, which builds the document and writes
-``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` atomically.
+``instrumentation.job_span``). :class:`JobSpanProcessor` collects each open
+job's finished spans and request records in small batches; every
+``BATCH_SIZE`` spans the batch goes to the writer thread, which encodes it
+and appends it to the job's spool on disk (``spool.JobSpool``), so memory
+stays bounded however long the job is. When the job span ends, the writer
+computes the summary and writes ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json``
+atomically. At most ``max_spans`` spans per job go into the file; the rest
+are counted as dropped (their request records are still kept).
 
 Contract, as for every SDK ``SpanProcessor``: ``on_start`` and ``on_end`` are
 called synchronously on the thread that starts or ends the span, for every
-recorded span; they only touch dicts and lists and never raise. All slow work
-(analysis, encoding, disk) happens on the writer thread; a failure there is
-logged with ``logger.exception``, counted in :attr:`JobFileWriter.errors`
-and never reaches the batch job.
+recorded span; they only touch lists under a short lock and never raise. All
+slow work (encoding, analysis, disk) happens on the writer thread; a failure
+there is logged with ``logger.exception``, counted in
+:attr:`JobFileWriter.errors` and never reaches the batch job.
 
-On ``shutdown`` (interpreter exit, SIGTERM handled by the host) jobs still
-open are written with ``"complete": false``.
+On ``shutdown`` (interpreter exit, or SIGTERM when the host installs the
+handler) jobs still open are written with ``"complete": false``.
 """
 
 from __future__ import annotations
@@ -25,31 +28,51 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-
 from opentelemetry.trace import SpanKind
 
-from . import attributes as A, jobfile, progress
-from .document import build_document, dumps
+from . import attributes as A, progress, records
+from .document import build_head
+from .spool import JobSpool
 
 logger = logging.getLogger(__name__)
 
+BATCH_SIZE = 512
 
-@dataclass
-class _OpenJob:
-    job_id: str
-    job_span: Span
-    progress: progress.JobProgress
-    spans: list[ReadableSpan] = field(default_factory=list)
-    dropped: int = 0
+
+class OpenJob:
+    """One job between its start and its file. ``add_request`` is thread-safe."""
+
+    def __init__(self, job_id: str, job_span: Span, items_total: int | None) -> None:
+        self.job_id = job_id
+        self.job_span: Span | ReadableSpan = job_span
+        self.start_ns = job_span.start_time or time.time_ns()
+        self.progress = progress.JobProgress(job_id, items_total)
+        self.lock = threading.Lock()
+        self.spans: list[ReadableSpan] = []
+        self.records: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []
+        self.kept = 0
+        self.dropped = 0
+        self.spool: JobSpool | None = None  # writer thread only
+
+    def add_request(self, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.records.append(record)
+
+    def take_batch(self) -> tuple[list[ReadableSpan], list[dict[str, Any]]]:
+        with self.lock:
+            spans, self.spans = self.spans, []
+            batch, self.records = self.records, []
+        return spans, batch
 
 
 class JobFileWriter:
-    """A daemon thread that turns finished jobs into job files."""
+    """A daemon thread that encodes batches and writes job files."""
 
     def __init__(
         self,
@@ -70,7 +93,18 @@ class JobFileWriter:
         self.errors = 0
         self.last_error: str | None = None
 
-    def submit(self, job: _OpenJob, complete: bool) -> None:
+    # -- queueing ------------------------------------------------------------
+    def call(self, work: Callable[[], object]) -> None:
+        with self._cond:
+            self._pending += 1
+        self._ensure_thread()
+        self._queue.put(work)
+
+    def spool_batch(self, job: OpenJob) -> None:
+        spans, batch = job.take_batch()
+        self.call(lambda: self._spool(job, spans, batch))
+
+    def submit(self, job: OpenJob, complete: bool) -> None:
         """Queue a finished job: write its file, then drop its progress entry."""
 
         def finish() -> None:
@@ -79,16 +113,9 @@ class JobFileWriter:
 
         self.call(finish)
 
-    def publish(self, job: _OpenJob) -> None:
-        """Queue a refresh of the job's live progress file."""
+    def publish(self, job: OpenJob) -> None:
         snapshot = job.progress
         self.call(lambda: progress.publish(self.directory, snapshot))
-
-    def call(self, work: Callable[[], object]) -> None:
-        with self._cond:
-            self._pending += 1
-        self._ensure_thread()
-        self._queue.put(work)
 
     def _ensure_thread(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -112,31 +139,40 @@ class JobFileWriter:
                     self._pending -= 1
                     self._cond.notify_all()
 
-    def write(self, job: _OpenJob, complete: bool) -> Path | None:
-        """Build and write one job's file now; None (and logged) on failure."""
+    # -- work (writer thread, or the caller during shutdown) -------------------
+    def _spool(self, job: OpenJob, spans: list[ReadableSpan], batch: list[dict[str, Any]]) -> None:
+        if job.spool is None:
+            job.spool = JobSpool(self.directory)
+        job.spool.add(spans, batch, tuple(self._secrets()))
+
+    def write(self, job: OpenJob, complete: bool) -> Path | None:
+        """Write one job's file now; None (and logged) on failure."""
         try:
-            document = build_document(
-                job.job_id,
-                job.spans,
-                job.job_span,
-                complete=complete,
-                dropped_spans=job.dropped,
-                debug_enabled=self._debug_enabled(),
-                secrets=tuple(self._secrets()),
-                end_time_ns=time.time_ns(),
+            spans, batch = job.take_batch()
+            if complete:
+                spans.append(job.job_span)  # type: ignore[arg-type]
+            self._spool(job, spans, batch)
+            secrets = tuple(self._secrets())
+            head = build_head(
+                job.job_id, job.job_span, job.spool.slim, job.items,  # type: ignore[union-attr]
+                complete=complete, dropped_spans=job.dropped, debug_enabled=self._debug_enabled(),
+                secrets=secrets, end_time_ns=time.time_ns(),
             )
-            path = jobfile.write_atomic(self.directory, job.job_id, dumps(document))
+            path = job.spool.write_job_file(job.job_id, head)  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - never let a write failure reach the job
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             logger.exception("batch-debug could not write the job file for %s", job.job_id)
             return None
+        finally:
+            if job.spool is not None:
+                job.spool.close()
         self.written[job.job_id] = path
         logger.info("batch-debug wrote %s", path)
         return path
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every submitted job is written; False on timeout."""
+        """Wait until every queued task is done; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._pending:
@@ -156,21 +192,24 @@ class JobFileWriter:
 class JobSpanProcessor(SpanProcessor):
     """Groups each job's spans and writes one job file when the job ends."""
 
-    def __init__(self, writer: JobFileWriter, *, max_spans: int = 20_000) -> None:
+    def __init__(self, writer: JobFileWriter, *, max_spans: int = 200_000) -> None:
         if max_spans < 1:
             raise ValueError(f"max_spans must be at least 1, got {max_spans}.")
         self.writer = writer
         self.max_spans = max_spans
-        self._jobs: dict[int, _OpenJob] = {}  # trace id -> open job
+        self._jobs: dict[int, OpenJob] = {}  # trace id -> open job
         self._lock = threading.Lock()
+
+    def job_for(self, trace_id: int) -> OpenJob | None:
+        """The open job of a trace (the instrumentation hands it request records)."""
+        return self._jobs.get(trace_id)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         attrs = span.attributes
         if attrs is None or A.JOB_ID not in attrs:
             return
         total = attrs.get(A.JOB_ITEMS_TOTAL)
-        job_id = str(attrs[A.JOB_ID])
-        job = _OpenJob(job_id, span, progress.JobProgress(job_id, int(total) if total is not None else None))
+        job = OpenJob(str(attrs[A.JOB_ID]), span, int(total) if total is not None else None)
         with self._lock:
             self._jobs[span.context.trace_id] = job
         job.progress.due()
@@ -183,27 +222,43 @@ class JobSpanProcessor(SpanProcessor):
         if span.context.span_id == job.job_span.context.span_id:
             with self._lock:
                 self._jobs.pop(span.context.trace_id, None)
-            job.job_span = span  # type: ignore[assignment] - the ended, readable span
+            job.job_span = span
             self.writer.submit(job, complete=True)
             return
-        if len(job.spans) < self.max_spans:
-            job.spans.append(span)
-        else:
-            job.dropped += 1
-        self._count(job, span)
+        try:
+            self._collect(job, span)
+        except Exception:  # noqa: BLE001 - SpanProcessor.on_end must not raise
+            logger.exception("batch-debug could not collect a span of job %s", job.job_id)
 
-    def _count(self, job: _OpenJob, span: ReadableSpan) -> None:
+    def _collect(self, job: OpenJob, span: ReadableSpan) -> None:
         counters = job.progress
         attrs = span.attributes or {}
         if span.kind == SpanKind.CLIENT:
             counters.requests += 1
-            status = attrs.get(A.HTTP_STATUS_OLD) or attrs.get(A.HTTP_STATUS_NEW)
+            status = attrs.get(A.HTTP_STATUS_NEW) or attrs.get(A.HTTP_STATUS_OLD)
             if status is None or int(status) >= 400:
                 counters.failed_requests += 1
+            scope = span.instrumentation_scope
+            if scope is None or scope.name != A.SCOPE_NAME:
+                # A span from the stock instrumentation (ours come with a record): derive it.
+                job.add_request(records.request_record(span, job.start_ns))
         elif A.ITEM_OUTCOME in attrs:
             counters.items_done += 1
             if attrs[A.ITEM_OUTCOME] == "failed":
                 counters.items_failed += 1
+            item = records.item_record(span)
+            item["started_ns"] = span.start_time or 0
+            job.items.append(item)
+        with job.lock:
+            if job.kept < self.max_spans:
+                job.kept += 1
+                job.spans.append(span)
+                full = len(job.spans) >= BATCH_SIZE
+            else:
+                job.dropped += 1
+                full = len(job.records) >= BATCH_SIZE
+        if full:
+            self.writer.spool_batch(job)
         if counters.due():
             self.writer.publish(job)
 
@@ -216,6 +271,7 @@ class JobSpanProcessor(SpanProcessor):
         with self._lock:
             unfinished = list(self._jobs.values())
             self._jobs.clear()
+        self.writer.flush(10)
         for job in unfinished:
             # Written here, not queued: the interpreter may be on its way out.
             self.writer.write(job, complete=False)

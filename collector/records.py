@@ -86,7 +86,6 @@ def request_record(span: ReadableSpan, job_start_ns: int) -> dict[str, Any]:
         "retry_after": response_headers.get("retry-after"),
         "request_headers": _headers(attrs, A.REQUEST_HEADERS),
         "response_headers": response_headers,
-        "trace_id": f"{span.context.trace_id:032x}",
         "span_id": f"{span.context.span_id:016x}",
     }
     if status is not None and int(status) >= 400:

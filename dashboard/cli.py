@@ -292,7 +292,8 @@ def jellyfin_sim(host: str, port: int, profile: str, seed: int, api_key: str) ->
         raise click.ClickException(str(exc)) from None
     where = f"http://{host}:{port}" if port else f"{host} (a free port)"
     click.echo(f"Jellyfin simulator ({profile}) on {where}; API key {api_key!r}; Ctrl-C stops")
-    click.echo("example item ids: " + " ".join(sim.demo_item_ids(5, seed=seed)))
+    click.echo("known item ids: " + " ".join(sim.item_ids[:3]))
+    click.echo("demo mix (some fail on purpose): " + " ".join(sim.demo_item_ids(5, seed=seed)))
     try:
         sim.serve_forever()
     except OSError as exc:

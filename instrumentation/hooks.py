@@ -30,6 +30,7 @@ from opentelemetry.trace import Span
 
 from ..collector import attributes as A
 from ..collector.redact import redact_headers, redact_text, redact_url
+from .body import peek_error_body, peek_error_body_async
 from .probe import start_probe
 from .spans import current_item, current_job
 
@@ -140,95 +141,6 @@ def _annotate_response(span: Span, response: ResponseInfo) -> None:
         span.set_attribute(A.HTTP_VERSION, version.decode() if isinstance(version, bytes) else str(version))
 
 
-def _snippet(chunks: list[bytes]) -> str:
-    raw = b"".join(chunks)[: A.ERROR_BODY_LIMIT]
-    return redact_text(raw.decode("utf-8", errors="replace"))
-
-
-class _ReplayStream:
-    """Gives back the chunks we peeked at, then the rest of the original stream."""
-
-    def __init__(self, head: list[bytes], rest: Any, original: Any, error: BaseException | None) -> None:
-        self.head, self.rest, self.original, self.error = head, rest, original, error
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.head
-        if self.error is not None:
-            raise self.error
-        if self.rest is not None:
-            yield from self.rest
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.head:
-            yield chunk
-        if self.error is not None:
-            raise self.error
-        if self.rest is not None:
-            async for chunk in self.rest:
-                yield chunk
-
-    def close(self) -> None:
-        if hasattr(self.original, "close"):
-            self.original.close()
-
-    async def aclose(self) -> None:
-        if hasattr(self.original, "aclose"):
-            await self.original.aclose()
-
-
-def _capture_error_body(span: Span, stream: Any) -> None:
-    # httpx's ResponseStream wraps httpcore's stream in `_httpcore_stream`;
-    # we peek at that and put a replay in its place, so the caller still
-    # reads the whole body. Other stream types are left alone.
-    inner = getattr(stream, "_httpcore_stream", None)
-    if inner is None:
-        return
-    head: list[bytes] = []
-    size, error, rest = 0, None, iter(inner)
-    try:
-        for chunk in rest:
-            head.append(chunk)
-            size += len(chunk)
-            if size >= A.ERROR_BODY_LIMIT:
-                break
-        else:
-            rest = None  # type: ignore[assignment]
-    except Exception as exc:  # noqa: BLE001 - give it back to the caller when they read
-        error, rest = exc, None  # type: ignore[assignment]
-    stream._httpcore_stream = _ReplayStream(head, rest, inner, error)
-    span.set_attribute(A.ERROR_BODY, _snippet(head))
-
-
-async def _capture_error_body_async(span: Span, stream: Any) -> None:
-    inner = getattr(stream, "_httpcore_stream", None)
-    if inner is None:
-        return
-    head: list[bytes] = []
-    size, error = 0, None
-    rest: Any = inner.__aiter__()
-    try:
-        while size < A.ERROR_BODY_LIMIT:
-            try:
-                chunk = await rest.__anext__()
-            except StopAsyncIteration:
-                rest = None
-                break
-            head.append(chunk)
-            size += len(chunk)
-    except Exception as exc:  # noqa: BLE001
-        error, rest = exc, None
-    stream._httpcore_stream = _ReplayStream(head, _AsyncRest(rest) if rest else None, inner, error)
-    span.set_attribute(A.ERROR_BODY, _snippet(head))
-
-
-class _AsyncRest:
-    def __init__(self, iterator: Any) -> None:
-        self.iterator = iterator
-
-    def __aiter__(self) -> Any:
-        return self.iterator
-
-
 @_guard
 def request_hook(span: Span, request: RequestInfo) -> None:
     if span.is_recording():
@@ -240,7 +152,9 @@ def response_hook(span: Span, request: RequestInfo, response: ResponseInfo) -> N
     if span.is_recording():
         _annotate_response(span, response)
         if response.status_code >= 400:
-            _capture_error_body(span, response.stream)
+            snippet = peek_error_body(response.stream)
+            if snippet is not None:
+                span.set_attribute(A.ERROR_BODY, snippet)
 
 
 async def async_request_hook(span: Span, request: RequestInfo) -> None:
@@ -254,6 +168,8 @@ async def async_response_hook(span: Span, request: RequestInfo, response: Respon
     _guard(_annotate_response)(span, response)
     if response.status_code >= 400:
         try:
-            await _capture_error_body_async(span, response.stream)
+            snippet = await peek_error_body_async(response.stream)
+            if snippet is not None:
+                span.set_attribute(A.ERROR_BODY, snippet)
         except Exception:  # noqa: BLE001
             logger.exception("batch-debug could not read an error body; the request goes on")

@@ -37,6 +37,9 @@ from ..collector.sampler import DebugSampler
 from ..collector.switch import DebugSwitch
 from . import hooks
 from .spans import TRACER_NAME, current_job
+from .lean import LeanSpans
+from .transport import install_gate
+from .. import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class Pipeline:
     root_sampler: DebugSampler
     processor: JobSpanProcessor
     writer: JobFileWriter
+    lean: LeanSpans
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -86,6 +90,11 @@ def _count_session(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-
     if job is not None:
         job.sessions_created += 1
     return wrapped(*args, **kwargs)
+
+
+def switch_is_on() -> bool:
+    """The current pipeline's switch, looked up per call so tests can swap it."""
+    return _pipeline is not None and _pipeline.switch.is_on()
 
 
 def setup(
@@ -133,9 +142,10 @@ def setup(
             async_request_hook=hooks.async_request_hook,
             async_response_hook=hooks.async_response_hook,
         )
+        install_gate(switch_is_on)
         wrap_function_wrapper(httpx.Client, "__init__", _count_session)
         wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
-        _pipeline = Pipeline(provider, switch, root, processor, writer)
+        _pipeline = Pipeline(provider, switch, root, processor, writer, LeanSpans(provider, __version__))
         return _pipeline
 
 

@@ -23,37 +23,49 @@ non-recording and these managers do almost nothing.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from opentelemetry import context as otel_context, trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
 
 from ..collector import attributes as A
 from ..collector.jobfile import validate_job_id
 from ..collector.redact import redact_text
+from .lean import exception_event
 
-TRACER_NAME = "batch_debug"
+TRACER_NAME = A.SCOPE_NAME
 
 
 @dataclass
 class JobState:
-    """What the hooks learn during one recorded job."""
+    """What the instrumentation knows and learns during one recorded job."""
 
     job_id: str
     span: Span
+    tracer: trace.Tracer
+    start_ns: int
+    lean: Any = None  # the pipeline's LeanSpans: builds request and item spans
+    sink: Callable[[dict[str, Any]], None] | None = None  # the processor's OpenJob.add_request
     sessions_created: int = 0
     probe: Any = None  # a ServerProbe once the first request named the server
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def add_request(self, record: dict[str, Any]) -> None:
+        """Hand a finished attempt's record to the job's processor."""
+        if self.sink is not None:
+            self.sink(record)
+
 
 @dataclass
 class ItemState:
     item_id: str
-    span: Span
+    context: SpanContext
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)
     outcome: str | None = None
     error: str | None = None
@@ -67,6 +79,19 @@ def _tracer() -> trace.Tracer:
     from .pipeline import current_tracer  # late: the pipeline imports this module
 
     return current_tracer()
+
+
+def _job_state(job_id: str, span: Span, tracer: trace.Tracer) -> JobState:
+    from .pipeline import current_pipeline
+
+    start = getattr(span, "start_time", None) or time.time_ns()
+    state = JobState(job_id, span, tracer, start)
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        state.lean = pipeline.lean
+        job = pipeline.processor.job_for(span.get_span_context().trace_id)
+        state.sink = job.add_request if job is not None else None
+    return state
 
 
 class _SpanScope:
@@ -120,13 +145,14 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
             if value is not None:
                 attributes[f"batch_debug.job.{key}"] = value
         # An empty context makes this span a root: one job = one trace.
-        span = _tracer().start_span(
+        tracer = _tracer()
+        span = tracer.start_span(
             "batch job", context=otel_context.Context(), kind=SpanKind.INTERNAL,
             attributes=attributes, links=links,
         )
         self._attach(span)
         if span.is_recording():
-            self.state = JobState(self.job_id, span)
+            self.state = _job_state(self.job_id, span, tracer)
             self._job_token = current_job.set(self.state)
         return self
 
@@ -149,13 +175,22 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
             span.end()
 
 
-class item_span(_SpanScope):  # noqa: N801
-    """Mark one poster (item) of the job; failed if the block raises or ``fail`` is called."""
+class item_span:  # noqa: N801
+    """Mark one poster (item) of the job; failed if the block raises or ``fail`` is called.
+
+    Outside a recorded job this does nothing. Inside one, the item's span is
+    built when the block ends (see ``lean``); its context is current inside
+    the block, so the item's requests are its children.
+    """
 
     def __init__(self, item_id: str) -> None:
         self.item_id = str(item_id)
         self.state: ItemState | None = None
+        self._job: JobState | None = None
         self._token: Token[ItemState | None] | None = None
+        self._ctx_token: object | None = None
+        self._parent: SpanContext | None = None
+        self._start = 0
 
     def fail(self, reason: str) -> None:
         """Mark the item failed with a short, human reason."""
@@ -167,31 +202,47 @@ class item_span(_SpanScope):  # noqa: N801
             self.state.outcome, self.state.error = "succeeded", None
 
     def __enter__(self) -> item_span:
-        span = _tracer().start_span("poster item", kind=SpanKind.INTERNAL,
-                                    attributes={A.ITEM_ID: self.item_id})
-        self._attach(span)
-        if span.is_recording():
-            self.state = ItemState(self.item_id, span)
-            self._token = current_item.set(self.state)
+        job = current_job.get()
+        if job is None or job.lean is None:
+            return self
+        self._job = job
+        self._parent = trace.get_current_span().get_span_context()
+        context = job.lean.context(self._parent)
+        self._start = time.time_ns()
+        self._ctx_token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(context)))
+        self.state = ItemState(self.item_id, context)
+        self._token = current_item.set(self.state)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        span = self._span
+        state, job = self.state, self._job
+        if state is None or job is None:
+            return
         try:
-            state = self.state
-            if state is not None:
-                if exc is not None:
-                    state.outcome, state.error = "failed", _record_error(span, exc)
-                outcome = state.outcome or "succeeded"
-                span.set_attribute(A.ITEM_OUTCOME, outcome)
-                if state.error:
-                    span.set_attribute(A.ITEM_ERROR, state.error)
-                if outcome == "failed":
-                    span.set_status(Status(StatusCode.ERROR, state.error or "failed"))
+            end = time.time_ns()
+            events = []
+            if exc is not None:
+                event, message = exception_event(exc, end)
+                events.append(event)
+                state.outcome, state.error = "failed", message
+            outcome = state.outcome or "succeeded"
+            attrs: dict[str, Any] = {A.ITEM_ID: self.item_id, A.ITEM_OUTCOME: outcome}
+            if state.error:
+                attrs[A.ITEM_ERROR] = state.error
+            status = Status(StatusCode.ERROR, state.error or "failed") if outcome == "failed" else Status()
+            job.lean.emit("poster item", state.context, self._parent, attrs, kind=SpanKind.INTERNAL,
+                          start_ns=self._start, end_ns=end, status=status, events=events)
         finally:
             if self._token is not None:
                 current_item.reset(self._token)
                 self._token = None
-            self._detach()
-            span.end()
+            if self._ctx_token is not None:
+                otel_context.detach(self._ctx_token)  # type: ignore[arg-type]
+                self._ctx_token = None
+
+    async def __aenter__(self) -> item_span:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.__exit__(*exc)

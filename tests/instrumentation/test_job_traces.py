@@ -193,7 +193,9 @@ def test_concurrent_jobs_never_mix(debug_pipeline, make_sim) -> None:
         data = _load(debug_pipeline, f"par-{i}")
         assert {r["item_id"] for r in data["requests"]} == set(sim.item_ids[i * 10:(i + 1) * 10])
         assert data["summary"]["total_requests"] == 30
-        assert len({r["trace_id"] for r in data["requests"]}) == 1
+        spans = [s for rs in data["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+        assert {s["traceId"] for s in spans} == {data["trace_id"]}
+        assert {r["span_id"] for r in data["requests"]} <= {s["spanId"] for s in spans}
 
 
 def test_debug_off_writes_no_file_and_records_no_span(off_pipeline, recorded_spans, sim, debug_dir) -> None:

@@ -1,0 +1,146 @@
+"""Stream a job's spans and request records to disk while the job runs.
+
+A job of 100,000 requests must not hold 100,000 span objects until it ends.
+The processor hands spans and records over in batches; the writer thread
+encodes each batch at once (OTLP JSON via the OpenTelemetry encoder) and
+appends it to temporary files in the debug folder, keeping only a slim tuple
+per request for the summary. When the job ends, :meth:`JobSpool.write_job_file`
+streams header, records and spans into the job file.
+
+All methods run on the writer thread only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+
+from . import jobfile
+from .redact import REDACTED
+
+#: Record fields the analysis reads; kept in memory, in this order, per request.
+SLIM_FIELDS = ("item_id", "attempt", "method", "status_code", "error_type", "duration_ms",
+               "connection_reused", "server", "http_version", "retry_after")
+_INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
+
+
+class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instance dict
+    """A request record's analysed fields, read like a mapping (``r["status_code"]``)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, _INDEX[key])
+        return tuple.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        index = _INDEX.get(key)
+        if index is None:
+            return default
+        value = tuple.__getitem__(self, index)
+        return default if value is None else value
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> SlimRecord:
+        return cls(record.get(name) for name in SLIM_FIELDS)
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    # Sources redact every known form; this catches the literal key anywhere
+    # else at the cost of a substring search.
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class JobSpool:
+    """The on-disk part of one open job."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.slim: list[SlimRecord] = []
+        self.span_count = 0
+        self._spans_path: str | None = None
+        self._records_path: str | None = None
+        self._spans: Any = None
+        self._records: Any = None
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, self._spans_path = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX,
+                                                dir=self.directory)
+        self._spans = os.fdopen(fd, "w", encoding="utf-8")
+        fd, self._records_path = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX,
+                                                  dir=self.directory)
+        self._records = os.fdopen(fd, "w", encoding="utf-8")
+
+    def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
+            secrets: Sequence[str] = ()) -> None:
+        """Encode and append one batch."""
+        if self._spans is None:
+            self._open()
+        records = list(records)
+        if records:
+            self.slim.extend(SlimRecord.of(r) for r in records)
+            text = ",".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records)
+            self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
+        if spans:
+            resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
+            # Each batch is its own ResourceSpans entry: OTLP allows repeats.
+            text = ",".join(json.dumps(rs, separators=(",", ":"), ensure_ascii=False) for rs in resource_spans)
+            self._spans.write(("," if self._spans.tell() else "") + _scrub(text, secrets))
+            self.span_count += len(spans)
+
+    def write_job_file(self, job_id: str, head: dict[str, Any], when: datetime | None = None) -> Path:
+        """Write the job file: ``head`` plus ``requests`` and ``resourceSpans`` from the spool."""
+        if self._spans is None:
+            self._open()
+        self._spans.flush()
+        self._records.flush()
+        fd, tmp = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX, dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1])
+                out.write(',"requests":[')
+                with open(self._records_path, encoding="utf-8") as src:  # type: ignore[arg-type]
+                    shutil.copyfileobj(src, out, 1 << 20)
+                out.write('],"resourceSpans":[')
+                with open(self._spans_path, encoding="utf-8") as src:  # type: ignore[arg-type]
+                    shutil.copyfileobj(src, out, 1 << 20)
+                out.write("]}")
+                out.flush()
+                os.fsync(out.fileno())
+            return jobfile.link_into_place(self.directory, job_id, tmp, when or datetime.now(timezone.utc))
+        finally:
+            _unlink(tmp)
+
+    def close(self) -> None:
+        """Remove the temporary files (always call, also after a failure)."""
+        for handle in (self._spans, self._records):
+            if handle is not None:
+                try:
+                    handle.close()
+                except OSError:
+                    pass
+        for path in (self._spans_path, self._records_path):
+            if path:
+                _unlink(path)
+        self._spans = self._records = None
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

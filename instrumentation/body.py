@@ -1,0 +1,108 @@
+"""Peek at an error response's body without taking it from the caller.
+
+httpx's ``ResponseStream`` wraps httpcore's stream in ``_httpcore_stream``;
+we read the first chunks (up to 2 KB) from it and put a replay in its place,
+so the caller still reads the whole body, and a read error is given back to
+the caller when they read. Other stream types are left alone (None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ..collector import attributes as A
+from ..collector.redact import redact_text
+
+
+def _snippet(chunks: list[bytes]) -> str:
+    raw = b"".join(chunks)[: A.ERROR_BODY_LIMIT]
+    return redact_text(raw.decode("utf-8", errors="replace"))
+
+
+class _ReplayStream:
+    """Gives back the chunks we peeked at, then the rest of the original stream."""
+
+    def __init__(self, head: list[bytes], rest: Any, original: Any, error: BaseException | None) -> None:
+        self.head, self.rest, self.original, self.error = head, rest, original, error
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.head
+        if self.error is not None:
+            raise self.error
+        if self.rest is not None:
+            yield from self.rest
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.head:
+            yield chunk
+        if self.error is not None:
+            raise self.error
+        if self.rest is not None:
+            async for chunk in self.rest:
+                yield chunk
+
+    def close(self) -> None:
+        if hasattr(self.original, "close"):
+            self.original.close()
+
+    async def aclose(self) -> None:
+        if hasattr(self.original, "aclose"):
+            await self.original.aclose()
+
+
+def peek_error_body(stream: Any) -> str | None:
+    """The first 2 KB of a response body (redacted), leaving the body to the caller."""
+    # httpx's ResponseStream wraps httpcore's stream in `_httpcore_stream`;
+    # we peek at that and put a replay in its place, so the caller still
+    # reads the whole body. Other stream types are left alone.
+    inner = getattr(stream, "_httpcore_stream", None)
+    if inner is None:
+        return None
+    head: list[bytes] = []
+    size, error, rest = 0, None, iter(inner)
+    try:
+        for chunk in rest:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= A.ERROR_BODY_LIMIT:
+                break
+        else:
+            rest = None  # type: ignore[assignment]
+    except Exception as exc:  # noqa: BLE001 - give it back to the caller when they read
+        error, rest = exc, None  # type: ignore[assignment]
+    stream._httpcore_stream = _ReplayStream(head, rest, inner, error)
+    return _snippet(head)
+
+
+async def peek_error_body_async(stream: Any) -> str | None:
+    """The async twin of :func:`peek_error_body`."""
+    inner = getattr(stream, "_httpcore_stream", None)
+    if inner is None:
+        return None
+    head: list[bytes] = []
+    size, error = 0, None
+    rest: Any = inner.__aiter__()
+    try:
+        while size < A.ERROR_BODY_LIMIT:
+            try:
+                chunk = await rest.__anext__()
+            except StopAsyncIteration:
+                rest = None
+                break
+            head.append(chunk)
+            size += len(chunk)
+    except Exception as exc:  # noqa: BLE001
+        error, rest = exc, None
+    stream._httpcore_stream = _ReplayStream(head, _AsyncRest(rest) if rest else None, inner, error)
+    return _snippet(head)
+
+
+class _AsyncRest:
+    def __init__(self, iterator: Any) -> None:
+        self.iterator = iterator
+
+    def __aiter__(self) -> Any:
+        return self.iterator
+
+
