@@ -143,6 +143,43 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Job files are written head first; this marks where the streamed part begins.
+STREAM_MARKER = b',"requests":['
+_HEAD_CHUNK = 1 << 20
+
+
+def load_head(path: Path) -> dict[str, Any]:
+    """A job file's head (everything but ``requests`` and ``resourceSpans``), fast.
+
+    Job files are written head first, so the summary can be read without
+    parsing a file that may hold 100,000 requests. Files without the marker
+    (other writers, hand edits) are loaded whole. Errors as :func:`load`.
+    """
+    try:
+        with open(path, "rb") as handle:
+            buffer = b""
+            while True:
+                chunk = handle.read(_HEAD_CHUNK)
+                if not chunk:
+                    break
+                scan_from = max(0, len(buffer) - len(STREAM_MARKER))
+                buffer += chunk
+                at = buffer.find(STREAM_MARKER, scan_from)
+                if at != -1:
+                    data = json.loads(buffer[:at] + b"}")
+                    if isinstance(data, dict) and "summary" in data:
+                        return data
+                    break
+    except FileNotFoundError as exc:
+        raise JobFileError(f"job file {Path(path).name} does not exist") from exc
+    except (OSError, ValueError):
+        pass  # fall back to the whole file, which gives the precise error
+    data = load(path)
+    data.pop("requests", None)
+    data.pop("resourceSpans", None)
+    return data
+
+
 def remove_stale_temp_files(directory: Path, older_than_seconds: float = 60.0) -> int:
     """Delete temporary files left by killed writers; returns how many."""
     removed = 0

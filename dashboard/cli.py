@@ -130,7 +130,7 @@ def summary(job: str, directory: Path | None, as_json: bool) -> None:
             raise click.ClickException(f"no job file for job {job!r} in {_dir(directory)}")
         path = found
     try:
-        data = jobfile.load(path)
+        data = jobfile.load_head(path)
     except jobfile.JobFileError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

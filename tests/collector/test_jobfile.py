@@ -77,3 +77,17 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
     fresh.write_text("being written")
     assert jobfile.remove_stale_temp_files(tmp_path) == 1
     assert not stale.exists() and fresh.exists()
+
+
+def test_load_head_reads_the_head_of_a_streamed_file(tmp_path: Path) -> None:
+    text = '{"job_id":"h","summary":{"total_requests":2},"items":[],"requests":[{"a":1},{"a":2}],"resourceSpans":[]}'
+    path = jobfile.write_atomic(tmp_path, "h", text)
+    assert jobfile.load_head(path) == {"job_id": "h", "summary": {"total_requests": 2}, "items": []}
+
+
+def test_load_head_falls_back_to_the_whole_file(tmp_path: Path) -> None:
+    path = jobfile.write_atomic(tmp_path, "h", '{"requests": [], "summary": {"n": 1}}')
+    assert jobfile.load_head(path) == {"summary": {"n": 1}}
+    broken = jobfile.write_atomic(tmp_path, "b", '{"summary": {"n": 1, "recommen')
+    with pytest.raises(jobfile.JobFileError, match="damaged or truncated"):
+        jobfile.load_head(broken)
