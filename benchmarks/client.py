@@ -44,6 +44,8 @@ def main() -> None:
         if mode == "stock_on":
             provider.add_span_processor(BatchSpanProcessor(Nothing()))
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    if mode == "bare_imports":  # diagnostic: plain httpx in a process that has imported our stack
+        import batch_debug.instrumentation  # noqa: F401
     if mode in ("off", "on"):
         if mode == "on":
             os.environ["APHRODITE_BATCH_DEBUG"] = "true"

@@ -29,7 +29,7 @@ JELLYFIN_API_KEY = "JELLYFIN_API_KEY"
 
 TRUTHY = frozenset({"true", "1", "yes", "on"})
 DEFAULT_DEBUG_DIR = "./debug_logs/batch_jobs"
-DEFAULT_MAX_SPANS = 20_000
+DEFAULT_MAX_SPANS = 250_000
 
 
 @dataclass(frozen=True)

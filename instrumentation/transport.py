@@ -106,7 +106,10 @@ class _Attempt:
         item_id = item.item_id if item is not None else None
         self.parent = parent = trace.get_current_span().get_span_context()
         self.context = job.lean.context(parent)
-        self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url, A.RESEND_COUNT: sent_before}
+        self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url}
+        if sent_before:
+            # Semantic conventions: set only on resends.
+            self.attrs[A.RESEND_COUNT] = sent_before
         if item_id is not None:
             self.attrs[A.REQUEST_ITEM_ID] = item_id
         self.timings = timings_cls(request.extensions.get("trace"))
@@ -118,8 +121,7 @@ class _Attempt:
             "item_id": item_id, "attempt": sent_before + 1, "method": method, "url": url,
             "status_code": None, "error_type": None, "duration_ms": None,
             "start_offset_ms": round((self.start_ns - job.start_ns) / 1e6, 3),
-            "connection_reused": None, "http_version": None, "server": None,
-            "connect_ms": None, "tls_ms": None, "ttfb_ms": None, "retry_after": None,
+            "connection_reused": None, "http_version": None, "server": None, "ttfb_ms": None,
             "span_id": f"{self.context.span_id:016x}",
         }
         if job.probe is None:
@@ -148,8 +150,9 @@ class _Attempt:
         if status >= 400:
             # Headers where they help: on failed attempts, in the record (and body on the span).
             record.update(request_headers=redact_headers(request.headers.multi_items()),
-                          response_headers=redact_headers(headers.multi_items()),
-                          retry_after=headers.get("retry-after"))
+                          response_headers=redact_headers(headers.multi_items()))
+            if "retry-after" in headers:
+                record["retry_after"] = headers["retry-after"]
             self.attrs[A.ERROR_TYPE] = str(status)
             self.status = Status(StatusCode.ERROR)
 
@@ -161,12 +164,16 @@ class _Attempt:
     def end(self) -> None:
         record, attrs = self.record, self.attrs
         reused, connect, tls, ttfb = self.timings.results()
-        record.update(connection_reused=reused, connect_ms=connect, tls_ms=tls, ttfb_ms=ttfb,
-                      duration_ms=round((time.perf_counter() - self.start) * 1000, 3))
+        record["connection_reused"] = reused
+        record["ttfb_ms"] = ttfb
+        record["duration_ms"] = round((time.perf_counter() - self.start) * 1000, 3)
         if reused is not None:
             attrs[A.CONNECTION_REUSED] = reused
         if connect is not None:
-            attrs[A.CONNECT_MS] = connect
+            # Present only when the attempt opened a connection (likewise TLS).
+            record["connect_ms"] = attrs[A.CONNECT_MS] = connect
+        if tls is not None:
+            record["tls_ms"] = attrs[A.TLS_MS] = tls
         if ttfb is not None:
             attrs[A.TTFB_MS] = ttfb
         job = self.job
