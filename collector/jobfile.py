@@ -27,6 +27,7 @@ FILE_RE = re.compile(rf"^job_(?P<job_id>{JOB_ID_PATTERN})_(?P<stamp>\d{{8}}_\d{{
 STAMP_FORMAT = "%Y%m%d_%H%M%S"
 TEMP_PREFIX = ".job-"
 TEMP_SUFFIX = ".tmp"
+_TEMP_PID = re.compile(r"^\.(?:job|state)-(\d+)-")
 
 
 class JobFileError(Exception):
@@ -47,6 +48,12 @@ def filename(job_id: str, when: datetime) -> str:
     return f"job_{validate_job_id(job_id)}_{when.astimezone(timezone.utc).strftime(STAMP_FORMAT)}.json"
 
 
+def temp_file(directory: Path, kind: str = "job") -> tuple[int, str]:
+    """``mkstemp`` in the folder, named ``.{kind}-{pid}-*.tmp`` so a later start can
+    tell a dead writer's leftovers from a live one's work in progress."""
+    return tempfile.mkstemp(prefix=f".{kind}-{os.getpid()}-", suffix=TEMP_SUFFIX, dir=directory)
+
+
 def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None = None) -> Path:
     """Write ``text`` as the job's file and return its path.
 
@@ -54,7 +61,7 @@ def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None 
     second) the time stamp moves on a second, so no file is overwritten.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    fd, tmp = temp_file(directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -180,22 +187,43 @@ def load_head(path: Path) -> dict[str, Any]:
     return data
 
 
-def remove_stale_temp_files(directory: Path, older_than_seconds: float = 60.0) -> int:
-    """Delete temporary files left by killed writers; returns how many."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: Path, older_than_seconds: float = 86_400.0) -> int:
+    """Delete temporary files left by killed writers; returns how many.
+
+    A temporary file whose writer (the pid in its name) is gone is removed at
+    once; one without a readable pid only when older than ``older_than_seconds``.
+    """
     removed = 0
     now = datetime.now(timezone.utc).timestamp()
     try:
         entries = list(os.scandir(directory))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return 0
     for entry in entries:
-        if entry.name.startswith((TEMP_PREFIX, ".state-")) and entry.name.endswith(TEMP_SUFFIX):
-            try:
-                if now - entry.stat().st_mtime >= older_than_seconds:
-                    os.unlink(entry.path)
-                    removed += 1
-            except OSError:
-                pass
+        if not (entry.name.startswith((TEMP_PREFIX, ".state-")) and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        match = _TEMP_PID.match(entry.name)
+        try:
+            if match:
+                pid = int(match.group(1))
+                stale = pid != os.getpid() and not _pid_alive(pid)
+            else:
+                stale = now - entry.stat().st_mtime >= older_than_seconds
+            if stale:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass
     return removed
 
 

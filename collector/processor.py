@@ -52,7 +52,8 @@ class OpenJob:
         self.job_span: Span | ReadableSpan = job_span
         self.start_ns = job_span.start_time or time.time_ns()
         self.progress = progress.JobProgress(job_id, items_total)
-        self.lock = threading.Lock()
+        # Re-entrant: a SIGTERM handler may write the job while this thread holds it.
+        self.lock = threading.RLock()
         self.spans: list[ReadableSpan] = []
         self.records: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
@@ -198,7 +199,7 @@ class JobSpanProcessor(SpanProcessor):
         self.writer = writer
         self.max_spans = max_spans
         self._jobs: dict[int, OpenJob] = {}  # trace id -> open job
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def job_for(self, trace_id: int) -> OpenJob | None:
         """The open job of a trace (the instrumentation hands it request records)."""
@@ -267,15 +268,23 @@ class JobSpanProcessor(SpanProcessor):
         with self._lock:
             return [job.job_id for job in self._jobs.values()]
 
-    def shutdown(self) -> None:
+    def write_unfinished(self, timeout: float = 10.0) -> list[Path]:
+        """Write every open job now, marked ``"complete": false`` (process stopping)."""
         with self._lock:
             unfinished = list(self._jobs.values())
             self._jobs.clear()
-        self.writer.flush(10)
+        self.writer.flush(timeout)
+        written = []
         for job in unfinished:
             # Written here, not queued: the interpreter may be on its way out.
-            self.writer.write(job, complete=False)
+            path = self.writer.write(job, complete=False)
             progress.retire(self.writer.directory, job.job_id)
+            if path is not None:
+                written.append(path)
+        return written
+
+    def shutdown(self) -> None:
+        self.write_unfinished()
         self.writer.close()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,11 +77,9 @@ class JobSpool:
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, self._spans_path = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX,
-                                                dir=self.directory)
+        fd, self._spans_path = jobfile.temp_file(self.directory)
         self._spans = os.fdopen(fd, "w", encoding="utf-8")
-        fd, self._records_path = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX,
-                                                  dir=self.directory)
+        fd, self._records_path = jobfile.temp_file(self.directory)
         self._records = os.fdopen(fd, "w", encoding="utf-8")
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
@@ -108,7 +105,7 @@ class JobSpool:
             self._open()
         self._spans.flush()
         self._records.flush()
-        fd, tmp = tempfile.mkstemp(prefix=jobfile.TEMP_PREFIX, suffix=jobfile.TEMP_SUFFIX, dir=self.directory)
+        fd, tmp = jobfile.temp_file(self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1])

@@ -197,7 +197,7 @@ class DebugSwitch:
             "expires_at": state.expires_at.isoformat() if state.expires_at else None,
             "updated_at": (state.updated_at or datetime.now(timezone.utc)).isoformat(),
         }
-        fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".state-{os.getpid()}-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(payload, handle)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+from typing import Any
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,14 +99,47 @@ def switch_is_on() -> bool:
     return _pipeline is not None and _pipeline.switch.is_on()
 
 
+def _install_sigterm_handler(processor: JobSpanProcessor) -> None:
+    """On SIGTERM, write open jobs as incomplete, then let the signal do what it did before.
+
+    Only from the main thread (Python's rule), and never over a handler that
+    ignores the signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_IGN, None):
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        try:
+            written = processor.write_unfinished(timeout=5.0)
+            for path in written:
+                logger.warning("SIGTERM: wrote incomplete job file %s", path)
+        except Exception:  # noqa: BLE001 - the process is stopping either way
+            logger.exception("SIGTERM: could not write open jobs")
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 def setup(
     directory: Path | str | None = None,
     *,
     switch: DebugSwitch | None = None,
     processors: Sequence[SpanProcessor] = (),
     set_global: bool = True,
+    handle_sigterm: bool = True,
 ) -> Pipeline:
-    """Install (once) and return the debug pipeline."""
+    """Install (once) and return the debug pipeline.
+
+    ``handle_sigterm``: on SIGTERM, write running jobs' files (marked
+    incomplete) before the process ends.
+    """
     global _pipeline
     with _lock:
         if _pipeline is not None:
@@ -146,6 +181,8 @@ def setup(
         wrap_function_wrapper(httpx.Client, "__init__", _count_session)
         wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
         _pipeline = Pipeline(provider, switch, root, processor, writer, LeanSpans(provider, __version__))
+        if handle_sigterm:
+            _install_sigterm_handler(processor)
         return _pipeline
 
 

@@ -237,6 +237,15 @@ def _finish(result: JobResult, started: float) -> JobResult:
     return result
 
 
+def _begin(config: WorkerConfig, job_id: str | None) -> tuple[JobResult, float, _Pacer]:
+    """What both runners do first: the job id, the key to redact, a clock and a pacer."""
+    job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        pipeline.add_secret(config.api_key)
+    return JobResult(job_id), time.monotonic(), _Pacer(config.min_interval)
+
+
 def run_job(
     config: WorkerConfig,
     item_ids: Sequence[str],
@@ -244,13 +253,8 @@ def run_job(
     progress: Progress | None = None,
 ) -> JobResult:
     """Process every item (threads when ``concurrency`` > 1) and return the outcome."""
-    job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
-    pipeline = current_pipeline()
-    if pipeline is not None:
-        pipeline.add_secret(config.api_key)
-    result = JobResult(job_id)
-    started = time.monotonic()
-    pacer = _Pacer(config.min_interval)
+    result, started, pacer = _begin(config, job_id)
+    job_id = result.job_id
     with job_span(job_id, items_total=len(item_ids)):
         client = httpx.Client(timeout=config.timeout) if config.session_strategy == "shared" else None
         try:
@@ -282,13 +286,8 @@ async def run_job_async(
     progress: Progress | None = None,
 ) -> JobResult:
     """The asyncio version of :func:`run_job`, with ``concurrency`` tasks at once."""
-    job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
-    pipeline = current_pipeline()
-    if pipeline is not None:
-        pipeline.add_secret(config.api_key)
-    result = JobResult(job_id)
-    started = time.monotonic()
-    pacer = _Pacer(config.min_interval)
+    result, started, pacer = _begin(config, job_id)
+    job_id = result.job_id
     gate = asyncio.Semaphore(config.concurrency)
     async with job_span(job_id, items_total=len(item_ids)):
         shared = httpx.AsyncClient(timeout=config.timeout) if config.session_strategy == "shared" else None

@@ -70,13 +70,20 @@ def test_cleanup_rejects_bad_days(tmp_path: Path, days: object) -> None:
 
 
 def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
-    stale = tmp_path / ".job-abc.tmp"
-    stale.write_text("half")
-    os.utime(stale, (0, 0))
-    fresh = tmp_path / ".job-def.tmp"
-    fresh.write_text("being written")
-    assert jobfile.remove_stale_temp_files(tmp_path) == 1
-    assert not stale.exists() and fresh.exists()
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    of_dead_writer = tmp_path / f".job-{dead}-abc.tmp"
+    of_live_writer = tmp_path / f".job-{os.getpid()}-def.tmp"
+    old_unnamed = tmp_path / ".job-xyz.tmp"
+    new_unnamed = tmp_path / ".job-uvw.tmp"
+    for path in (of_dead_writer, of_live_writer, old_unnamed, new_unnamed):
+        path.write_text("half")
+    os.utime(old_unnamed, (0, 0))
+    assert jobfile.remove_stale_temp_files(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([of_live_writer.name, new_unnamed.name])
 
 
 def test_load_head_reads_the_head_of_a_streamed_file(tmp_path: Path) -> None:
