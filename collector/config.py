@@ -22,6 +22,8 @@ APHRODITE_BATCH_DEBUG_DIR = "APHRODITE_BATCH_DEBUG_DIR"
 APHRODITE_BATCH_DEBUG_TOKEN = "APHRODITE_BATCH_DEBUG_TOKEN"
 #: Most spans kept in memory per job; the rest are counted as dropped.
 APHRODITE_BATCH_DEBUG_MAX_SPANS = "APHRODITE_BATCH_DEBUG_MAX_SPANS"
+#: Disk quota for job files in MB; the oldest files go first.
+APHRODITE_BATCH_DEBUG_MAX_MB = "APHRODITE_BATCH_DEBUG_MAX_MB"
 #: Default Jellyfin server for the CLI.
 JELLYFIN_URL = "JELLYFIN_URL"
 #: Default Jellyfin API key for the CLI (always redacted in output).
@@ -30,6 +32,7 @@ JELLYFIN_API_KEY = "JELLYFIN_API_KEY"
 TRUTHY = frozenset({"true", "1", "yes", "on"})
 DEFAULT_DEBUG_DIR = "./debug_logs/batch_jobs"
 DEFAULT_MAX_SPANS = 250_000
+DEFAULT_MAX_MB = 500
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ SETTINGS: tuple[Setting, ...] = (
             "bearer token required by every /api/ route when set"),
     Setting(APHRODITE_BATCH_DEBUG_MAX_SPANS, str(DEFAULT_MAX_SPANS),
             "most spans kept per job; spans past the cap are counted as dropped"),
+    Setting(APHRODITE_BATCH_DEBUG_MAX_MB, str(DEFAULT_MAX_MB),
+            "disk quota for job files in MB; after each new file the oldest files are removed first"),
     Setting(JELLYFIN_URL, "", "default Jellyfin server URL for `batch-debug run-job`"),
     Setting(JELLYFIN_API_KEY, "", "default Jellyfin API key for `batch-debug run-job`"),
 )

@@ -227,6 +227,28 @@ def remove_stale_temp_files(directory: Path, older_than_seconds: float = 86_400.
     return removed
 
 
+def enforce_quota(directory: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the oldest job files until they take at most ``max_bytes``; returns what went.
+
+    ``keep`` (the file just written) is never deleted, even if it alone is larger.
+    """
+    files = list_job_files(directory)
+    total = sum(info.size_bytes for info in files)
+    removed = []
+    for info in reversed(files):  # oldest first
+        if total <= max_bytes:
+            break
+        if keep is not None and info.path == keep:
+            continue
+        try:
+            os.unlink(info.path)
+        except FileNotFoundError:
+            pass
+        total -= info.size_bytes
+        removed.append(info.path)
+    return removed
+
+
 def cleanup(directory: Path, days: int, now: datetime | None = None) -> tuple[int, int]:
     """Delete job files older than ``days`` days (0: all); (files, bytes) freed.
 

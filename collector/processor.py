@@ -35,8 +35,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
-from . import attributes as A, progress, records
+from . import attributes as A, jobfile, progress, records
 from .document import build_head
+from .health import WriteHealth
 from .spool import JobSpool
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class JobFileWriter:
         *,
         secrets: Callable[[], Sequence[str]] = tuple,
         debug_enabled: Callable[[], bool] = lambda: True,
+        max_bytes: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         self._secrets = secrets
@@ -91,8 +93,8 @@ class JobFileWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.written: dict[str, Path] = {}  # job id -> newest file written here
-        self.errors = 0
-        self.last_error: str | None = None
+        self._health: dict[Path, WriteHealth] = {}
+        self.max_bytes = max_bytes
 
     # -- queueing ------------------------------------------------------------
     def call(self, work: Callable[[], object]) -> None:
@@ -141,10 +143,30 @@ class JobFileWriter:
                     self._cond.notify_all()
 
     # -- work (writer thread, or the caller during shutdown) -------------------
+    @property
+    def health(self) -> WriteHealth:
+        """Write failures in the current folder (the folder can be re-pointed)."""
+        found = self._health.get(self.directory)
+        if found is None:
+            found = self._health[self.directory] = WriteHealth()
+        return found
+
+    @property
+    def errors(self) -> int:
+        return self.health.errors
+
+    @property
+    def last_error(self) -> str | None:
+        return self.health.last_error
+
     def _spool(self, job: OpenJob, spans: list[ReadableSpan], batch: list[dict[str, Any]]) -> None:
         if job.spool is None:
             job.spool = JobSpool(self.directory)
-        job.spool.add(spans, batch, tuple(self._secrets()))
+        try:
+            job.spool.add(spans, batch, tuple(self._secrets()))
+        except OSError as exc:
+            # Disk full or folder gone: note it, drop this batch, keep the job's summary going.
+            self.health.failed(self.directory, f"spooling job {job.job_id}", exc)
 
     def write(self, job: OpenJob, complete: bool) -> Path | None:
         """Write one job's file now; None (and logged) on failure."""
@@ -160,16 +182,25 @@ class JobFileWriter:
                 secrets=secrets, end_time_ns=time.time_ns(),
             )
             path = job.spool.write_job_file(job.job_id, head)  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - never let a write failure reach the job
-            self.errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
+        except OSError as exc:
+            self.health.failed(self.directory, f"writing the job file for {job.job_id}", exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - never let a failure of ours reach the job
             logger.exception("batch-debug could not write the job file for %s", job.job_id)
+            self.health.failed(self.directory, f"building the job file for {job.job_id}", exc)
             return None
         finally:
             if job.spool is not None:
                 job.spool.close()
+        self.health.succeeded(self.directory)
         self.written[job.job_id] = path
         logger.info("batch-debug wrote %s", path)
+        if self.max_bytes is not None:
+            try:
+                for removed in jobfile.enforce_quota(self.directory, self.max_bytes, keep=path):
+                    logger.info("batch-debug quota: removed %s", removed.name)
+            except OSError:
+                logger.warning("batch-debug could not apply the disk quota", exc_info=True)
         return path
 
     def flush(self, timeout: float | None = None) -> bool:

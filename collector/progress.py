@@ -75,7 +75,8 @@ def publish(directory: Path, progress: JobProgress) -> None:
             json.dump(progress.to_dict(), handle)
         os.replace(tmp, target)
     except OSError:
-        logger.warning("batch-debug could not publish progress of %s", progress.job_id, exc_info=True)
+        # Reported once by the writer's health check; every second here would flood the log.
+        logger.debug("batch-debug could not publish progress of %s", progress.job_id, exc_info=True)
 
 
 def retire(directory: Path, job_id: str) -> None:

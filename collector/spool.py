@@ -84,12 +84,12 @@ class JobSpool:
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
             secrets: Sequence[str] = ()) -> None:
-        """Encode and append one batch."""
+        """Encode and append one batch. The slim records are kept even if the disk fails."""
+        records = list(records)
+        self.slim.extend(SlimRecord.of(r) for r in records)
         if self._spans is None:
             self._open()
-        records = list(records)
         if records:
-            self.slim.extend(SlimRecord.of(r) for r in records)
             text = ",".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records)
             self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
         if spans:

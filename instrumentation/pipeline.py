@@ -161,6 +161,7 @@ def setup(
             Path(directory) if directory is not None else switch.directory,
             secrets=_secrets,
             debug_enabled=switch.is_on,
+            max_bytes=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_MB, config.DEFAULT_MAX_MB) * 2**20,
         )
         processor = JobSpanProcessor(
             writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS, config.DEFAULT_MAX_SPANS)

@@ -1,0 +1,107 @@
+"""Disk trouble never fails the batch job: unwritable or full folders, and the quota."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from batch_debug.collector import health, jobfile
+from batch_debug.collector.switch import DebugSwitch
+from batch_debug.instrumentation import setup
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+from conftest import API_KEY
+
+FAST = {"min_interval": 0.0, "backoff": (0.01,)}
+
+
+def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR and r.name.startswith("batch_debug")]
+
+
+def test_unwritable_folder_never_fails_the_job(tmp_path: Path, make_sim, recorded_spans,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the debug folder should be")
+    switch = DebugSwitch(blocked, environ={"APHRODITE_BATCH_DEBUG": "true"})
+    pipeline = setup(blocked, switch=switch)
+    sim = make_sim("mixed", seed=4)
+    with caplog.at_level(logging.INFO):
+        first = run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **FAST), sim.item_ids[:10], "blocked-1")
+        second = run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **FAST), sim.item_ids[:10], "blocked-2")
+        pipeline.flush(10)
+    assert len(first.items) == len(second.items) == 10
+    assert first.job_file is None and second.job_file is None
+    errors = _errors_logged(caplog)
+    assert len(errors) == 1 and "cannot write to" in errors[0]
+    reports = health.read_reports(blocked)
+    assert [(r["pid"], r["failing"]) for r in reports] == [(os.getpid(), True)]
+    assert reports[0]["errors"] >= 2
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 256 KB tmpfs: a real full disk."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_disk_never_fails_the_job_and_is_logged_once(tiny_disk: Path, make_sim, recorded_spans,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    folder = tiny_disk / "debug"
+    switch = DebugSwitch(folder, environ={"APHRODITE_BATCH_DEBUG": "true"})
+    pipeline = setup(folder, switch=switch)
+    sim = make_sim("healthy")
+    with caplog.at_level(logging.INFO):
+        results = [run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **FAST), sim.item_ids[:60], f"full-{n}")
+                   for n in range(4)]
+        pipeline.flush(10)
+    assert [r.succeeded for r in results] == [60, 60, 60, 60]
+    assert any(r.job_file is None for r in results)
+    assert len(_errors_logged(caplog)) == 1
+    assert health.read_reports(folder)[0]["errors"] >= 1
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_quota_removes_the_oldest_job_files_first(tmp_path: Path) -> None:
+    stamps = [datetime(2026, 1, 1, 0, 0, s, tzinfo=timezone.utc) for s in range(5)]
+    paths = [jobfile.write_atomic(tmp_path, f"j{i}", "x" * 1000, stamp) for i, stamp in enumerate(stamps)]
+    removed = jobfile.enforce_quota(tmp_path, 2500, keep=paths[-1])
+    assert removed == paths[:3]
+    assert [p.exists() for p in paths] == [False, False, False, True, True]
+
+
+def test_quota_never_removes_the_file_just_written(tmp_path: Path) -> None:
+    old = jobfile.write_atomic(tmp_path, "old", "x" * 10, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    big = jobfile.write_atomic(tmp_path, "big", "x" * 5000, datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assert jobfile.enforce_quota(tmp_path, 100, keep=big) == [old]
+    assert big.exists()
+
+
+def test_writer_applies_the_quota_after_each_job(debug_dir: Path, make_sim, recorded_spans) -> None:
+    pipeline = setup(debug_dir, switch=DebugSwitch(debug_dir, environ={"APHRODITE_BATCH_DEBUG": "true"}))
+    sim = make_sim("healthy")
+    saved = pipeline.writer.max_bytes
+    pipeline.writer.max_bytes = 30_000
+    try:
+        for n in range(6):
+            run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **FAST), sim.item_ids[:5], f"q{n}")
+    finally:
+        pipeline.writer.max_bytes = saved
+    files = jobfile.list_job_files(debug_dir)
+    assert sum(f.size_bytes for f in files) <= 30_000 or len(files) == 1
+    assert files[0].job_id == "q5"
+    assert len(files) < 6
