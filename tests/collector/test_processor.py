@@ -91,7 +91,7 @@ def test_a_crash_while_writing_is_logged_and_the_job_goes_on(tmp_path: Path, mon
         _job(provider.get_tracer("t"), "crash", 1)  # must not raise
         processor.force_flush()
     assert processor.writer.errors == 1
-    assert processor.writer.last_error == "RuntimeError: analysis blew up"
+    assert processor.writer.last_error == "building the job file for crash: RuntimeError: analysis blew up"
     assert "could not write the job file for crash" in caplog.text
     monkeypatch.setattr("batch_debug.collector.processor.build_head", document.build_head)
     _job(provider.get_tracer("t"), "after", 1)
