@@ -88,6 +88,25 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def _deskew(expires_at: datetime, updated_at: datetime, path: Path) -> datetime:
+    """The expiry on this machine's clock, whatever the writer's clock said.
+
+    The writer stores ``updated_at`` and ``expires_at`` from its own clock; the
+    file's mtime is stamped by this machine's file system. The duration between
+    the two stamps, counted from the mtime, is right even when the writer's
+    clock was seconds off. Skews under a second are ignored.
+    """
+    duration = expires_at - updated_at
+    if not timedelta(0) < duration <= timedelta(minutes=MAX_MINUTES):
+        return expires_at
+    try:
+        written = datetime.fromtimestamp(os.stat(path).st_mtime, timezone.utc)
+    except OSError:
+        return expires_at
+    corrected = written + duration
+    return expires_at if abs(corrected - expires_at) < timedelta(seconds=1) else corrected
+
+
 class DebugSwitch:
     """Debug on/off, shared between processes through a state file."""
 
@@ -154,11 +173,15 @@ class DebugSwitch:
     def _read(self) -> SwitchState:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
+            expires_at = _parse_time(data.get("expires_at"))
+            updated_at = _parse_time(data.get("updated_at"))
+            if expires_at is not None and updated_at is not None:
+                expires_at = _deskew(expires_at, updated_at, self.path)
             return SwitchState(
                 enabled=bool(data.get("enabled")),
                 source=data.get("source") or "api",
-                expires_at=_parse_time(data.get("expires_at")),
-                updated_at=_parse_time(data.get("updated_at")),
+                expires_at=expires_at,
+                updated_at=updated_at,
             )
         except FileNotFoundError:
             return SwitchState(False, None, None)

@@ -132,3 +132,28 @@ def test_disable_in_other_process_is_seen_within_one_second(tmp_path: Path) -> N
     while switch.is_on() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not switch.is_on()
+
+
+@pytest.mark.parametrize("skew_seconds", [-8, -3, 3, 8])
+def test_expiry_is_right_when_the_writer_clock_was_off(tmp_path: Path, skew_seconds: int) -> None:
+    """A writer whose clock is off by a few seconds still gives the expiry it meant."""
+    writer_now = datetime.now(timezone.utc) + timedelta(seconds=skew_seconds)
+    (tmp_path / STATE_FILENAME).write_text(json.dumps({
+        "enabled": True, "source": "api", "updated_at": writer_now.isoformat(),
+        "expires_at": (writer_now + timedelta(seconds=2)).isoformat()}))
+    switch = DebugSwitch(tmp_path, environ={}, refresh_seconds=0.05)
+    remaining = (switch.state().expires_at - datetime.now(timezone.utc)).total_seconds()
+    assert 1.0 < remaining <= 2.0
+    assert switch.is_on()
+    time.sleep(2.2)
+    assert not switch.is_on()
+
+
+def test_disable_wins_over_a_pending_expiry(tmp_path: Path) -> None:
+    first, second = DebugSwitch(tmp_path, environ={}), DebugSwitch(tmp_path, environ={}, refresh_seconds=0.05)
+    first.enable(60)
+    assert second.is_on()
+    first.disable()
+    time.sleep(0.1)
+    assert not second.is_on()
+    assert second.state().expires_at is None
