@@ -311,7 +311,7 @@ def serve(host: str, port: int, directory: Path | None) -> None:
 
     if directory is not None:
         os.environ[config.APHRODITE_BATCH_DEBUG_DIR] = str(directory)
-    click.echo(f"batch-debug dashboard on http://{host}:{port}/  (folder {_dir(directory)})")
+    click.echo(f"debug folder: {_dir(directory)}")
     try:
         run_server(host, port)
     except (ServeError, OSError) as exc:

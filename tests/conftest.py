@@ -18,8 +18,7 @@ from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import Pipeline, setup
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 
-API_KEY = "k3y-0f-the-test-server-5ecret"
-REPO = Path(__file__).resolve().parent.parent
+from support import API_KEY
 
 
 @pytest.fixture(scope="session")
@@ -76,12 +75,3 @@ def make_sim() -> Iterator:
 @pytest.fixture
 def sim(make_sim) -> JellyfinSimulator:
     return make_sim("healthy")
-
-
-def scan_for_secret(folder: Path, secret: str = API_KEY) -> list[str]:
-    """Files under ``folder`` whose bytes contain ``secret``."""
-    hits = []
-    for path in folder.rglob("*"):
-        if path.is_file() and secret.encode() in path.read_bytes():
-            hits.append(str(path))
-    return hits

@@ -23,3 +23,16 @@ def test_every_cli_command_is_in_the_readme() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = README[:600]
     assert "make demo" in head and "make test" in head
+
+
+def test_every_api_route_is_in_the_readme_with_a_curl_example() -> None:
+    from batch_debug.dashboard.app import create_app
+
+    app = create_app({"DEBUG_DIR": "/nonexistent-batch-debug-readme"})
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<path:job_id>", "{job_id}")
+        assert path in README, f"{path} is not documented"
+        tail = path.split("/batch-debug")[-1].replace("{job_id}", "JOB_ID")
+        assert tail in README.split("```bash", 2)[-1] or tail == "/", f"no curl example for {path}"

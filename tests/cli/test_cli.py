@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from batch_debug.collector import jobfile
-from conftest import API_KEY, scan_for_secret
+from support import API_KEY, scan_for_secret
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

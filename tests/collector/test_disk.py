@@ -14,7 +14,7 @@ from batch_debug.collector import health, jobfile
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-from conftest import API_KEY
+from support import API_KEY
 
 FAST = {"min_interval": 0.0, "backoff": (0.01,)}
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from batch_debug.collector import jobfile
 from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
-from conftest import API_KEY
+from support import API_KEY
 
 JOBS = 8
 ITEMS = 200

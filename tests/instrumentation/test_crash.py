@@ -12,7 +12,7 @@ from pathlib import Path
 
 from batch_debug.collector import jobfile, progress
 from batch_debug.collector.switch import STATE_FILENAME, DebugSwitch
-from conftest import API_KEY
+from support import API_KEY
 
 WORKER = """
 import sys

@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from batch_debug.collector import jobfile
 from batch_debug.instrumentation import item_span, job_span
 from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
-from conftest import API_KEY, scan_for_secret
+from support import API_KEY, scan_for_secret
 
 FAST = {"min_interval": 0.0, "backoff": (0.05, 0.1)}
 

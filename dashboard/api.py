@@ -1,0 +1,235 @@
+"""The JSON API under ``/api/v1/batch-debug`` (see DESIGN.md, "API").
+
+Usage::
+
+    curl -X POST localhost:8000/api/v1/batch-debug/enable -d '{"duration_minutes": 30}'
+    curl localhost:8000/api/v1/batch-debug/status
+    curl localhost:8000/api/v1/batch-debug/job/JOB_ID/summary
+
+Contract: every answer is JSON (or a JSON file download) with a real status;
+bad input is a 400 (or 422 for a damaged job file), never a 500. Job files
+are found by the server from a validated job id (``jobfile.newest_for``);
+no request names a path, so none can read or delete outside ``DEBUG_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
+
+from ..collector import jobfile, progress
+from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
+from ..instrumentation import current_pipeline
+from . import joblist, testitem
+from .openapi import build_document, operation, query_param
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1/batch-debug")
+
+SWITCH_EXTENSION = "batch_debug_switch"
+RECENT_FILES = 20
+MAX_CLEANUP_DAYS = 36500
+DEFAULT_CLEANUP_DAYS = 7
+_JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
+
+
+def _switch() -> DebugSwitch:
+    return current_app.extensions[SWITCH_EXTENSION]
+
+
+def _directory() -> Path:
+    return Path(current_app.config["DEBUG_DIR"])
+
+
+def _json_object(*, required: bool) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is ``{}`` unless required."""
+    if not request.get_data(cache=True).strip():
+        if required:
+            abort(400, "Send a JSON object as the request body.")
+        return {}
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        abort(400, 'The request body must be a JSON object, e.g. {"duration_minutes": 30}.')
+    return data
+
+
+def _job_path(job_id: str) -> Path:
+    try:
+        path = jobfile.newest_for(_directory(), job_id)
+    except ValueError as exc:
+        abort(400, str(exc))
+    if path is None:
+        abort(404, f"No debug file for job {job_id!r}: was debug on while it ran?")
+    return path
+
+
+def _load(path: Path, *, head_only: bool = False) -> dict[str, Any]:
+    """The job file (or just its head: all but requests and spans); 422 if damaged."""
+    try:
+        return jobfile.load_head(path) if head_only else jobfile.load(path)
+    except jobfile.JobFileError as exc:
+        abort(422, str(exc))
+
+
+@bp.post("/enable")
+@operation("Switch debug on for every process sharing the debug folder", body="EnableRequest",
+           responses={200: "SwitchState", 400: "Error"})
+def enable() -> Any:
+    """Switch debug on for ``duration_minutes`` (1..1440, default 30)."""
+    body = _json_object(required=False)
+    minutes = body.get("duration_minutes")
+    try:
+        minutes = validate_minutes(DEFAULT_MINUTES if minutes is None else minutes)
+    except ValueError as exc:
+        abort(400, str(exc))
+    try:
+        state = _switch().enable(minutes)
+    except OSError as exc:
+        logger.exception("could not write the debug state in %s", _directory())
+        abort(500, f"Could not write the debug state file in {_directory()}: {exc.strerror or exc}.")
+    logger.info("debug enabled for %d minutes (until %s)", minutes, state.expires_at)
+    return jsonify(state.to_dict())
+
+
+@bp.post("/disable")
+@operation("Switch debug off everywhere", responses={200: "SwitchState"})
+def disable() -> Any:
+    """Switch debug off (the env var still wins in processes that set it)."""
+    try:
+        state = _switch().disable()
+    except OSError as exc:
+        logger.exception("could not write the debug state in %s", _directory())
+        abort(500, f"Could not write the debug state file in {_directory()}: {exc.strerror or exc}.")
+    logger.info("debug disabled")
+    return jsonify(state.to_dict())
+
+
+@bp.get("/status")
+@operation("Debug state, jobs running with debug, recent job files", responses={200: "Status"})
+def status() -> Any:
+    """The debug state, live progress of recorded jobs and the newest job files."""
+    directory = _directory()
+    state = _switch().state()
+    files = jobfile.list_job_files(directory)
+    body: dict[str, Any] = {
+        "debug_enabled": state.enabled,
+        "source": state.source,
+        "expires_at": state.expires_at.isoformat() if state.expires_at else None,
+        "remaining_seconds": state.remaining_seconds(),
+        "active_jobs_with_debug": progress.read_active(directory),
+        "recent_debug_files": [info.to_dict() for info in files[:RECENT_FILES]],
+        "debug_files_total": len(files),
+        "debug_dir": str(directory),
+    }
+    pipeline = current_pipeline()
+    if pipeline is not None and pipeline.writer.errors and pipeline.directory.resolve() == directory:
+        body["write_errors"] = {"count": pipeline.writer.errors, "last_error": pipeline.writer.last_error}
+    return jsonify(body)
+
+
+@bp.get("/jobs")
+@operation("Job files, newest first, with headline figures", responses={200: "JobList", 400: "Error"}, params=[
+    query_param("page", "Page number, from 1", {"type": "integer", "minimum": 1, "default": 1}),
+    query_param("per_page", "Jobs per page", {"type": "integer", "minimum": 1,
+                                              "maximum": joblist.MAX_PER_PAGE, "default": 20}),
+])
+def jobs() -> Any:
+    """One page of job files with each job's success rate and counts."""
+    try:
+        page, per_page = joblist.validate_page(request.args.get("page", "1"), request.args.get("per_page", "20"))
+    except ValueError as exc:
+        abort(400, str(exc))
+    return jsonify(joblist.list_page(_directory(), page, per_page))
+
+
+@bp.get("/job/<path:job_id>/summary")
+@operation("The summary of a job's newest file", responses={200: "Summary", **_JOB_ERRORS})
+def job_summary(job_id: str) -> Any:
+    """Figures, failure patterns and recommendations of the job."""
+    path = _job_path(job_id)
+    summary = _load(path, head_only=True).get("summary")
+    if not isinstance(summary, dict):
+        abort(422, f"job file {path.name} has no summary object")
+    return jsonify(summary)
+
+
+@bp.get("/job/<path:job_id>/full-log")
+@operation("The job's newest file as a download", download="JobDocument", responses=_JOB_ERRORS)
+def job_full_log(job_id: str) -> Any:
+    """The whole job file, as written, as an attachment."""
+    path = _job_path(job_id)
+    try:
+        return send_file(path, mimetype="application/json", as_attachment=True,
+                         download_name=path.name, max_age=0)
+    except FileNotFoundError:
+        abort(404, f"The debug file of job {job_id!r} was removed while it was being sent.")
+
+
+@bp.get("/job/<path:job_id>/trace")
+@operation("The job's spans as OTLP JSON (for Jaeger or any OTLP viewer)", download="OtlpTrace",
+           responses=_JOB_ERRORS)
+def job_trace(job_id: str) -> Any:
+    """Only ``resourceSpans``: what an OTLP viewer's "upload JSON" expects."""
+    data = _load(_job_path(job_id))
+    spans = data.get("resourceSpans")
+    if not isinstance(spans, list):
+        abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
+    return Response(
+        json.dumps({"resourceSpans": spans}, separators=(",", ":")),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="job_{job_id}_trace.json"'},
+    )
+
+
+@bp.delete("/cleanup")
+@operation("Delete job files older than N days (0: all)", responses={200: "CleanupResult", 400: "Error"}, params=[
+    query_param("days", "Delete job files older than this many days; 0 deletes them all",
+                {"type": "integer", "minimum": 0, "maximum": MAX_CLEANUP_DAYS, "default": DEFAULT_CLEANUP_DAYS}),
+])
+def cleanup() -> Any:
+    """Delete old job files; never the state file or anything else."""
+    raw = request.args.get("days", str(DEFAULT_CLEANUP_DAYS)).strip()
+    if not raw.isdigit() or int(raw) > MAX_CLEANUP_DAYS:
+        abort(400, f"days must be a whole number from 0 to {MAX_CLEANUP_DAYS}, not {raw!r}.")
+    days = int(raw)
+    deleted, freed = jobfile.cleanup(_directory(), days)
+    logger.info("cleanup (older than %d days): %d files, %d bytes", days, deleted, freed)
+    return jsonify({"deleted_files": deleted, "total_size_freed_bytes": freed, "days": days})
+
+
+@bp.post("/test-item")
+@operation("Custom ID Test: run the reference worker on one item and diagnose it", body="TestItemRequest",
+           body_required=True, responses={200: "TestItemResult", 400: "Error"})
+def test_item() -> Any:
+    """Fetch one item's poster as a batch would, and say what went wrong."""
+    body = _json_object(required=True)
+    for key in ("item_id", "server", "api_key"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            abort(400, f"{key} must be a string.")
+    configured = current_app.config.get("JELLYFIN_URL") or None
+    server = body.get("server") or configured
+    api_key = body.get("api_key") or None
+    if api_key is None and server == configured:
+        # The configured key goes only to the configured server, never to one a client names.
+        api_key = current_app.config.get("JELLYFIN_API_KEY") or None
+    if not server or not api_key:
+        abort(400, "No Jellyfin server is configured: set JELLYFIN_URL and JELLYFIN_API_KEY for the "
+                   "dashboard, or send both server and api_key.")
+    try:
+        result = testitem.diagnose(server, api_key, body.get("item_id"))
+    except ValueError as exc:
+        abort(400, str(exc))
+    return jsonify(result)
+
+
+@bp.get("/openapi.json")
+@operation("This OpenAPI document, generated from the registered routes", responses={200: {
+    "description": "An OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}}})
+def openapi() -> Any:
+    """The OpenAPI document of every route of this app."""
+    return jsonify(build_document(current_app))

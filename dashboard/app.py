@@ -1,0 +1,86 @@
+"""The dashboard's Flask application factory.
+
+Usage::
+
+    from batch_debug.dashboard.app import create_app
+    app = create_app()                               # settings from the environment
+    app = create_app({"DEBUG_DIR": tmp, "API_TOKEN": "s3cret", "TESTING": True})
+
+Settings are read in the flaskr order: defaults, then ``BATCH_DEBUG_*``
+environment variables (``app.config.from_prefixed_env("BATCH_DEBUG")``), then
+``test_config``. Keys: ``DEBUG_DIR`` (job files and the debug state),
+``API_TOKEN`` (bearer token required by every ``/api/`` route when set),
+``JELLYFIN_URL`` and ``JELLYFIN_API_KEY`` (the server ``/test-item`` talks to).
+
+Every error leaves the app as JSON with its real status:
+``{"error": {"status": 404, "message": "..."}}``; an unexpected exception is
+logged and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..collector import config
+from ..collector.switch import DebugSwitch
+from . import api, auth, web
+
+logger = logging.getLogger(__name__)
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "DEBUG_DIR": str(config.debug_dir()),
+        "API_TOKEN": os.environ.get(config.APHRODITE_BATCH_DEBUG_TOKEN, "") or None,
+        "JELLYFIN_URL": os.environ.get(config.JELLYFIN_URL, "") or None,
+        "JELLYFIN_API_KEY": os.environ.get(config.JELLYFIN_API_KEY, "") or None,
+        "MAX_CONTENT_LENGTH": 1 << 20,  # bodies are tiny JSON objects; anything larger is a 413
+    }
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the dashboard app: API blueprint, web page, auth and JSON errors."""
+    app = Flask(__name__)
+    app.config.from_mapping(_defaults())
+    app.config.from_prefixed_env("BATCH_DEBUG")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False  # keep answers in the documented key order
+    app.config["DEBUG_DIR"] = str(Path(app.config["DEBUG_DIR"]).resolve())
+    app.extensions[api.SWITCH_EXTENSION] = DebugSwitch(app.config["DEBUG_DIR"])
+
+    auth.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"error": {"status": status, "message": message}}
+
+
+def _http_error(exc: HTTPException) -> Any:
+    """Any HTTP error as JSON, keeping headers such as Allow and WWW-Authenticate."""
+    status = exc.code or 500
+    response = jsonify(error_body(status, exc.description or exc.name))
+    response.status_code = status
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _unexpected_error(exc: Exception) -> Any:
+    if isinstance(exc, HTTPException):  # pragma: no cover - routed to _http_error first
+        return _http_error(exc)
+    logger.exception("unexpected error in the batch-debug dashboard")
+    return _http_error(InternalServerError("Internal error in the batch-debug dashboard; see its log."))

@@ -1,0 +1,96 @@
+"""JSON Schemas of the API's bodies, for the generated OpenAPI document.
+
+Data only: ``openapi.py`` puts them under ``components/schemas`` and the views
+name them in their ``@operation`` metadata. Keep them in step with what the
+views return; ``tests/dashboard`` checks real answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..collector.jobfile import JOB_ID_PATTERN
+from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DEFAULT_MINUTES
+
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_TIME = {"type": "string", "format": "date-time"}
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_NULL_INT = {"type": ["integer", "null"]}
+_NULL_NUM = {"type": ["number", "null"]}
+
+
+def _obj(required: tuple[str, ...], extra: bool = False, **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": props, "additionalProperties": extra}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+_SWITCH = {
+    "enabled": {"type": "boolean"},
+    "source": {"type": ["string", "null"], "enum": ["env", "api", None]},
+    "expires_at": _NULL_TIME,
+    "remaining_seconds": _NULL_INT,
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": _obj(("error",), error=_obj(("status", "message"), status=_INT, message=_STR)),
+    "Health": _obj(("status",), status={"type": "string", "enum": ["ok"]}),
+    "EnableRequest": _obj((), duration_minutes={
+        "type": "integer", "minimum": MIN_MINUTES, "maximum": MAX_MINUTES, "default": DEFAULT_MINUTES}),
+    "SwitchState": _obj(("enabled", "source", "expires_at", "remaining_seconds"), **_SWITCH),
+    "ActiveJob": _obj(("job_id",), True, job_id=_STR, pid=_INT, started_at=_TIME, updated_at=_TIME,
+                      items_total=_NULL_INT, items_done=_INT, items_failed=_INT, requests=_INT,
+                      failed_requests=_INT),
+    "JobFile": _obj(("filename", "job_id", "created_at", "size_bytes"), filename=_STR,
+                    job_id={"type": "string", "pattern": f"^{JOB_ID_PATTERN}$"}, created_at=_TIME,
+                    size_bytes=_INT),
+    "Status": _obj(
+        ("debug_enabled", "source", "expires_at", "remaining_seconds", "active_jobs_with_debug",
+         "recent_debug_files", "debug_dir"),
+        debug_enabled={"type": "boolean"}, source=_SWITCH["source"], expires_at=_NULL_TIME,
+        remaining_seconds=_NULL_INT, active_jobs_with_debug={"type": "array", "items": ref("ActiveJob")},
+        recent_debug_files={"type": "array", "items": ref("JobFile"), "maxItems": 20},
+        debug_files_total=_INT, debug_dir=_STR,
+        write_errors=_obj(("count", "last_error"), count=_INT, last_error={"type": ["string", "null"]})),
+    "Summary": _obj(
+        ("job_id", "total_requests", "successful_requests", "failed_requests", "success_rate_percent",
+         "status_code_breakdown", "items_total", "items_succeeded", "items_failed", "failure_patterns",
+         "recommendations"), True,
+        job_id=_STR, debug_enabled={"type": "boolean"}, duration_seconds=_NUM, total_requests=_INT,
+        successful_requests=_INT, failed_requests=_INT, success_rate_percent=_NULL_NUM,
+        status_code_breakdown={"type": "object", "additionalProperties": _INT}, items_total=_INT,
+        items_succeeded=_INT, items_failed=_INT, failure_patterns={"type": "array", "items": {"type": "object"}},
+        recommendations={"type": "array", "items": _STR}),
+    "JobHeadline": _obj(
+        ("filename", "job_id", "created_at", "size_bytes", "complete", "total_requests", "failed_requests",
+         "success_rate_percent", "items_total", "items_failed"),
+        filename=_STR, job_id=_STR, created_at=_TIME, size_bytes=_INT, complete={"type": ["boolean", "null"]},
+        total_requests=_NULL_INT, failed_requests=_NULL_INT, success_rate_percent=_NULL_NUM,
+        items_total=_NULL_INT, items_failed=_NULL_INT, error={"type": "string"}),
+    "JobList": _obj(("jobs", "page", "per_page", "total", "pages"),
+                    jobs={"type": "array", "items": ref("JobHeadline")}, page=_INT, per_page=_INT,
+                    total=_INT, pages=_INT),
+    "JobDocument": _obj(("job_id", "complete", "generated_at", "summary", "environment", "requests",
+                         "resourceSpans"), True,
+                        job_id=_STR, complete={"type": "boolean"}, generated_at=_TIME, summary=ref("Summary"),
+                        environment={"type": "object"}, requests={"type": "array", "items": {"type": "object"}},
+                        resourceSpans={"type": "array", "items": {"type": "object"}}),
+    "OtlpTrace": _obj(("resourceSpans",), resourceSpans={"type": "array", "items": {"type": "object"}}),
+    "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
+                          deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
+    "TestItemRequest": _obj(("item_id",), item_id={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                            server={"type": "string", "format": "uri"}, api_key={"type": "string"}),
+    "Attempt": _obj(("attempt", "method", "url", "status_code", "error_type", "duration_ms"), True,
+                    item_id=_STR, attempt=_INT, method=_STR, url=_STR, status_code=_NULL_INT,
+                    error_type={"type": ["string", "null"]}, duration_ms=_NULL_NUM, start_offset_ms=_NUM,
+                    connection_reused={"type": ["boolean", "null"]}, error_body=_STR),
+    "TestItemResult": _obj(
+        ("item_id", "ok", "status_code", "error", "requests", "attempts", "diagnosis"), True,
+        item_id=_STR, ok={"type": "boolean"}, status_code=_NULL_INT, error={"type": ["string", "null"]},
+        requests=_INT, attempts={"type": "array", "items": ref("Attempt")},
+        diagnosis={"type": "array", "items": _STR}, job_id=_STR, job_file={"type": ["string", "null"]}),
+}

@@ -1,0 +1,311 @@
+/* batch-debug dashboard page ("Diagnostics > Batch Debug"): wires the cards to the API.
+ *
+ * Polls /status every 2 s (debug state, countdown, live jobs) and reloads the
+ * job list when the set of files changes. With a token required, asks for it
+ * once and keeps it in sessionStorage for this tab.
+ */
+import {
+  $, TOKEN_KEY, api, download, el, formatAgo, formatBytes, formatMs, formatTime, clock, hooks, plural,
+  rateClass, reportError, setConnection, shortPath, statusClass, toast,
+} from "./core.js";
+import { renderSummary } from "./summary.js";
+
+const POLL_MS = 2000;
+const state = {
+  deadline: null,        // performance.now() at which debug expires, or null
+  enabled: false,
+  filesKey: null,        // changes when the set of job files changes
+  page: 1,
+  pages: 1,
+  selectedJob: null,
+  polling: false,
+  pollTimer: null,
+};
+
+/* ---------- token ---------- */
+
+function askForToken(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  stopPolling();
+  $("token-card").classList.remove("hidden");
+  $("token-error").textContent = message || "";
+  setConnection("error", "Token required");
+  $("token-input").focus();
+}
+
+hooks.unauthorized = askForToken;
+
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const value = $("token-input").value.trim();
+  if (!value) return;
+  sessionStorage.setItem(TOKEN_KEY, value);
+  $("token-input").value = "";
+  $("token-card").classList.add("hidden");
+  startPolling();
+});
+
+/* ---------- debug mode and status polling ---------- */
+
+function renderDebug(status) {
+  state.enabled = status.debug_enabled;
+  const badge = $("debug-badge");
+  badge.textContent = status.debug_enabled ? "On" : "Off";
+  badge.className = `badge ${status.debug_enabled ? "badge-on" : "badge-off"}`;
+  badge.dataset.enabled = String(status.debug_enabled);
+  $("debug-dir").textContent = status.debug_dir;
+  $("disable-button").disabled = !status.debug_enabled || status.source === "env";
+  if (status.debug_enabled && status.remaining_seconds !== null) {
+    state.deadline = performance.now() + status.remaining_seconds * 1000;
+    $("debug-detail").textContent = `Recording jobs until ${formatTime(status.expires_at)} (switched on from the ${status.source === "api" ? "dashboard or CLI" : status.source}).`;
+  } else if (status.debug_enabled) {
+    state.deadline = null;
+    $("debug-detail").textContent = "On for the life of the process (APHRODITE_BATCH_DEBUG is set).";
+  } else {
+    state.deadline = null;
+    $("debug-detail").textContent = "Debug is off: jobs run without recording (almost no overhead).";
+  }
+  tickCountdown();
+}
+
+function tickCountdown() {
+  const node = $("debug-remaining");
+  if (!state.enabled) node.textContent = "Off";
+  else if (state.deadline === null) node.textContent = "Always on";
+  else {
+    const left = (state.deadline - performance.now()) / 1000;
+    node.textContent = left > 0 ? `${clock(left)} left` : "Expiring…";
+  }
+}
+
+function renderActive(jobs) {
+  const list = $("active-list");
+  list.replaceChildren(...jobs.map((job) => {
+    const total = job.items_total || 0;
+    const okDone = Math.max(0, job.items_done - job.items_failed);
+    const pct = (n) => (total ? Math.min(100, (n / total) * 100) : 0);
+    return el("div", { class: "active-job", "data-testid": "active-job", "data-job-id": job.job_id },
+      el("div", { class: "line" },
+        el("span", { class: "mono" }, job.job_id),
+        el("span", { class: "muted" }, `${job.items_done} / ${total || "?"} items`)),
+      el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total),
+                  "aria-valuenow": String(job.items_done) },
+        el("div", { class: "done", style: `width:${pct(okDone)}%` }),
+        el("div", { class: "failed", style: `width:${pct(job.items_failed)}%` })),
+      el("div", { class: "line muted" },
+        el("span", {}, `${plural(job.requests, "request")} · ${job.failed_requests} failed · ${job.items_failed} items failed`),
+        el("span", {}, `pid ${job.pid} · started ${formatAgo(job.started_at)}`)));
+  }));
+  $("active-empty").classList.toggle("hidden", jobs.length > 0);
+  $("active-empty").textContent = state.enabled ? "No job is running with debug on." :
+    "Debug is off: running jobs are not recorded, so none are shown.";
+  $("active-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+}
+
+async function refreshStatus() {
+  const status = await api("/status");
+  setConnection("live", "Live");
+  renderDebug(status);
+  renderActive(status.active_jobs_with_debug);
+  const first = status.recent_debug_files[0];
+  const key = `${status.debug_files_total}:${first ? first.filename : ""}`;
+  if (key !== state.filesKey) {
+    state.filesKey = key;
+    await refreshJobs();
+  }
+  if (status.write_errors) toast(`Job files could not be written: ${status.write_errors.last_error}`, true);
+}
+
+async function poll() {
+  if (!state.polling) return;
+  try { await refreshStatus(); } catch (err) { if (err.status !== 401) setConnection("error", "Connection lost"); }
+  if (state.polling) state.pollTimer = setTimeout(poll, POLL_MS);
+}
+
+function startPolling() {
+  if (state.polling) return;
+  state.polling = true;
+  state.filesKey = null;
+  poll();
+}
+
+function stopPolling() {
+  state.polling = false;
+  clearTimeout(state.pollTimer);
+}
+
+$("enable-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const minutes = Number($("duration-input").value);
+  try {
+    const answer = await api("/enable", { method: "POST", json: { duration_minutes: minutes } });
+    toast(`Debug on for ${plural(minutes, "minute")} (until ${formatTime(answer.expires_at)}).`);
+    await refreshStatus();
+  } catch (err) { reportError(err); }
+});
+
+$("disable-button").addEventListener("click", async () => {
+  try {
+    await api("/disable", { method: "POST" });
+    toast("Debug off.");
+    await refreshStatus();
+  } catch (err) { reportError(err); }
+});
+
+/* ---------- recent sessions ---------- */
+
+async function refreshJobs() {
+  const list = await api(`/jobs?page=${state.page}&per_page=20`);
+  if (list.page > list.pages && list.total) { state.page = list.pages; return refreshJobs(); }
+  state.pages = list.pages;
+  $("sessions-body").replaceChildren(...list.jobs.map(jobRow));
+  $("sessions-empty").classList.toggle("hidden", list.total > 0);
+  $("sessions-table").classList.toggle("hidden", list.total === 0);
+  $("sessions-count").textContent = list.total ? `(${list.total})` : "";
+  $("sessions-pager").classList.toggle("hidden", list.pages <= 1);
+  $("page-info").textContent = `Page ${list.page} of ${list.pages}`;
+  $("page-prev").disabled = list.page <= 1;
+  $("page-next").disabled = list.page >= list.pages;
+}
+
+function jobRow(job) {
+  const rate = job.success_rate_percent;
+  const items = job.items_total === null ? "–" : `${job.items_total - job.items_failed}/${job.items_total} ok`;
+  const requests = job.total_requests === null ? "–" : `${job.total_requests} (${job.failed_requests} failed)`;
+  return el("tr", { "data-testid": "session-row", "data-job-id": job.job_id,
+                    class: job.job_id === state.selectedJob ? "selected" : null },
+    el("td", { class: "job-cell" }, job.job_id,
+      job.error ? el("span", { class: "badge badge-bad incomplete", title: job.error }, "damaged") :
+      job.complete === false ? el("span", { class: "badge badge-warn incomplete", title: "The process stopped mid-job" }, "partial") : null),
+    el("td", { title: formatTime(job.created_at) }, formatAgo(job.created_at)),
+    el("td", { class: "num" }, items),
+    el("td", { class: "num" }, requests),
+    el("td", { class: "num" }, el("span", { class: `rate ${rateClass(rate)}` }, rate === null || rate === undefined ? "–" : `${rate.toFixed(1)}%`)),
+    el("td", { class: "num" }, formatBytes(job.size_bytes)),
+    el("td", { class: "actions" },
+      el("button", { type: "button", class: "btn small", "data-testid": "view-summary",
+                     onclick: () => showSummary(job.job_id).catch(reportError) }, "View summary"),
+      el("button", { type: "button", class: "btn link small", "data-testid": "download-log",
+                     onclick: () => download(jobPath(job.job_id, "full-log"), job.filename).catch(reportError) }, "Full log"),
+      el("button", { type: "button", class: "btn link small", "data-testid": "download-trace",
+                     onclick: () => download(jobPath(job.job_id, "trace"), `job_${job.job_id}_trace.json`).catch(reportError) }, "OTLP trace")));
+}
+
+function jobPath(jobId, what) { return `/job/${encodeURIComponent(jobId)}/${what}`; }
+
+$("page-prev").addEventListener("click", () => { state.page = Math.max(1, state.page - 1); refreshJobs().catch(reportError); });
+$("page-next").addEventListener("click", () => { state.page += 1; refreshJobs().catch(reportError); });
+
+$("cleanup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const days = Number($("cleanup-days").value);
+  const what = days === 0 ? "ALL debug files" : `debug files older than ${plural(days, "day")}`;
+  if (!window.confirm(`Delete ${what}?`)) return;
+  const note = $("cleanup-result");
+  try {
+    const result = await api(`/cleanup?days=${encodeURIComponent(days)}`, { method: "DELETE" });
+    note.textContent = `Deleted ${plural(result.deleted_files, "file")}, freed ${formatBytes(result.total_size_freed_bytes)}.`;
+    note.className = "notice";
+    if (state.selectedJob && result.deleted_files) closeSummary();
+    state.filesKey = null;
+    await refreshStatus();
+  } catch (err) {
+    note.textContent = err.message;
+    note.className = "notice error";
+  }
+});
+
+/* ---------- summary and timeline ---------- */
+
+function closeSummary() {
+  state.selectedJob = null;
+  $("summary-card").classList.add("hidden");
+  document.querySelectorAll("#sessions-body tr.selected").forEach((row) => row.classList.remove("selected"));
+}
+$("summary-close").addEventListener("click", closeSummary);
+
+async function showSummary(jobId) {
+  const [summary, log] = await Promise.all([
+    api(jobPath(jobId, "summary")),
+    api(jobPath(jobId, "full-log"), { raw: true }).then((res) => res.json()),
+  ]);
+  state.selectedJob = jobId;
+  document.querySelectorAll("#sessions-body tr").forEach((row) =>
+    row.classList.toggle("selected", row.dataset.jobId === jobId));
+  renderSummary(summary, log);
+  const card = $("summary-card");
+  card.classList.remove("hidden");
+  card.dataset.jobId = jobId;
+  card.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+$("summary-download-log").addEventListener("click", () => {
+  if (state.selectedJob) download(jobPath(state.selectedJob, "full-log"), `job_${state.selectedJob}.json`).catch(reportError);
+});
+$("summary-download-trace").addEventListener("click", () => {
+  if (state.selectedJob) download(jobPath(state.selectedJob, "trace"), `job_${state.selectedJob}_trace.json`).catch(reportError);
+});
+
+/* ---------- Custom ID test ---------- */
+
+$("test-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = $("test-run");
+  const payload = { item_id: $("test-item-id").value.trim() };
+  if ($("test-server").value.trim()) payload.server = $("test-server").value.trim();
+  if ($("test-api-key").value) payload.api_key = $("test-api-key").value;
+  const box = $("test-result");
+  button.disabled = true;
+  button.textContent = "Testing…";
+  try {
+    renderTest(await api("/test-item", { method: "POST", json: payload }));
+  } catch (err) {
+    box.replaceChildren(el("div", { class: "notice error", "data-testid": "test-error" }, err.message));
+    box.dataset.ok = "error";
+    box.classList.remove("hidden");
+  } finally {
+    button.disabled = false;
+    button.textContent = "Run test";
+  }
+});
+
+function renderTest(result) {
+  const box = $("test-result");
+  box.dataset.ok = String(result.ok);
+  const verdict = result.ok
+    ? `Poster downloaded (${formatBytes(result.size_bytes)}) in ${plural(result.requests, "request")}.`
+    : `Failed${result.status_code ? ` with HTTP ${result.status_code}` : ""} after ${plural(result.requests, "request")}: ${result.error || "unknown error"}`;
+  box.replaceChildren(
+    el("div", { class: "verdict" },
+      el("span", { class: `badge ${result.ok ? "badge-on" : "badge-bad"}`, "data-testid": "test-verdict" }, result.ok ? "OK" : "Failed"),
+      el("span", {}, verdict)),
+    el("div", { class: "table-wrap" }, el("table", { class: "data compact" },
+      el("thead", {}, el("tr", {}, ["#", "Request", "Status", "Time", "Connection", "Response body"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, result.attempts.map((a) => el("tr", { "data-testid": "test-attempt" },
+        el("td", {}, String(a.attempt)),
+        el("td", { class: "mono" }, `${a.method} ${shortPath(a.url)}`),
+        el("td", {}, el("span", { class: `code ${statusClass(a.status_code, a.error_type)}` }, a.status_code === null ? a.error_type || "error" : String(a.status_code))),
+        el("td", {}, formatMs(a.duration_ms)),
+        el("td", { class: "muted" }, a.connection_reused === false ? "new" : a.connection_reused ? "reused" : "–"),
+        el("td", {}, el("span", { class: "body-snippet", title: a.error_body || "" }, a.error_body || ""))))))),
+    el("h3", {}, "Diagnosis"),
+    el("ol", { class: "recommendations" }, result.diagnosis.map((text) => el("li", { "data-testid": "test-diagnosis" }, text))));
+  box.classList.remove("hidden");
+}
+
+/* ---------- start ---------- */
+
+$("openapi-link").addEventListener("click", async (event) => {
+  event.preventDefault();
+  try {
+    const doc = await api("/openapi.json");
+    const url = URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" }));
+    window.open(url, "_blank");
+  } catch (err) { reportError(err); }
+});
+
+$("test-config-note").textContent = document.body.dataset.jellyfinConfigured === "true"
+  ? "Uses the configured Jellyfin server" : "No Jellyfin server configured: enter server and API key";
+setInterval(tickCountdown, 1000);
+if (document.body.dataset.tokenRequired === "true" && !sessionStorage.getItem(TOKEN_KEY)) askForToken("");
+else startPolling();

@@ -1,0 +1,127 @@
+/* batch-debug dashboard: the job summary card and its request timeline (waterfall).
+ *
+ * renderSummary(summary, jobFile) fills the tiles, status codes, server facts,
+ * failure patterns and recommendations, then draws one row per HTTP attempt
+ * from jobFile.requests: a bar at start_offset_ms, duration_ms long, coloured
+ * by status (2xx green, 4xx amber, 5xx and network errors red), retries
+ * outlined and tagged, a dot for a new connection, a ring for a reused one.
+ */
+import {
+  $, el, STATUS_MEANINGS, formatDuration, formatMs, plural, rateClass, shortPath, statusClass,
+} from "./core.js";
+
+const MAX_TIMELINE_ROWS = 1500;
+
+function setTile(id, value, sub, cls) {
+  $(id).textContent = value;
+  $(`${id}-sub`).textContent = sub;
+  $(id).parentElement.className = `tile ${cls || ""}`;
+}
+
+export function renderSummary(s, log) {
+  $("summary-job").textContent = s.job_id;
+  const badge = $("summary-complete");
+  badge.textContent = log.complete === false ? "partial" : "complete";
+  badge.className = `badge ${log.complete === false ? "badge-warn" : "badge-on"}`;
+  const rate = s.success_rate_percent;
+  setTile("tile-success-rate", rate === null ? "–" : `${rate.toFixed(1)}%`,
+    `${s.items_succeeded} of ${s.items_total} items succeeded`, rateClass(rate));
+  setTile("tile-total", String(s.total_requests), `${s.successful_requests} ok · ${s.retries || 0} retries`);
+  setTile("tile-failed", String(s.failed_requests), `${s.items_failed} items failed`, s.failed_requests ? "poor" : "good");
+  const lat = s.latency_ms || {};
+  setTile("tile-duration", formatDuration(s.duration_seconds),
+    lat.p50_ms === null || lat.p50_ms === undefined ? "no latency data" : `p50 ${formatMs(lat.p50_ms)} · p95 ${formatMs(lat.p95_ms)}`);
+
+  const breakdown = Object.entries(s.status_code_breakdown || {}).sort((a, b) => b[1] - a[1]);
+  $("status-body").replaceChildren(...(breakdown.length ? breakdown.map(([key, count]) => {
+    const code = /^\d+$/.test(key) ? Number(key) : null;
+    return el("tr", { "data-testid": "status-row" },
+      el("td", {}, el("span", { class: `code ${statusClass(code, code === null ? key : null)}` }, key)),
+      el("td", { class: "muted" }, code === null ? "network error" : STATUS_MEANINGS[code] || ""),
+      el("td", { class: "num" }, String(count)));
+  }) : [el("tr", {}, el("td", { colspan: "3", class: "muted" }, "No requests recorded."))]));
+
+  renderEnvironment(log.environment || {}, s);
+
+  const patterns = s.failure_patterns || [];
+  $("patterns").replaceChildren(...(patterns.length ? patterns.map((p) =>
+    el("div", { class: `pattern ${/server|network/.test(p.pattern) ? "p-bad" : ""}`, "data-testid": "pattern" },
+      el("div", { class: "title" }, el("span", {}, p.description),
+        el("span", { class: "muted small" }, `${plural(p.count, "attempt")} · ${plural(p.items_affected, "item")} · ${p.recovered_items || 0} recovered`)),
+      p.example_item_ids && p.example_item_ids.length ? el("div", { class: "ids" }, `e.g. ${p.example_item_ids.join(", ")}`) : null))
+    : [el("p", { class: "empty" }, "No failed requests.")]));
+
+  $("recommendations").replaceChildren(...(s.recommendations || []).map((text) =>
+    el("li", { "data-testid": "recommendation" }, text)));
+  renderTimeline(log.requests || []);
+}
+
+function renderEnvironment(env, s) {
+  const info = env.server_info || {};
+  const lat = env.latency_ms || {};
+  const conn = env.connections || s.connections || {};
+  const facts = [
+    ["Server", info.ServerName ? `${info.ServerName} (${info.ProductName || "?"} ${info.Version || ""})` : env.server_info_error || "unknown"],
+    ["OS", info.OperatingSystem || "–"],
+    ["Server header", env.server_header || "–"],
+    ["HTTP", Object.keys(env.http_versions || {}).join(", ") || "–"],
+    ["Latency", lat.p50_ms === null || lat.p50_ms === undefined ? "–" :
+      `p50 ${formatMs(lat.p50_ms)} · p95 ${formatMs(lat.p95_ms)} · max ${formatMs(lat.max_ms)}`],
+    ["Connections", conn.new === undefined ? "–" : `${conn.new} new · ${conn.reused} reused` +
+      (conn.new_share_percent === null || conn.new_share_percent === undefined ? "" : ` (${conn.new_share_percent}% new)`)],
+    ["Sessions", s.sessions_created === null || s.sessions_created === undefined ? "–" : String(s.sessions_created)],
+  ];
+  $("env-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function niceStep(total) {
+  const raw = total / 6;
+  const mag = 10 ** Math.floor(Math.log10(raw || 1));
+  for (const m of [1, 2, 2.5, 5, 10]) if (raw <= m * mag) return m * mag;
+  return 10 * mag;
+}
+
+function renderTimeline(requests) {
+  const box = $("timeline");
+  if (!requests.length) {
+    box.replaceChildren(el("p", { class: "tl-note" }, "No requests in this job."));
+    $("timeline-caption").textContent = "";
+    return;
+  }
+  const rows = requests.slice(0, MAX_TIMELINE_ROWS);
+  const end = Math.max(...rows.map((r) => (r.start_offset_ms || 0) + (r.duration_ms || 0)), 1);
+  const step = niceStep(end);
+  const pos = (ms) => `${Math.min(100, (ms / end) * 100).toFixed(3)}%`;
+  const ticks = [];
+  const tick = (t) => (step >= 1000 ? `${+(t / 1000).toFixed(2)} s` : `${Math.round(t)} ms`);
+  // A label too near the right edge would be cut off.
+  for (let t = 0; t <= end * 0.94; t += step) ticks.push(el("span", { class: "tl-tick", style: `left:${pos(t)}` }, tick(t)));
+  const retries = requests.filter((r) => (r.attempt || 1) > 1).length;
+  const fresh = requests.filter((r) => r.connection_reused === false).length;
+  $("timeline-caption").textContent = `${plural(requests.length, "request")} over ${formatMs(end)} · ${plural(retries, "retry", "retries")} · ${plural(fresh, "new connection")}` +
+    (requests.length > rows.length ? ` · first ${rows.length} shown` : "");
+  let lastItem = null, alt = false;
+  const items = rows.map((r, i) => {
+    if (r.item_id !== lastItem) { alt = !alt; lastItem = r.item_id; }
+    const cls = statusClass(r.status_code, r.error_type);
+    const outcome = r.status_code === null || r.status_code === undefined ? r.error_type || "network error" : `HTTP ${r.status_code}`;
+    const tip = [`${r.method} ${r.url}`, `${outcome} in ${formatMs(r.duration_ms)} (starts at ${formatMs(r.start_offset_ms)})`,
+      `item ${r.item_id || "–"} · attempt ${r.attempt || 1}`,
+      r.connection_reused === false ? "new connection" : r.connection_reused ? "reused connection" : "connection reuse unknown",
+      r.error_body ? `body: ${r.error_body.slice(0, 300)}` : ""].filter(Boolean).join("\n");
+    const connCls = r.connection_reused === false ? "new" : r.connection_reused ? "reused" : null;
+    return el("div", { class: `tl-row${alt ? " alt" : ""}`, title: tip, "data-testid": "timeline-row",
+                       "data-status": r.status_code === null ? "" : String(r.status_code),
+                       "data-attempt": String(r.attempt || 1), "data-conn": connCls || "unknown" },
+      el("div", { class: "tl-label" },
+        el("span", { class: "m" }, r.method),
+        el("span", { class: "p" }, shortPath(r.url)),
+        (r.attempt || 1) > 1 ? el("span", { class: "tag", "data-testid": "retry-tag" }, `retry ${r.attempt - 1}`) : null),
+      el("div", { class: "tl-track" },
+        connCls ? el("span", { class: `tl-conn ${connCls}`, style: `left:${pos(r.start_offset_ms || 0)}` }) : null,
+        el("span", { class: `tl-bar ${cls}${(r.attempt || 1) > 1 ? " retry" : ""}`,
+                     style: `left:${pos(r.start_offset_ms || 0)};width:${pos(r.duration_ms || 0)}` })));
+  });
+  box.replaceChildren(el("div", { class: "tl-axis" }, el("div", { class: "tl-label" }, "Request"),
+    el("div", { class: "tl-scale" }, ticks)), ...items);
+}

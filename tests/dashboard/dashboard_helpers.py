@@ -1,0 +1,141 @@
+"""Helpers for the dashboard tests: a real server process, a worker process,
+and a checker for the JSON Schema subset used in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from batch_debug.collector import config
+
+API = "/api/v1/batch-debug"
+SIM_KEY = "dashboard-test-key-0123456789"
+RECORDED_JOB = "recorded-job"
+
+# Runs the reference worker with the instrumentation pipeline on a folder, as
+# a batch process would: argv = folder, server, key, job id, interval, items...
+WORKER_SCRIPT = """
+import json, sys
+from batch_debug.instrumentation import setup
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+folder, server, key, job_id, interval, *items = sys.argv[1:]
+pipeline = setup(folder)
+result = run_job(WorkerConfig(server=server, api_key=key, min_interval=float(interval), backoff=(0.05, 0.1)),
+                 items, job_id=job_id)
+pipeline.flush(10)
+print(json.dumps({"job_file": str(result.job_file) if result.job_file else None,
+                  "succeeded": result.succeeded, "failed": result.failed}))
+"""
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment without debug, token or Jellyfin settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in (
+        config.APHRODITE_BATCH_DEBUG, config.APHRODITE_BATCH_DEBUG_DIR, config.APHRODITE_BATCH_DEBUG_TOKEN,
+        config.JELLYFIN_URL, config.JELLYFIN_API_KEY) and not k.startswith("BATCH_DEBUG_")}
+    env.update(extra)
+    return env
+
+
+def start_worker(folder: Path, server: str, key: str, job_id: str, items: list[str],
+                 interval: float = 0.0) -> subprocess.Popen[str]:
+    """A separate worker process; read its JSON result with ``finish_worker``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER_SCRIPT, str(folder), server, key, job_id, str(interval), *items],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+
+
+def finish_worker(process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"worker failed ({process.returncode}): {err[-3000:]}"
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class ServerProcess:
+    """``python -m batch_debug.dashboard.server`` on a free loopback port."""
+
+    def __init__(self, folder: Path, log: Path, **env: str) -> None:
+        self.log = log
+        self._log_file = open(log, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "batch_debug.dashboard.server", "--host", "127.0.0.1", "--port", "0",
+             "--dir", str(folder)],
+            stdout=subprocess.PIPE, stderr=self._log_file, text=True, env=child_env(**env))
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
+            if ready:
+                line = self.process.stdout.readline()
+                match = re.search(r"listening on (http://\S+?)/?$", line.strip())
+                if match:
+                    return match.group(1)
+            if self.process.poll() is not None:
+                break
+        self.stop()
+        raise AssertionError(f"the dashboard did not start: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        self._log_file.close()
+
+
+def schema_errors(value: Any, schema: dict[str, Any], components: dict[str, Any], where: str = "$") -> list[str]:
+    """Where ``value`` breaks ``schema`` (the subset our document uses: $ref,
+    type (with null), enum, required, properties, additionalProperties, items,
+    minimum, maximum, pattern)."""
+    if "$ref" in schema:
+        return schema_errors(value, components[schema["$ref"].rsplit("/", 1)[1]], components, where)
+    errors: list[str] = []
+    types = schema.get("type")
+    if types is not None:
+        allowed = types if isinstance(types, list) else [types]
+        checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+                  "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+                  "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+                  "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "null": lambda v: v is None}
+        if not any(checks[t](value) for t in allowed):
+            return [f"{where}: {value!r} is not of type {types}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}: {value!r} not in {schema['enum']}")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{where}: missing {key!r}")
+        props = schema.get("properties", {})
+        for key, item in value.items():
+            if key in props:
+                errors += schema_errors(item, props[key], components, f"{where}.{key}")
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unexpected key {key!r}")
+    if isinstance(value, list) and "items" in schema:
+        for n, item in enumerate(value):
+            errors += schema_errors(item, schema["items"], components, f"{where}[{n}]")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{where}: {value} < {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}: {value} > {schema['maximum']}")
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
+    return errors

@@ -1,0 +1,155 @@
+"""The web page in headless Chromium, as an operator uses it.
+
+Starts the dashboard as a real process with a token and a Jellyfin server
+configured, opens the page, unlocks it with the token, switches debug on,
+runs a batch in a separate worker process, watches it live, opens its summary
+and timeline, downloads its full log, runs a Custom ID Test, saves a
+screenshot to ``test-artifacts/dashboard.png`` and cleans up.
+
+Skipped only when no Chromium is installed and ``CI`` is unset; under CI a
+missing browser fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cdp_browser import Browser, Page, find_chromium
+from dashboard_helpers import SIM_KEY, ServerProcess, finish_worker, start_worker
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
+TOKEN = "browser-test-token-5f1c"
+JOB = "browser-job"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed, and CI is set: install Debian's 'chromium' package.")
+        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it")
+    return binary
+
+
+def visible(selector: str) -> str:
+    return f"(() => {{ const n = document.querySelector('{selector}'); return !!n && n.offsetParent !== null; }})()"
+
+
+def wait_downloaded(folder: Path, pattern: str, timeout: float = 15.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
+        if done:
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no {pattern} downloaded into {folder}: {sorted(p.name for p in folder.iterdir())}")
+
+
+def unlock_and_enable(page: Page) -> None:
+    page.wait_for(visible("[data-testid=token-card]"), what="the token prompt")
+    assert page.evaluate("document.querySelector('[data-testid=connection-state]').dataset.state") == "error"
+    page.fill("[data-testid=token-input]", "wrong-token")
+    page.click("[data-testid=token-save]")
+    page.wait_for("document.querySelector('[data-testid=token-error]').textContent.includes('refused')",
+                  what="the refused-token message")
+    page.fill("[data-testid=token-input]", TOKEN)
+    page.click("[data-testid=token-save]")
+    page.wait_for("document.querySelector('[data-testid=connection-state]').dataset.state === 'live'",
+                  what="the page to go live with the token")
+    assert page.evaluate(f"sessionStorage.getItem('batchDebugToken') === '{TOKEN}'")
+    assert page.evaluate("document.querySelector('[data-testid=debug-badge]').dataset.enabled") == "false"
+    page.fill("[data-testid=duration-input]", "15")
+    page.click("[data-testid=enable-button]")
+    page.wait_for("document.querySelector('[data-testid=debug-badge]').dataset.enabled === 'true'",
+                  what="the badge to say On")
+    remaining = page.text("[data-testid=debug-remaining]")
+    assert remaining.endswith("left") and remaining.startswith(("15:00", "14:5")), remaining
+
+
+def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path, mixed_sim) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_TOKEN=TOKEN,
+                           JELLYFIN_URL=mixed_sim.url, JELLYFIN_API_KEY=SIM_KEY)
+    try:
+        with Browser.launch(chromium, tmp_path / "profile") as browser:
+            page = browser.page
+            page.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+            page.goto(server.url + "/")
+            unlock_and_enable(page)
+
+            # A batch runs in another process; the page shows it live, then in the list.
+            worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, JOB, mixed_sim.demo_item_ids(8), interval=0.2)
+            page.wait_for(f"!!document.querySelector('[data-testid=active-job][data-job-id={JOB}]')",
+                          timeout=30, what="the running job in Active jobs")
+            assert worker.poll() is None, "the job ended before the page showed it"
+            progress_text = page.text(f"[data-testid=active-job][data-job-id={JOB}]")
+            assert "/ 8 items" in progress_text
+            result = finish_worker(worker)
+            assert result["job_file"]
+            row = f"[data-testid=session-row][data-job-id={JOB}]"
+            page.wait_for(f"!!document.querySelector('{row}')", what="the job in Recent debug sessions")
+            page.wait_for("!document.querySelector('[data-testid=active-job]')", what="the job to leave Active jobs")
+
+            # Summary and timeline.
+            page.click(f"{row} [data-testid=view-summary]")
+            page.wait_for(visible("[data-testid=summary-card]"), what="the summary card")
+            summary = json.loads(Path(result["job_file"]).read_text())["summary"]
+            assert page.text("#tile-total") == str(summary["total_requests"])
+            assert page.text("#tile-failed") == str(summary["failed_requests"])
+            assert page.text("#tile-success-rate") == f"{summary['success_rate_percent']:.1f}%"
+            assert page.count("[data-testid=status-row]") == len(summary["status_code_breakdown"])
+            assert page.count("[data-testid=recommendation]") == len(summary["recommendations"])
+            assert page.count("[data-testid=pattern]") == len(summary["failure_patterns"])
+            assert page.count("[data-testid=timeline-row]") == summary["total_requests"]
+            assert page.count("[data-testid=timeline-row] .tl-bar.s-2xx") == summary["successful_requests"]
+            assert page.count("[data-testid=timeline-row] .tl-bar.s-4xx") >= 2  # the 400 and the 404
+            assert page.count("[data-testid=timeline-row] .tl-bar.s-5xx") >= 3  # the broken item's tries
+            assert page.count("[data-testid=retry-tag]") == summary["retries"] > 0
+            assert page.count("[data-testid=timeline-row][data-conn=new]") >= 1
+            assert page.count("[data-testid=timeline-row][data-conn=reused]") >= 1
+
+            # Downloads go through fetch with the token, then save as files.
+            page.click(f"{row} [data-testid=download-log]")
+            log = wait_downloaded(downloads, f"job_{JOB}_*.json")
+            assert log.read_bytes() == Path(result["job_file"]).read_bytes()
+            page.click("[data-testid=summary-download-trace]")
+            trace = json.loads(wait_downloaded(downloads, f"job_{JOB}_trace.json").read_text())
+            assert list(trace) == ["resourceSpans"] and trace["resourceSpans"]
+
+            # Custom ID test on an item that always fails.
+            page.fill("[data-testid=test-item-id]", mixed_sim.broken_item_ids[0])
+            page.click("[data-testid=test-run]")
+            page.wait_for("document.querySelector('[data-testid=test-result]').dataset.ok === 'false'",
+                          what="the Custom ID test result")
+            assert page.count("[data-testid=test-attempt]") == 3
+            assert "retries won't help" in page.text("[data-testid=test-result]")
+
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(SCREENSHOT)
+            assert SCREENSHOT.stat().st_size > 50_000
+
+            # Cleanup of every file, after the page asks to confirm.
+            page.evaluate("window.confirm = (m) => { window.__asked = m; return true; }")
+            page.fill("[data-testid=cleanup-days]", "0")
+            page.click("[data-testid=cleanup-button]")
+            page.wait_for(visible("[data-testid=sessions-empty]"), what="the emptied session list")
+            assert "ALL debug files" in page.evaluate("window.__asked")
+            assert page.text("[data-testid=cleanup-result]").startswith("Deleted 1 file")
+            assert not page.evaluate(visible("[data-testid=summary-card]"))
+            assert list(job_dir.glob("job_*.json")) == []
+
+            page.click("[data-testid=disable-button]")
+            page.wait_for("document.querySelector('[data-testid=debug-badge]').dataset.enabled === 'false'",
+                          what="the badge to say Off")
+            errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
+            assert errors == []
+    finally:
+        server.stop()

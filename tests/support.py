@@ -1,0 +1,21 @@
+"""Plain helpers shared by tests (import with ``from support import ...``).
+
+Not in ``conftest.py``: pytest keeps one module named ``conftest`` at a time,
+so ``from conftest import ...`` breaks as soon as a subfolder has its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+API_KEY = "k3y-0f-the-test-server-5ecret"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def scan_for_secret(folder: Path, secret: str = API_KEY) -> list[str]:
+    """Files under ``folder`` whose bytes contain ``secret``."""
+    hits = []
+    for path in folder.rglob("*"):
+        if path.is_file() and secret.encode() in path.read_bytes():
+            hits.append(str(path))
+    return hits
