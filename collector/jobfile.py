@@ -112,7 +112,7 @@ def list_job_files(directory: Path) -> list[JobFileInfo]:
     found: list[JobFileInfo] = []
     try:
         entries = list(os.scandir(directory))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     for entry in entries:
         match = FILE_RE.match(entry.name)

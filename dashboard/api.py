@@ -21,9 +21,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
 
-from ..collector import jobfile, progress
+from ..collector import health, jobfile, progress
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
-from ..instrumentation import current_pipeline
 from . import joblist, testitem
 from .openapi import build_document, operation, query_param
 
@@ -126,9 +125,11 @@ def status() -> Any:
         "debug_files_total": len(files),
         "debug_dir": str(directory),
     }
-    pipeline = current_pipeline()
-    if pipeline is not None and pipeline.writer.errors and pipeline.directory.resolve() == directory:
-        body["write_errors"] = {"count": pipeline.writer.errors, "last_error": pipeline.writer.last_error}
+    # Workers that cannot write to the folder report it outside the folder.
+    failing = [r for r in health.read_reports(directory) if r.get("errors")]
+    body["write_errors"] = [
+        {"pid": r["pid"], "count": r["errors"], "failing": r.get("failing", False),
+         "last_error": r.get("last_error"), "updated_at": r.get("updated_at")} for r in failing]
     return jsonify(body)
 
 

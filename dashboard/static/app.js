@@ -113,7 +113,8 @@ async function refreshStatus() {
     state.filesKey = key;
     await refreshJobs();
   }
-  if (status.write_errors) toast(`Job files could not be written: ${status.write_errors.last_error}`, true);
+  const failing = (status.write_errors || []).filter((report) => report.failing);
+  if (failing.length) toast(`Job files could not be written: ${failing[0].last_error}`, true);
 }
 
 async function poll() {
