@@ -48,6 +48,8 @@ def _defaults() -> dict[str, Any]:
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app: API blueprint, web page, auth and JSON errors."""
     app = Flask(__name__)
+    # '/job//etc/passwd' must reach the job id check (400), not be redirected to a merged path.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(_defaults())
     app.config.from_prefixed_env("BATCH_DEBUG")
     if test_config is not None:

@@ -11,7 +11,9 @@ import pytest
 from dashboard_helpers import API, RECORDED_JOB
 
 BAD_IDS = ["../etc", "a/b", "%2e%2e", "..", "x" * 200, "a%20b", "job%2F..%2Fsecret", "..%2F..%2Fetc%2Fpasswd",
-           "a..b", "semi;colon"]
+           "a..b", "semi;colon", "a%00b", "%00", "x" * 129, "C:%5Cwindows"]
+# An id that starts with a slash matches no route at all: 404, as JSON.
+ABSOLUTE_IDS = ["%2Fetc%2Fpasswd", "/etc/passwd", "//etc/passwd"]
 JOB_ENDPOINTS = ["summary", "full-log", "trace"]
 
 
@@ -24,6 +26,15 @@ def test_invalid_job_ids_are_400_with_the_rule(client, add_job, what, job_id) ->
     body = answer.get_json()
     assert body["error"]["status"] == 400
     assert "invalid job id" in body["error"]["message"] and "A-Z a-z 0-9" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("what", JOB_ENDPOINTS)
+@pytest.mark.parametrize("job_id", ABSOLUTE_IDS)
+def test_absolute_paths_as_job_ids_are_404(client, add_job, what, job_id) -> None:
+    add_job()
+    answer = client.get(f"{API}/job/{job_id}/{what}")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["status"] == 404
 
 
 @pytest.mark.parametrize("what", JOB_ENDPOINTS)
