@@ -10,8 +10,9 @@ last line of defence.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 REDACTED = "[REDACTED]"
 
@@ -107,3 +108,38 @@ def redact_tree(value: object, secrets: Iterable[str] = ()) -> object:
     if isinstance(value, (list, tuple)):
         return [redact_tree(v, secrets) for v in value]
     return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts credentials from each record's message.
+
+    Installed on the httpx and httpcore loggers by ``instrumentation.setup``
+    (httpx logs every URL at INFO, query key included) and on the CLI's
+    handler. ``secrets`` returns literal values to remove as well.
+    """
+
+    def __init__(self, secrets: Callable[[], Iterable[str]] = tuple) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
+        clean = redact_text(message, list(self._secrets()))
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+#: Third-party loggers that can print request URLs or headers.
+NOISY_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy")
+
+
+def install_log_redaction(secrets: Callable[[], Iterable[str]] = tuple) -> None:
+    """Put a :class:`RedactingFilter` on each of :data:`NOISY_LOGGERS` (once)."""
+    for name in NOISY_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter(secrets))

@@ -28,7 +28,7 @@ import click
 
 from ..collector import config, jobfile, progress
 from ..collector.analysis import render_text
-from ..collector.redact import redact_text
+from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
 
 DIR_OPTION = click.option(
@@ -41,21 +41,12 @@ def _dir(directory: Path | None) -> Path:
     return directory if directory is not None else config.debug_dir()
 
 
-class _RedactingFilter(logging.Filter):
-    """Keeps API keys out of every log line, ours and the libraries'."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage(), [os.environ.get(config.JELLYFIN_API_KEY, "")])
-        record.args = None
-        return True
-
-
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_RedactingFilter())
+    # Keys stay out of every log line, ours and the libraries'.
+    handler.addFilter(RedactingFilter(lambda: [os.environ.get(config.JELLYFIN_API_KEY, "")]))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
-    # httpx logs every URL at INFO, query key included; ours are redacted by the filter.
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

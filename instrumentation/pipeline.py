@@ -35,6 +35,7 @@ from wrapt import wrap_function_wrapper
 
 from ..collector import config, jobfile
 from ..collector.processor import JobFileWriter, JobSpanProcessor
+from ..collector.redact import install_log_redaction
 from ..collector.sampler import DebugSampler
 from ..collector.switch import DebugSwitch
 from . import hooks
@@ -179,6 +180,7 @@ def setup(
             async_response_hook=hooks.async_response_hook,
         )
         install_gate(switch_is_on)
+        install_log_redaction(_secrets)
         wrap_function_wrapper(httpx.Client, "__init__", _count_session)
         wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
         _pipeline = Pipeline(provider, switch, root, processor, writer, LeanSpans(provider, __version__))
