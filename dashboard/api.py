@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 from ..collector import health, jobfile, progress
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
 from . import joblist, testitem
-from .openapi import build_document, operation, query_param
+from .schemas import API_KEY_PATTERN, HTTP_URL_PATTERN
+from .openapi import ATTRIBUTE, build_document, operation, query_param
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,35 @@ def _directory() -> Path:
     return Path(current_app.config["DEBUG_DIR"])
 
 
-def _json_object(*, required: bool) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is ``{}`` unless required."""
+
+_HTTP_URL = re.compile(HTTP_URL_PATTERN)
+_API_KEY = re.compile(API_KEY_PATTERN)
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a plain host name or address: the servers /test-item may call."""
+    return bool(_HTTP_URL.match(value))
+
+
+@bp.before_request
+def _refuse_unknown_query_parameters() -> None:
+    """Only the query parameters a route documents: ``?dayz=7`` is a mistake, not ``days=7``."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    meta = getattr(view, ATTRIBUTE, None)
+    if meta is None:
+        return
+    allowed = [p["name"] for p in meta["params"] if p.get("in") == "query"]
+    unknown = sorted(name for name in request.args if name not in allowed)
+    if unknown:
+        hint = f"allowed: {', '.join(allowed)}" if allowed else "this route takes none"
+        abort(400, f"Unknown query parameter(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; {hint}.")
+
+def _json_object(*, required: bool, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The request body as a JSON object; an empty body is ``{}`` unless required.
+
+    Unknown fields are refused: a typo such as ``duration_minute`` must not
+    silently mean "the default".
+    """
     if not request.get_data(cache=True).strip():
         if required:
             abort(400, "Send a JSON object as the request body.")
@@ -54,6 +83,10 @@ def _json_object(*, required: bool) -> dict[str, Any]:
     data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         abort(400, 'The request body must be a JSON object, e.g. {"duration_minutes": 30}.')
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        abort(400, f"Unknown field(s) {', '.join(repr(k[:40]) for k in unknown[:5])}; "
+                   f"allowed: {', '.join(allowed)}.")
     return data
 
 
@@ -80,10 +113,14 @@ def _load(path: Path, *, head_only: bool = False) -> dict[str, Any]:
            responses={200: "SwitchState", 400: "Error"})
 def enable() -> Any:
     """Switch debug on for ``duration_minutes`` (1..1440, default 30)."""
-    body = _json_object(required=False)
+    body = _json_object(required=False, allowed=("duration_minutes",))
     minutes = body.get("duration_minutes")
+    if minutes is None:
+        minutes = DEFAULT_MINUTES
+    if isinstance(minutes, float) and minutes.is_integer():
+        minutes = int(minutes)  # JSON has one number type: 30.0 is the integer 30
     try:
-        minutes = validate_minutes(DEFAULT_MINUTES if minutes is None else minutes)
+        minutes = validate_minutes(minutes)
     except ValueError as exc:
         abort(400, str(exc))
     try:
@@ -208,10 +245,14 @@ def cleanup() -> Any:
            body_required=True, responses={200: "TestItemResult", 400: "Error"})
 def test_item() -> Any:
     """Fetch one item's poster as a batch would, and say what went wrong."""
-    body = _json_object(required=True)
+    body = _json_object(required=True, allowed=("item_id", "server", "api_key"))
     for key in ("item_id", "server", "api_key"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            abort(400, f"{key} must be a string.")
+        if key in body and (not isinstance(body[key], str) or not body[key].strip()):
+            abort(400, f"{key} must be a non-empty string.")
+    if "api_key" in body and not _API_KEY.match(body["api_key"]):
+        abort(400, "api_key must be 1 to 256 visible ASCII characters.")
+    if "server" in body and not is_http_url(body["server"]):
+        abort(400, "server must be an http:// or https:// URL such as http://jellyfin:8096.")
     configured = current_app.config.get("JELLYFIN_URL") or None
     server = body.get("server") or configured
     api_key = body.get("api_key") or None

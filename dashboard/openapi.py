@@ -29,6 +29,7 @@ from flask import Flask
 
 import batch_debug
 
+from ..collector.jobfile import JOB_ID_PATTERN
 from .auth import API_PREFIX, UNSAFE_METHODS
 from .schemas import SCHEMAS, ref
 
@@ -69,10 +70,17 @@ def _response(status: int, spec: str | Mapping[str, Any]) -> dict[str, Any]:
     return dict(spec)
 
 
+#: Path parameters whose rule is more than their converter says.
+PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "job_id": {"type": "string", "pattern": rf"^(?!.*\.\.){JOB_ID_PATTERN}$", "maxLength": 128},
+}
+
+
 def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _RULE_ARG.finditer(rule):
-        schema = dict(_CONVERTER_TYPES.get(match["converter"] or "", {"type": "string"}))
+        schema = dict(PATH_PARAM_SCHEMAS.get(match["name"])
+                      or _CONVERTER_TYPES.get(match["converter"] or "", {"type": "string"}))
         params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     return _RULE_ARG.sub(lambda m: "{" + m["name"] + "}", rule), params
 

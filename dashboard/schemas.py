@@ -21,6 +21,14 @@ _NULL_INT = {"type": ["integer", "null"]}
 _NULL_NUM = {"type": ["number", "null"]}
 
 
+#: The servers /test-item may be pointed at: an absolute http(s) URL with a plain host.
+HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/\-]*)?$"
+
+
+#: What an API key may hold: visible ASCII (it travels in an HTTP header).
+API_KEY_PATTERN = r"^[!-~]{1,256}$"
+
+
 def _obj(required: tuple[str, ...], extra: bool = False, **props: Any) -> dict[str, Any]:
     return {"type": "object", "required": list(required), "properties": props, "additionalProperties": extra}
 
@@ -40,7 +48,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _obj(("error",), error=_obj(("status", "message"), status=_INT, message=_STR)),
     "Health": _obj(("status",), status={"type": "string", "enum": ["ok"]}),
     "EnableRequest": _obj((), duration_minutes={
-        "type": "integer", "minimum": MIN_MINUTES, "maximum": MAX_MINUTES, "default": DEFAULT_MINUTES}),
+        "type": ["integer", "null"], "minimum": MIN_MINUTES, "maximum": MAX_MINUTES, "default": DEFAULT_MINUTES,
+        "description": "minutes until debug turns itself off; null or absent means the default"}),
     "SwitchState": _obj(("enabled", "source", "expires_at", "remaining_seconds"), **_SWITCH),
     "ActiveJob": _obj(("job_id",), True, job_id=_STR, pid=_INT, started_at=_TIME, updated_at=_TIME,
                       items_total=_NULL_INT, items_done=_INT, items_failed=_INT, requests=_INT,
@@ -84,8 +93,13 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "OtlpTrace": _obj(("resourceSpans",), resourceSpans={"type": "array", "items": {"type": "object"}}),
     "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
-    "TestItemRequest": _obj(("item_id",), item_id={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
-                            server={"type": "string", "format": "uri"}, api_key={"type": "string"}),
+    "TestItemRequest": {
+        **_obj(("item_id",), item_id={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+               server={"type": "string", "pattern": HTTP_URL_PATTERN},
+               api_key={"type": "string", "pattern": API_KEY_PATTERN}),
+        # The configured key is never sent to a server the client names.
+        "dependentRequired": {"server": ["api_key"]},
+    },
     "Attempt": _obj(("attempt", "method", "url", "status_code", "error_type", "duration_ms"), True,
                     item_id=_STR, attempt=_INT, method=_STR, url=_STR, status_code=_NULL_INT,
                     error_type={"type": ["string", "null"]}, duration_ms=_NULL_NUM, start_offset_ms=_NUM,

@@ -37,7 +37,8 @@ def test_every_operation_is_described_and_refs_resolve(client) -> None:
             if path.startswith("/api/"):
                 assert op["security"] == [{"bearerAuth": []}] and "401" in op["responses"]
             if "{job_id}" in path:
-                assert {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}} in op["parameters"]
+                assert {"name": "job_id", "in": "path", "required": True, "schema": {
+                    "type": "string", "pattern": r"^(?!.*\.\.)[A-Za-z0-9._-]{1,128}$", "maxLength": 128}} in op["parameters"]
     assert len(ids) == sum(len(ops) for ops in document["paths"].values())  # operation ids are unique
 
     def refs(node):

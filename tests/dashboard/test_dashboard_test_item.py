@@ -91,7 +91,7 @@ def test_an_unreachable_server_is_a_network_diagnosis(make_app) -> None:
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "../../etc"}, "item_id must be"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "x" * 129}, "item_id must be"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {}, "item_id must be"),
-    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": 5}, "item_id must be a string"),
+    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": 5}, "item_id must be a non-empty string"),
     ({}, {"item_id": UNKNOWN_ID, "server": "ftp://x", "api_key": "k"}, "http:// or https://"),
     ({}, None, "JSON object"),
 ])
