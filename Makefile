@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench install dev clean
+.PHONY: demo test bench loadtest install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(if $(QUICK),--quick,)
+
+loadtest: $(STAMP)
+	$(PY) benchmarks/loadtest.py --clients 50 --seconds 60
 
 clean:
 	rm -rf $(VENV) debug_logs .pytest_cache
