@@ -81,10 +81,25 @@ def redact_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> di
     return out
 
 
+_LETTER = re.compile(r"[A-DF-Za-df-z]")
+_SECRET_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]+$")
+
+
+def is_literal_secret(secret: str | None) -> bool:
+    """True for a value worth removing wherever it appears, and safe to remove from JSON text.
+
+    At least 8 characters from ``[A-Za-z0-9._~+/=-]`` with a letter other
+    than ``e``: such a value cannot be part of a JSON number, keyword or
+    escape, so replacing it in serialised JSON keeps the JSON valid. Shorter
+    values ("k", "test") would eat ordinary words.
+    """
+    return bool(secret) and len(secret) >= 8 and bool(_SECRET_CHARS.match(secret)) and bool(_LETTER.search(secret))
+
+
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Free text with every known credential form, and each literal secret, removed."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if is_literal_secret(secret):
             text = text.replace(secret, REDACTED)
     text = _TOKEN_FIELD.sub(_quoted, text)
     text = _TOKEN_FIELD_BARE.sub(lambda m: m.group(1) + REDACTED, text)

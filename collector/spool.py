@@ -24,7 +24,7 @@ from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import jobfile
-from .redact import REDACTED
+from .redact import REDACTED, is_literal_secret
 
 #: Record fields the analysis reads; kept in memory, in this order, per request.
 SLIM_FIELDS = ("item_id", "attempt", "method", "status_code", "error_type", "duration_ms",
@@ -56,9 +56,10 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
     # Sources redact every known form; this catches the literal key anywhere
-    # else at the cost of a substring search.
+    # else at the cost of a substring search. Only values that cannot be part
+    # of JSON syntax are replaced, so the text stays valid JSON.
     for secret in secrets:
-        if secret and secret in text:
+        if is_literal_secret(secret) and secret in text:
             text = text.replace(secret, REDACTED)
     return text
 

@@ -57,3 +57,21 @@ def test_redact_tree_walks_nested_values() -> None:
     out = redact_tree(tree)
     assert KEY not in json.dumps(out)
     assert out["n"] == 3
+
+
+@pytest.mark.parametrize("secret,literal", [
+    (KEY, True), ("k", False), ("test", False), ("00000000", False), ("1e100000", False),
+    ('abc"defgh', False), ("sim-api-key", True), ("demo-api-key", True),
+])
+def test_only_safe_literal_secrets_are_scrubbed(secret: str, literal: bool) -> None:
+    from batch_debug.collector.redact import is_literal_secret
+
+    assert is_literal_secret(secret) is literal
+
+
+def test_scrubbing_json_text_keeps_it_valid() -> None:
+    from batch_debug.collector.spool import _scrub
+
+    text = json.dumps({"ok": True, "n": 1700000000000, "k": None, "url": f"http://h/?x={KEY}"})
+    out = _scrub(text, ["k", "true", "00000", "e", KEY])
+    assert json.loads(out) == {"ok": True, "n": 1700000000000, "k": None, "url": "http://h/?x=[REDACTED]"}
