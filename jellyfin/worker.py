@@ -238,11 +238,14 @@ def _finish(result: JobResult, started: float) -> JobResult:
 
 
 def _begin(config: WorkerConfig, job_id: str | None) -> tuple[JobResult, float, _Pacer]:
-    """What both runners do first: the job id, the key to redact, a clock and a pacer."""
+    """What both runners do first: the job id, a clock and a pacer.
+
+    The API key is not registered as a process-wide secret here: every form
+    it travels in is redacted at the source, and a caller-supplied key (the
+    dashboard's Custom ID Test) must not make the process redact arbitrary
+    words. The CLI registers the key of its own run.
+    """
     job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
-    pipeline = current_pipeline()
-    if pipeline is not None:
-        pipeline.add_secret(config.api_key)
     return JobResult(job_id), time.monotonic(), _Pacer(config.min_interval)
 
 
