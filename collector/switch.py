@@ -124,8 +124,9 @@ class DebugSwitch:
         self._lock = threading.Lock()
         self._next_check = 0.0  # time.monotonic() of the next look at the file
         self._mtime_ns: tuple[int, int] | None = None
-        self._file_state = SwitchState(False, None, None)
-        self._expires_ts = 0.0
+        # One tuple, swapped in one assignment: readers on other threads never
+        # see a new state with an old expiry (which would read as "off").
+        self._view: tuple[SwitchState, float] = (SwitchState(False, None, None), 0.0)
 
     # -- reading ---------------------------------------------------------
     def is_on(self) -> bool:
@@ -134,15 +135,16 @@ class DebugSwitch:
             return True
         if time.monotonic() >= self._next_check:
             self._refresh_from_file()
-        return self._file_state.enabled and time.time() < self._expires_ts
+        state, expires_ts = self._view
+        return state.enabled and time.time() < expires_ts
 
     def state(self) -> SwitchState:
         """The current state, read fresh from the file."""
         if self.env_on:
             return SwitchState(True, "env", None)
         self._refresh_from_file(force=True)
-        st = self._file_state
-        if st.enabled and time.time() < self._expires_ts:
+        st, expires_ts = self._view
+        if st.enabled and time.time() < expires_ts:
             return st
         return SwitchState(False, None, None, st.updated_at)
 
@@ -166,9 +168,8 @@ class DebugSwitch:
             self._set(self._read(), mtime)
 
     def _set(self, state: SwitchState, mtime: tuple[int, int] | None) -> None:
-        self._file_state = state
+        self._view = (state, state.expires_at.timestamp() if state.expires_at else 0.0)
         self._mtime_ns = mtime
-        self._expires_ts = state.expires_at.timestamp() if state.expires_at else 0.0
 
     def _read(self) -> SwitchState:
         try:

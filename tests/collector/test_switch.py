@@ -157,3 +157,27 @@ def test_disable_wins_over_a_pending_expiry(tmp_path: Path) -> None:
     time.sleep(0.1)
     assert not second.is_on()
     assert second.state().expires_at is None
+
+
+def test_readers_on_many_threads_never_see_a_half_updated_state(tmp_path: Path) -> None:
+    """Threads that first look at a fresh switch together must all see "on" (a race once read "off")."""
+    import threading
+
+    DebugSwitch(tmp_path, environ={}).enable(30)
+    seen_off = []
+    for _ in range(100):
+        switch = DebugSwitch(tmp_path, environ={})
+        start = threading.Barrier(6)
+
+        def read() -> None:
+            start.wait()
+            for _ in range(50):
+                if not switch.is_on():
+                    seen_off.append(1)
+
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert seen_off == []
