@@ -150,21 +150,29 @@ class DebugSwitch:
 
     def _refresh_from_file(self, force: bool = False) -> None:
         with self._lock:
-            self._next_check = time.monotonic() + self._refresh
+            if not force and time.monotonic() < self._next_check:
+                return  # another thread refreshed while we waited for the lock
             try:
-                st = os.stat(self.path)
-                # Each write is a rename, so a new inode marks a change even
-                # when two writes share one mtime tick.
-                mtime = (st.st_ino, st.st_mtime_ns)
-            except FileNotFoundError:
-                self._set(SwitchState(False, None, None), None)
-                return
-            except OSError:
-                logger.warning("cannot read debug state %s; treating debug as off", self.path, exc_info=True)
-                self._set(SwitchState(False, None, None), None)
-                return
-            if mtime == self._mtime_ns and not force:
-                return
+                self._load()
+            finally:
+                # Only now: until the view is loaded, other threads must come
+                # here and wait, not answer from the old view.
+                self._next_check = time.monotonic() + self._refresh
+
+    def _load(self) -> None:
+        try:
+            st = os.stat(self.path)
+            # Each write is a rename, so a new inode marks a change even
+            # when two writes share one mtime tick.
+            mtime = (st.st_ino, st.st_mtime_ns)
+        except FileNotFoundError:
+            self._set(SwitchState(False, None, None), None)
+            return
+        except OSError:
+            logger.warning("cannot read debug state %s; treating debug as off", self.path, exc_info=True)
+            self._set(SwitchState(False, None, None), None)
+            return
+        if mtime != self._mtime_ns:
             self._set(self._read(), mtime)
 
     def _set(self, state: SwitchState, mtime: tuple[int, int] | None) -> None:
