@@ -34,6 +34,10 @@ RESPONSE_HEADERS = "batch_debug.response.headers"  # JSON object, redacted
 SERVER_HEADER = "batch_debug.response.server"
 HTTP_VERSION = "batch_debug.http.version"
 URL_REDACTED = "batch_debug.url"
+#: The attempt's request record (see ``analysis``) as compact JSON, so a job can
+#: be assembled from its spans alone (``collector.assembler``): in another
+#: process, on another host, behind an OTLP exporter.
+RECORD = "batch_debug.record"
 
 # Semantic-convention names we read.
 HTTP_METHOD_OLD = "http.method"

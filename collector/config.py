@@ -24,6 +24,8 @@ APHRODITE_BATCH_DEBUG_TOKEN = "APHRODITE_BATCH_DEBUG_TOKEN"
 APHRODITE_BATCH_DEBUG_MAX_SPANS = "APHRODITE_BATCH_DEBUG_MAX_SPANS"
 #: Disk quota for job files in MB; the oldest files go first.
 APHRODITE_BATCH_DEBUG_MAX_MB = "APHRODITE_BATCH_DEBUG_MAX_MB"
+#: The sidecar a worker on another host follows for the debug switch (``http://sidecar:8000``).
+APHRODITE_BATCH_DEBUG_URL = "APHRODITE_BATCH_DEBUG_URL"
 #: Default Jellyfin server for the CLI.
 JELLYFIN_URL = "JELLYFIN_URL"
 #: Default Jellyfin API key for the CLI (always redacted in output).
@@ -55,6 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
             "most spans kept per job; spans past the cap are counted as dropped"),
     Setting(APHRODITE_BATCH_DEBUG_MAX_MB, str(DEFAULT_MAX_MB),
             "disk quota for job files in MB; after each new file the oldest files are removed first"),
+    Setting(APHRODITE_BATCH_DEBUG_URL, "",
+            "sidecar URL (e.g. `http://sidecar:8000`) whose `/status` a worker on another host polls for the "
+            "debug switch instead of reading the debug folder; sends the token when set"),
     Setting(JELLYFIN_URL, "", "default Jellyfin server URL for `batch-debug run-job`"),
     Setting(JELLYFIN_API_KEY, "", "default Jellyfin API key for `batch-debug run-job`"),
 )

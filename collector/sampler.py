@@ -13,6 +13,7 @@ starts the span, for every span; it must be fast and must not raise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
@@ -22,13 +23,16 @@ from opentelemetry.util.types import Attributes
 
 from .switch import DebugSwitch
 
+if TYPE_CHECKING:
+    from .remote_switch import RemoteSwitch
+
 _DROP = SamplingResult(Decision.DROP)
 
 
 class DebugSampler(Sampler):
     """Samples every root span while the switch is on, none while it is off."""
 
-    def __init__(self, switch: DebugSwitch) -> None:
+    def __init__(self, switch: DebugSwitch | RemoteSwitch) -> None:
         self.switch = switch
 
     def should_sample(
@@ -50,9 +54,10 @@ class DebugSampler(Sampler):
         return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
 
     def get_description(self) -> str:
-        return f"DebugSampler{{{self.switch.path}}}"
+        where = getattr(self.switch, "path", None) or getattr(self.switch, "url", "")
+        return f"DebugSampler{{{where}}}"
 
 
-def debug_sampler(switch: DebugSwitch) -> Sampler:
+def debug_sampler(switch: DebugSwitch | RemoteSwitch) -> Sampler:
     """The sampler to install: parent-based, with :class:`DebugSampler` at the root."""
     return ParentBased(root=DebugSampler(switch))

@@ -162,11 +162,11 @@ def status() -> Any:
         "debug_files_total": len(files),
         "debug_dir": str(directory),
     }
-    # Workers that cannot write to the folder report it outside the folder.
-    failing = [r for r in health.read_reports(directory) if r.get("errors")]
-    body["write_errors"] = [
-        {"pid": r["pid"], "count": r["errors"], "failing": r.get("failing", False),
-         "last_error": r.get("last_error"), "updated_at": r.get("updated_at")} for r in failing]
+    # Workers that cannot write to the folder, or whose OTLP receiver is down, report it outside the folder.
+    for key, kind in (("write_errors", health.WRITE), ("export_errors", health.EXPORT)):
+        body[key] = [{"pid": r["pid"], "count": r["errors"], "failing": r.get("failing", False),
+                      "last_error": r.get("last_error"), "updated_at": r.get("updated_at")}
+                     for r in health.read_reports(directory, kind) if r.get("errors")]
     return jsonify(body)
 
 

@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..collector import config
 from ..collector.switch import DebugSwitch
-from . import api, auth, web
+from . import api, auth, otlp, web
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(otlp.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app

@@ -47,18 +47,22 @@ def query_param(name: str, description: str, schema: Mapping[str, Any], *, requi
 
 def operation(summary: str, *, params: Sequence[Mapping[str, Any]] = (), body: str | None = None,
               body_required: bool = False, responses: Mapping[int, str | Mapping[str, Any]] | None = None,
-              download: str | None = None) -> Callable[[F], F]:
+              download: str | None = None, request_body: Mapping[str, Any] | None = None,
+              secured: bool | None = None) -> Callable[[F], F]:
     """Attach OpenAPI metadata to a view.
 
     ``responses`` maps a status to a schema name (a JSON body of that schema)
     or to a whole OpenAPI response object. ``download`` names the schema of
     a 200 answer sent as an attachment (``Content-Disposition``).
+    ``request_body`` is a whole OpenAPI request body object (other media
+    types than JSON). ``secured``: needs the bearer token; default: routes
+    under ``/api/``.
     """
 
     def decorate(view: F) -> F:
         setattr(view, ATTRIBUTE, {"summary": summary, "params": list(params), "body": body,
                                   "body_required": body_required, "responses": dict(responses or {}),
-                                  "download": download})
+                                  "download": download, "request_body": request_body, "secured": secured})
         return view
 
     return decorate
@@ -99,6 +103,8 @@ def _operation(endpoint: str, method: str, rule: str, view: Callable[..., Any],
         op["parameters"] = params
     if meta.get("body"):
         op["requestBody"] = {"required": meta["body_required"], "content": {JSON: {"schema": ref(meta["body"])}}}
+    if meta.get("request_body"):
+        op["requestBody"] = dict(meta["request_body"])
     responses = {str(s): _response(s, spec) for s, spec in sorted(meta.get("responses", {}).items())}
     if meta.get("download"):
         responses["200"] = {
@@ -107,7 +113,8 @@ def _operation(endpoint: str, method: str, rule: str, view: Callable[..., Any],
                                                 "description": "attachment; filename=..."}},
             "content": {JSON: {"schema": ref(meta["download"])}},
         }
-    if rule.startswith(API_PREFIX):
+    secured = meta.get("secured")
+    if secured or (secured is None and rule.startswith(API_PREFIX)):
         op["security"] = [{"bearerAuth": []}]
         responses.setdefault("401", _response(401, "Error"))
     if method in UNSAFE_METHODS:
@@ -137,8 +144,8 @@ def build_document(app: Flask) -> dict[str, Any]:
             "version": batch_debug.__version__,
             "description": "Switch per-job debug tracing on and off, follow running jobs, read job "
                            "summaries, download job files and OTLP traces, test one Jellyfin item. "
-                           "With APHRODITE_BATCH_DEBUG_TOKEN set, every /api/ route needs "
-                           "'Authorization: Bearer <token>'.",
+                           "With APHRODITE_BATCH_DEBUG_TOKEN set, every /api/ route and the OTLP "
+                           "receiver /v1/traces need 'Authorization: Bearer <token>'.",
         },
         "paths": paths,
         "components": {

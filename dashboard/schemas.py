@@ -64,9 +64,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         remaining_seconds=_NULL_INT, active_jobs_with_debug={"type": "array", "items": ref("ActiveJob")},
         recent_debug_files={"type": "array", "items": ref("JobFile"), "maxItems": 20},
         debug_files_total=_INT, debug_dir=_STR,
-        write_errors={"type": "array", "items": _obj(
-            ("pid", "count", "failing", "last_error"), True, pid=_INT, count=_INT, failing={"type": "boolean"},
-            last_error={"type": ["string", "null"]}, updated_at=_NULL_TIME)}),
+        write_errors={"type": "array", "items": ref("FailureReport")},
+        export_errors={"type": "array", "items": ref("FailureReport")}),
+    "FailureReport": _obj(("pid", "count", "failing", "last_error"), True, pid=_INT, count=_INT,
+                          failing={"type": "boolean"}, last_error={"type": ["string", "null"]},
+                          updated_at=_NULL_TIME),
     "Summary": _obj(
         ("job_id", "total_requests", "successful_requests", "failed_requests", "success_rate_percent",
          "status_code_breakdown", "items_total", "items_succeeded", "items_failed", "failure_patterns",

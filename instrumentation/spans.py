@@ -89,8 +89,10 @@ def _job_state(job_id: str, span: Span, tracer: trace.Tracer) -> JobState:
     pipeline = current_pipeline()
     if pipeline is not None:
         state.lean = pipeline.lean
-        job = pipeline.processor.job_for(span.get_span_context().trace_id)
-        state.sink = job.add_request if job is not None else None
+        if pipeline.processor is not None:
+            # In zero-code mode there is no processor: records reach the file on their spans.
+            job = pipeline.processor.job_for(span.get_span_context().trace_id)
+            state.sink = job.add_request if job is not None else None
     return state
 
 

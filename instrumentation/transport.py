@@ -10,7 +10,10 @@ function that picks one of three paths per request:
 - a recorded job in the current context: :func:`_traced`, our own lean span
   for the attempt (same semantic-convention attribute names as the stock
   instrumentation, plus ours), which hands its request record straight to the
-  job's processor instead of re-deriving it from span attributes later;
+  job's processor instead of re-deriving it from span attributes later, and
+  also carries it on the span as compact JSON (``batch_debug.record``) for
+  whoever assembles the job from spans alone (an exporter plugin, a sidecar
+  receiving OTLP from other hosts);
 - debug on outside any job: the stock instrumented method (with our hooks),
   so those requests still reach an OTLP viewer.
 
@@ -22,6 +25,7 @@ attributes); the lean path records more for less.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -41,6 +45,8 @@ from .spans import JobState, current_item, current_job
 logger = logging.getLogger(__name__)
 
 _UNSET = Status()
+# One encoder, built once: json.dumps with arguments builds a new one per call.
+_encode_record = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _EVENTS = {
     "connection.connect_tcp.started": 0, "connection.connect_tcp.complete": 1,
     "connection.start_tls.started": 2, "connection.start_tls.complete": 3,
@@ -176,6 +182,8 @@ class _Attempt:
             record["tls_ms"] = attrs[A.TLS_MS] = tls
         if ttfb is not None:
             attrs[A.TTFB_MS] = ttfb
+        # The record rides on the span too, so exporters and other processes can build the job from spans.
+        attrs[A.RECORD] = _encode_record(record)
         job = self.job
         job.add_request(record)
         job.lean.emit(record["method"], self.context, self.parent, attrs, kind=SpanKind.CLIENT,

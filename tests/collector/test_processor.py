@@ -86,14 +86,14 @@ def test_a_crash_while_writing_is_logged_and_the_job_goes_on(tmp_path: Path, mon
     def broken(*args, **kwargs):
         raise RuntimeError("analysis blew up")
 
-    monkeypatch.setattr("batch_debug.collector.processor.build_head", broken)
+    monkeypatch.setattr("batch_debug.collector.writer.build_head", broken)
     with caplog.at_level(logging.ERROR):
         _job(provider.get_tracer("t"), "crash", 1)  # must not raise
         processor.force_flush()
     assert processor.writer.errors == 1
     assert processor.writer.last_error == "building the job file for crash: RuntimeError: analysis blew up"
     assert "could not write the job file for crash" in caplog.text
-    monkeypatch.setattr("batch_debug.collector.processor.build_head", document.build_head)
+    monkeypatch.setattr("batch_debug.collector.writer.build_head", document.build_head)
     _job(provider.get_tracer("t"), "after", 1)
     processor.force_flush()
     assert jobfile.newest_for(tmp_path, "after") is not None

@@ -30,7 +30,7 @@ def test_status_starts_off_with_nothing_recorded(client, job_dir) -> None:
     body = client.get(f"{API}/status").get_json()
     assert body == {"debug_enabled": False, "source": None, "expires_at": None, "remaining_seconds": None,
                     "active_jobs_with_debug": [], "recent_debug_files": [], "debug_files_total": 0,
-                    "debug_dir": str(job_dir.resolve()), "write_errors": []}
+                    "debug_dir": str(job_dir.resolve()), "write_errors": [], "export_errors": []}
 
 
 def test_enable_turns_debug_on_for_other_switches_on_the_folder(client, job_dir) -> None:

@@ -1,0 +1,242 @@
+"""Assemble job files from finished spans alone, whatever their source.
+
+Usage::
+
+    assembler = JobAssembler(JobFileWriter(folder))
+    assembler.add(spans)          # any finished spans, in any grouping and order
+    assembler.flush()             # wait until the files of finished jobs are written
+
+Where :class:`processor.JobSpanProcessor` watches this process's spans start
+and end, the assembler only ever sees finished spans: the ones an exporter
+plugin is handed (``plugins.JobFileExporter``), or spans that workers on other
+hosts sent over OTLP to the sidecar (``dashboard/otlp.py``). It writes the
+same job file with the same writer.
+
+How spans are put together (one job = one trace):
+
+- spans are grouped by trace id; their request records come from the
+  ``batch_debug.record`` attribute the lean path puts on every attempt span
+  (spans from other instrumentation fall back to ``records.request_record``),
+  item records from the item spans;
+- the job span (the one carrying ``batch_debug.job.id``) ends after all its
+  children, so its arrival finishes the job: the file is written on the
+  writer thread, with ``"complete": true``;
+- a root span without a job id means its trace is no job (a request made
+  outside any job): what was gathered for it is dropped at once;
+- a trace whose job span has not come ``pending_timeout`` seconds after its
+  last span (the worker died, or its job span was lost) is dropped with a
+  debug log, as are the oldest traces beyond ``max_pending_traces``.
+
+Memory stays bounded: spans go to the writer in batches of ``BATCH_SIZE``
+and are spooled on disk until the job ends; in memory stay the item records
+and, for spans without a record attribute, at most a batch of records whose
+start offset waits for the job's start time (past a batch, the earliest
+span seen stands in for it).
+
+Thread safety: :meth:`add` may be called from any number of threads at once
+(the sidecar's request threads, a ``SimpleSpanProcessor`` on every worker
+thread). It never raises for a bad span: it logs and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from . import attributes as A, records
+from .jobfile import validate_job_id
+from .writer import BATCH_SIZE, JobFileWriter, OpenJob
+
+logger = logging.getLogger(__name__)
+
+PENDING_TIMEOUT_SECONDS = 600.0
+MAX_PENDING_TRACES = 10_000
+MAX_IGNORED_TRACES = 10_000
+SWEEP_SECONDS = 5.0
+
+
+class _Pending(OpenJob):
+    """A trace whose job span has not arrived yet."""
+
+    def __init__(self) -> None:
+        super().__init__("", None, None)
+        self.first_start_ns = 0
+        self.last_seen = time.monotonic()
+        # Records of spans without a record attribute: (span start, record), offsets still to set.
+        self.deferred: list[tuple[int, dict[str, Any]]] = []
+
+    def settle(self, base_ns: int) -> None:
+        """Give deferred records their offset from ``base_ns`` and queue them (call under ``lock``)."""
+        for start, record in self.deferred:
+            record["start_offset_ms"] = round((start - base_ns) / 1e6, 3)
+            self.records.append(record)
+        self.deferred = []
+
+
+class JobAssembler:
+    """Builds one job file per trace from finished spans (see the module doc)."""
+
+    def __init__(
+        self,
+        writer: JobFileWriter,
+        *,
+        max_spans: int = 250_000,
+        pending_timeout: float = PENDING_TIMEOUT_SECONDS,
+        max_pending_traces: int = MAX_PENDING_TRACES,
+    ) -> None:
+        if max_spans < 1 or max_pending_traces < 1 or pending_timeout <= 0:
+            raise ValueError("max_spans and max_pending_traces must be at least 1, and pending_timeout above 0.")
+        self.writer = writer
+        self.max_spans = max_spans
+        self.pending_timeout = pending_timeout
+        self.max_pending_traces = max_pending_traces
+        self._pending: OrderedDict[int, _Pending] = OrderedDict()  # least recently seen first
+        self._ignored: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+        self.dropped_traces = 0
+
+    # -- input -------------------------------------------------------------------
+    def add(self, spans: Iterable[ReadableSpan]) -> None:
+        """Take finished spans of any traces; never raises."""
+        for span in spans:
+            try:
+                self._add(span)
+            except Exception:  # noqa: BLE001 - one bad span must not cost the others
+                logger.exception("batch-debug could not assemble span %r", getattr(span, "name", span))
+        if time.monotonic() >= self._next_sweep:
+            self.sweep()
+
+    def _add(self, span: ReadableSpan) -> None:
+        trace_id = span.context.trace_id
+        attrs = span.attributes or {}
+        job_id = attrs.get(A.JOB_ID)
+        with self._lock:
+            if trace_id in self._ignored:
+                return
+            if job_id is None and span.parent is None:
+                # A root that is no job span: this trace is not a job.
+                self._ignore(trace_id, self._pending.pop(trace_id, None))
+                return
+            job = self._pending.get(trace_id)
+            if job is None:
+                job = self._pending[trace_id] = _Pending()
+                self._evict_over_limit()
+            else:
+                self._pending.move_to_end(trace_id)
+                job.last_seen = time.monotonic()
+            if job_id is not None:
+                del self._pending[trace_id]
+        if job_id is not None:
+            self._finish(job, span, str(job_id))
+        elif self._collect(job, span):
+            self.writer.spool_batch(job)
+
+    def _collect(self, job: _Pending, span: ReadableSpan) -> bool:
+        """Take the span's record(s) into ``job``; True when a batch is ready for the spool."""
+        start = span.start_time or 0
+        attrs = span.attributes or {}
+        with job.lock:
+            if start and (not job.first_start_ns or start < job.first_start_ns):
+                job.first_start_ns = start
+            raw = attrs.get(A.RECORD)
+            if raw is not None:
+                record = json.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError(f"{A.RECORD} is not a JSON object")
+                job.records.append(record)
+            elif records.is_request_span(span):
+                job.deferred.append((start, records.request_record(span, start)))
+                if len(job.deferred) >= BATCH_SIZE:
+                    job.settle(job.first_start_ns)  # the best estimate of the job's start so far
+            elif records.is_item_span(span):
+                item = records.item_record(span)
+                item["started_ns"] = start
+                job.items.append(item)
+        return job.keep(span, self.max_spans)
+
+    def _finish(self, job: _Pending, span: ReadableSpan, job_id: str) -> None:
+        try:
+            validate_job_id(job_id)
+        except ValueError as exc:
+            logger.warning("batch-debug dropped a trace: %s", exc)
+            self._close(job)
+            return
+        with job.lock:
+            job.job_id = job_id
+            job.job_span = span
+            job.start_ns = span.start_time or job.first_start_ns
+            job.settle(job.start_ns)
+        self.writer.submit(job, complete=True)
+
+    # -- bounds ------------------------------------------------------------------
+    def _ignore(self, trace_id: int, job: _Pending | None) -> None:
+        """Remember a trace that is no job (call under ``_lock``)."""
+        self._ignored[trace_id] = None
+        if len(self._ignored) > MAX_IGNORED_TRACES:
+            self._ignored.popitem(last=False)
+        if job is not None:
+            self._close(job)
+
+    def _evict_over_limit(self) -> None:
+        while len(self._pending) > self.max_pending_traces:
+            trace_id, job = self._pending.popitem(last=False)
+            logger.debug("batch-debug: too many open traces; dropped trace %032x", trace_id)
+            self.dropped_traces += 1
+            self._close(job)
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drop traces whose job span did not come in time; returns how many."""
+        now = time.monotonic() if now is None else now
+        expired: list[tuple[int, _Pending]] = []
+        with self._lock:
+            self._next_sweep = now + SWEEP_SECONDS
+            while self._pending:
+                trace_id, job = next(iter(self._pending.items()))
+                if now - job.last_seen < self.pending_timeout:
+                    break
+                del self._pending[trace_id]
+                expired.append((trace_id, job))
+        for trace_id, job in expired:
+            logger.debug("batch-debug: no job span for trace %032x after %.0f s; dropped %d spans",
+                         trace_id, self.pending_timeout, job.kept)
+            self._close(job)
+        self.dropped_traces += len(expired)
+        return len(expired)
+
+    def _close(self, job: _Pending) -> None:
+        """Forget a trace: its spool (on the writer thread, which owns it) goes too."""
+
+        def close() -> None:
+            if job.spool is not None:
+                job.spool.close()
+
+        self.writer.call(close)
+
+    def pending(self) -> int:
+        """How many traces wait for their job span."""
+        with self._lock:
+            return len(self._pending)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every finished job's file is written; False on timeout."""
+        return self.writer.flush(timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Drop traces still waiting (they have no job id to name a file by), then stop the writer."""
+        with self._lock:
+            waiting = list(self._pending.values())
+            self._pending.clear()
+        if waiting:
+            logger.info("batch-debug: %d traces had no job span at shutdown; dropped", len(waiting))
+        for job in waiting:
+            self._close(job)
+        self.writer.close(timeout)

@@ -1,0 +1,172 @@
+"""The assembler builds from finished spans alone the file the processor builds live.
+
+Real jobs against the simulator; the spans the pipeline recorded are then fed
+to a :class:`JobAssembler` writing into another folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+
+from batch_debug.collector import attributes as A
+from batch_debug.collector import jobfile
+from batch_debug.collector.assembler import JobAssembler
+from batch_debug.collector.writer import JobFileWriter
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+from support import API_KEY
+
+FAST = {"min_interval": 0.0, "backoff": (0.01, 0.02)}
+
+
+def _run(pipeline, recorded_spans, sim, job_id: str, count: int = 12) -> tuple[dict, list[ReadableSpan]]:
+    run_job(WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=3, **FAST),
+            sim.demo_item_ids(count, seed=7), job_id)
+    path = pipeline.job_file(job_id)
+    assert path is not None
+    data = jobfile.load(path)
+    spans = [s for s in recorded_spans.get_finished_spans() if f"{s.context.trace_id:032x}" == data["trace_id"]]
+    return data, spans
+
+
+def _assemble(folder: Path, spans, **kwargs) -> JobAssembler:
+    assembler = JobAssembler(JobFileWriter(folder), **kwargs)
+    assembler.add(spans)
+    assert assembler.flush(10)
+    return assembler
+
+
+def _only_file(folder: Path) -> dict:
+    files = jobfile.list_job_files(folder)
+    assert len(files) == 1, files
+    return jobfile.load(files[0].path)
+
+
+def _without_generated_at(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "generated_at"}
+
+
+def test_assembled_file_equals_the_processors(debug_pipeline, recorded_spans, make_sim, tmp_path: Path) -> None:
+    sim = make_sim("mixed", seed=7)
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "assemble-me")
+    assert local["summary"]["failed_requests"] > 0  # a job with failures, retries and error bodies
+    _assemble(tmp_path / "assembled", spans)
+    assert _without_generated_at(_only_file(tmp_path / "assembled")) == _without_generated_at(local)
+
+
+def test_every_request_span_carries_its_record(debug_pipeline, recorded_spans, sim) -> None:
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "records-ride", count=3)
+    carried = [json.loads(s.attributes[A.RECORD]) for s in spans if A.RECORD in (s.attributes or {})]
+    assert sorted(carried, key=lambda r: r["span_id"]) == sorted(local["requests"], key=lambda r: r["span_id"])
+
+
+def test_any_order_of_arrival_gives_the_same_job(debug_pipeline, recorded_spans, make_sim, tmp_path: Path) -> None:
+    sim = make_sim("flaky", seed=2)
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "shuffled")
+    job_span = next(s for s in spans if A.JOB_ID in s.attributes)
+    children = [s for s in spans if s is not job_span]
+    random.Random(5).shuffle(children)
+    assembler = JobAssembler(JobFileWriter(tmp_path))
+    for start in range(0, len(children), 7):  # in small exports, as a batch processor would send them
+        assembler.add(children[start:start + 7])
+    assembler.add([job_span])
+    assert assembler.flush(10)
+    got = _only_file(tmp_path)
+    assert got["summary"] == local["summary"]
+    assert got["items"] == local["items"]
+    assert sorted(got["requests"], key=lambda r: r["span_id"]) == sorted(local["requests"], key=lambda r: r["span_id"])
+    assert sum(len(ss["spans"]) for rs in got["resourceSpans"] for ss in rs["scopeSpans"]) == len(spans)
+
+
+def _without_record(span: ReadableSpan) -> ReadableSpan:
+    attrs = {k: v for k, v in span.attributes.items() if k != A.RECORD}
+    return ReadableSpan(span.name, span.context, span.parent, span.resource, attrs, span.events, span.links,
+                        kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+                        instrumentation_scope=span.instrumentation_scope)
+
+
+def test_spans_without_a_record_fall_back_to_their_attributes(debug_pipeline, recorded_spans, make_sim,
+                                                              tmp_path: Path) -> None:
+    sim = make_sim("mixed", seed=7)
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "no-records")
+    _assemble(tmp_path, [_without_record(s) for s in spans])
+    got = _only_file(tmp_path)
+    keys = ("span_id", "item_id", "attempt", "method", "url", "status_code", "error_type", "connection_reused",
+            "start_offset_ms")
+    def pick(records):
+        return sorted(({k: r.get(k) for k in keys} for r in records), key=lambda r: r["span_id"])
+    assert pick(got["requests"]) == pick(local["requests"])
+    for name in ("total_requests", "status_code_breakdown", "items_total", "items_failed", "retries"):
+        assert got["summary"][name] == local["summary"][name]
+
+
+def test_a_trace_without_its_job_span_is_dropped_after_the_timeout(debug_pipeline, recorded_spans, sim,
+                                                                  tmp_path: Path, caplog) -> None:
+    _, spans = _run(debug_pipeline, recorded_spans, sim, "orphan", count=180)  # more than one spooled batch
+    children = [s for s in spans if A.JOB_ID not in s.attributes]
+    folder = tmp_path / "assembled"
+    assembler = JobAssembler(JobFileWriter(folder), pending_timeout=60)
+    assembler.add(children)
+    assembler.flush(10)
+    assert assembler.pending() == 1
+    assert list(folder.iterdir()) != []  # batches wait on disk for the job span
+    assert assembler.sweep(now=time.monotonic() + 30) == 0
+    with caplog.at_level(logging.DEBUG, logger="batch_debug.collector.assembler"):
+        assert assembler.sweep(now=time.monotonic() + 61) == 1
+    assert assembler.pending() == 0
+    assert any("no job span" in r.getMessage() for r in caplog.records)
+    assembler.flush(10)
+    assert list(folder.iterdir()) == []  # no job file, and the spooled batches are gone too
+
+
+def test_requests_outside_jobs_are_let_go_at_once(debug_pipeline, recorded_spans, sim, tmp_path: Path) -> None:
+    with httpx.Client() as client:
+        client.get(f"{sim.url}/System/Info/Public")
+    outside = list(recorded_spans.get_finished_spans())
+    assert len(outside) == 1 and outside[0].parent is None
+    assembler = _assemble(tmp_path, outside)
+    assert assembler.pending() == 0
+    assert jobfile.list_job_files(tmp_path) == []
+
+
+def test_open_traces_are_bounded(debug_pipeline, recorded_spans, sim, tmp_path: Path) -> None:
+    children = []
+    for n in range(4):
+        _, spans = _run(debug_pipeline, recorded_spans, sim, f"bounded-{n}", count=1)
+        children += [s for s in spans if A.JOB_ID not in s.attributes]
+        recorded_spans.clear()
+    assembler = _assemble(tmp_path, children, max_pending_traces=2)
+    assert assembler.pending() == 2
+    assert assembler.dropped_traces == 2
+
+
+def test_bad_spans_are_skipped_and_the_job_still_written(debug_pipeline, recorded_spans, sim,
+                                                          tmp_path: Path) -> None:
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "one-bad", count=2)
+    first = next(s for s in spans if A.RECORD in s.attributes)
+    broken = ReadableSpan(first.name, first.context, first.parent, first.resource,
+                          {**first.attributes, A.RECORD: "{not json"}, kind=first.kind,
+                          start_time=first.start_time, end_time=first.end_time)
+    _assemble(tmp_path, [broken if s is first else s for s in spans])
+    got = _only_file(tmp_path)
+    assert len(got["requests"]) == len(local["requests"]) - 1
+
+
+@pytest.mark.parametrize("job_id", ["../escape", "a" * 200, ""])
+def test_a_job_span_with_an_invalid_id_writes_nothing(debug_pipeline, recorded_spans, sim, tmp_path: Path,
+                                                      job_id: str) -> None:
+    _, spans = _run(debug_pipeline, recorded_spans, sim, "renamed", count=1)
+    job_span = next(s for s in spans if A.JOB_ID in s.attributes)
+    renamed = ReadableSpan(job_span.name, job_span.context, None, job_span.resource,
+                           {**job_span.attributes, A.JOB_ID: job_id}, kind=job_span.kind,
+                           start_time=job_span.start_time, end_time=job_span.end_time)
+    assembler = _assemble(tmp_path, [s for s in spans if s is not job_span] + [renamed])
+    assert jobfile.list_job_files(tmp_path) == []
+    assert assembler.pending() == 0

@@ -1,0 +1,191 @@
+"""POST /v1/traces: the sidecar receives OTLP/HTTP and writes the same job files a local worker writes.
+
+Spans come from real jobs against the simulator (recorded in this process);
+they are sent as the OTLP exporters send them, to the app and to a real
+sidecar process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans as encode_json
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as encode_protobuf
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from batch_debug.collector import jobfile
+from batch_debug.dashboard.otlp import assembler_for
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+from dashboard_helpers import ServerProcess
+from support import API_KEY
+
+PROTOBUF = "application/x-protobuf"
+FAST = {"min_interval": 0.0, "backoff": (0.01, 0.02)}
+
+
+@pytest.fixture
+def job_dir(tmp_path: Path) -> Path:
+    """The sidecar's folder: not the local worker's (``debug_dir``)."""
+    folder = tmp_path / "sidecar-debug"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def local_job(debug_pipeline, recorded_spans, make_sim):
+    """A real job's file (written by the local processor) and its finished spans."""
+    sim = make_sim("mixed", seed=21)
+    run_job(WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=2, **FAST), sim.demo_item_ids(8, seed=21),
+            "remote-shaped")
+    data = jobfile.load(debug_pipeline.job_file("remote-shaped"))
+    spans = [s for s in recorded_spans.get_finished_spans() if f"{s.context.trace_id:032x}" == data["trace_id"]]
+    return data, spans
+
+
+def _same_job(got: dict, local: dict) -> None:
+    drop = ("generated_at",)
+    assert {k: v for k, v in got.items() if k not in drop} == {k: v for k, v in local.items() if k not in drop}
+
+
+def _written(app, job_id: str) -> dict:
+    assert assembler_for(app).flush(10)
+    path = jobfile.newest_for(Path(app.config["DEBUG_DIR"]), job_id)
+    assert path is not None, "no job file assembled"
+    return jobfile.load(path)
+
+
+def test_protobuf_export_becomes_the_same_job_file(app, client, local_job) -> None:
+    local, spans = local_job
+    answer = client.post("/v1/traces", data=encode_protobuf(spans).SerializeToString(), content_type=PROTOBUF)
+    assert answer.status_code == 200 and answer.mimetype == PROTOBUF
+    assert ExportTraceServiceResponse.FromString(answer.data) == ExportTraceServiceResponse()
+    _same_job(_written(app, "remote-shaped"), local)
+
+
+def test_otlp_json_export_becomes_the_same_job_file(app, client, local_job) -> None:
+    local, spans = local_job
+    body = json.dumps(encode_json(spans).to_dict())
+    answer = client.post("/v1/traces", data=body, content_type="application/json")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert answer.get_json() == {}
+    _same_job(_written(app, "remote-shaped"), local)
+
+
+@pytest.mark.parametrize("encoding", [PROTOBUF, "application/json"])
+def test_gzip_bodies_are_accepted(app, client, local_job, encoding: str) -> None:
+    local, spans = local_job
+    raw = (encode_protobuf(spans).SerializeToString() if encoding == PROTOBUF
+           else json.dumps(encode_json(spans).to_dict()).encode())
+    answer = client.post("/v1/traces", data=gzip.compress(raw), content_type=encoding,
+                         headers={"Content-Encoding": "gzip"})
+    assert answer.status_code == 200
+    _same_job(_written(app, "remote-shaped"), local)
+
+
+def test_spans_split_over_many_exports_make_one_job(app, client, local_job) -> None:
+    local, spans = local_job
+    for start in range(0, len(spans), 5):  # the job span, ending last, comes in the last export
+        answer = client.post("/v1/traces", data=encode_protobuf(spans[start:start + 5]).SerializeToString(),
+                             content_type=PROTOBUF)
+        assert answer.status_code == 200
+    _same_job(_written(app, "remote-shaped"), local)
+
+
+BAD_JSON = [
+    ("not json", b"{resourceSpans"),
+    ("not an object", b"[1, 2]"),
+    ("hex id too short", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "abc", "spanId": "0123456789abcdef"}]}]}]}).encode()),
+    ("no hex", json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "z" * 32, "spanId": "0123456789abcdef"}]}]}]}).encode()),
+    ("wrong type", json.dumps({"resourceSpans": {"scopeSpans": []}}).encode()),
+]
+
+
+@pytest.mark.parametrize("what,body", BAD_JSON, ids=[b[0] for b in BAD_JSON])
+def test_bad_json_is_a_400_status_in_json(client, what: str, body: bytes) -> None:
+    answer = client.post("/v1/traces", data=body, content_type="application/json")
+    assert answer.status_code == 400
+    payload = answer.get_json()
+    assert payload["code"] == 3 and payload["message"].startswith("Malformed OTLP trace payload")
+    assert payload["error"] == {"status": 400, "message": payload["message"]}
+
+
+@pytest.mark.parametrize("body,headers", [
+    (b"\xff\x00garbage that is no protobuf", {}),
+    (b"definitely not gzip", {"Content-Encoding": "gzip"}),
+    (gzip.compress(b"x")[:-6], {"Content-Encoding": "gzip"}),
+    (b"", {"Content-Encoding": "br"}),
+])
+def test_bad_protobuf_is_a_400_status_in_protobuf(client, body: bytes, headers: dict) -> None:
+    answer = client.post("/v1/traces", data=body, content_type=PROTOBUF, headers=headers)
+    assert answer.status_code == 400 and answer.mimetype == PROTOBUF
+    status = status_pb2.Status.FromString(answer.data)
+    assert status.code == 3 and "Malformed OTLP trace payload" in status.message
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/grpc", ""])
+def test_other_content_types_are_415(client, content_type: str) -> None:
+    answer = client.post("/v1/traces", data=b"{}", content_type=content_type)
+    assert answer.status_code == 415
+    assert answer.get_json()["error"]["status"] == 415
+
+
+def test_an_empty_export_is_fine_and_writes_nothing(app, client, job_dir: Path) -> None:
+    assert client.post("/v1/traces", data=b"", content_type=PROTOBUF).status_code == 200
+    assert client.post("/v1/traces", data=b"{}", content_type="application/json").status_code == 200
+    assert jobfile.list_job_files(job_dir) == []
+
+
+def test_batches_larger_than_the_apis_body_limit_are_taken(app, client, local_job) -> None:
+    local, spans = local_job
+    body = json.dumps(encode_json(spans).to_dict()) + " " * (2 << 20)  # JSON allows trailing space
+    assert client.post("/v1/traces", data=body, content_type="application/json").status_code == 200
+    _same_job(_written(app, "remote-shaped"), local)
+
+
+def test_the_token_guards_the_receiver_when_set(make_app, local_job) -> None:
+    _, spans = local_job
+    client = make_app(API_TOKEN="otlp-s3cret").test_client()
+    body = encode_protobuf(spans).SerializeToString()
+    refused = client.post("/v1/traces", data=body, content_type=PROTOBUF)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].lower().startswith("bearer")
+    wrong = client.post("/v1/traces", data=body, content_type=PROTOBUF, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    ok = client.post("/v1/traces", data=body, content_type=PROTOBUF,
+                     headers={"Authorization": "Bearer otlp-s3cret"})
+    assert ok.status_code == 200
+
+
+def test_the_receiver_is_in_the_openapi_document(client) -> None:
+    document = client.get("/api/v1/batch-debug/openapi.json").get_json()
+    post = document["paths"]["/v1/traces"]["post"]
+    assert set(post["requestBody"]["content"]) == {PROTOBUF, "application/json"}
+    assert {"200", "400", "401", "415"} <= set(post["responses"])
+    assert post["security"] == [{"bearerAuth": []}]
+    assert "/v1/traces" in document["info"]["description"]
+
+
+def test_a_real_exporter_reaches_a_real_sidecar(tmp_path: Path, local_job) -> None:
+    local, spans = local_job
+    folder = tmp_path / "sidecar"
+    server = ServerProcess(folder, tmp_path / "sidecar.log")
+    try:
+        exporter = OTLPSpanExporter(endpoint=f"{server.url}/v1/traces", compression=Compression.Gzip, timeout=10)
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        deadline = time.monotonic() + 20
+        while jobfile.newest_for(folder, "remote-shaped") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        path = jobfile.newest_for(folder, "remote-shaped")
+        assert path is not None, server.log.read_text()[-2000:]
+        _same_job(jobfile.load(path), local)
+    finally:
+        server.stop()
