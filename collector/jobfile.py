@@ -187,7 +187,8 @@ def load_head(path: Path) -> dict[str, Any]:
     return data
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (ours or another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -216,7 +217,7 @@ def remove_stale_temp_files(directory: Path, older_than_seconds: float = 86_400.
         try:
             if match:
                 pid = int(match.group(1))
-                stale = pid != os.getpid() and not _pid_alive(pid)
+                stale = pid != os.getpid() and not pid_alive(pid)
             else:
                 stale = now - entry.stat().st_mtime >= older_than_seconds
             if stale:

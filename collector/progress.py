@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .jobfile import pid_alive
+
 logger = logging.getLogger(__name__)
 
 ACTIVE_DIRNAME = ".active"
@@ -87,16 +89,6 @@ def retire(directory: Path, job_id: str) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_active(directory: Path) -> list[dict[str, Any]]:
     """Progress of every job running now, in any process sharing the folder."""
     folder = Path(directory) / ACTIVE_DIRNAME
@@ -111,7 +103,7 @@ def read_active(directory: Path) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(Path(entry.path).read_text(encoding="utf-8"))
-            stale = now - entry.stat().st_mtime > STALE_SECONDS or not _alive(int(data["pid"]))
+            stale = now - entry.stat().st_mtime > STALE_SECONDS or not pid_alive(int(data["pid"]))
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if stale:
