@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
@@ -125,5 +124,9 @@ def otlp_processor(directory: Folder, endpoint: str | None = None) -> BatchSpanP
     if not url.startswith(("http://", "https://")):
         logger.warning("OTLP endpoint %r is not an http(s) URL; OTLP export is off", url)
         return None
+    # Imported here: it pulls in protobuf and requests, which a process
+    # that never exports should not carry (a bigger heap slows its GC).
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
     exporter = OTLPSpanExporter(endpoint=url, headers=sidecar_headers(url) or None)
     return BatchSpanProcessor(CountingExporter(exporter, directory, target=url))

@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import jobfile
@@ -94,6 +93,9 @@ class JobSpool:
             text = ",".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records)
             self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
         if spans:
+            # Imported on first use: a process that never records never needs the encoder.
+            from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
+
             resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
             text = ",".join(json.dumps(rs, separators=(",", ":"), ensure_ascii=False) for rs in resource_spans)
