@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .jobfile import pid_alive
+
 logger = logging.getLogger(__name__)
 
 
@@ -96,16 +98,6 @@ class WriteHealth:
             logger.debug("could not write the health report in %s", folder, exc_info=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_reports(directory: Path, kind: str = WRITE) -> list[dict[str, Any]]:
     """Failure reports of one kind from live processes working for ``directory``."""
     folder = _report_dir(directory)
@@ -117,7 +109,7 @@ def read_reports(directory: Path, kind: str = WRITE) -> list[dict[str, Any]]:
     for path in entries:
         try:
             data = json.loads(path.read_text())
-            alive = _alive(int(data["pid"]))
+            alive = pid_alive(int(data["pid"]))
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if data.get("kind", WRITE) != kind:
