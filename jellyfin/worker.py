@@ -174,30 +174,41 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _judge(config: WorkerConfig, attempt: int, method: str, path: str, response: httpx.Response | None,
+           error: BaseException | None) -> float | None:
+    """What an attempt means: None for success, seconds to wait before a retry,
+    or :class:`_Failure` raised when the item cannot get this resource."""
+    if response is not None and response.status_code < 400:
+        return None
+    if response is not None:
+        failure = _Failure(response.status_code, f"HTTP {response.status_code} on {method} {path}")
+        if response.status_code not in RETRY_STATUSES:
+            raise failure
+    else:
+        failure = _Failure(None, _describe(error) if error is not None else "no response")
+    if attempt >= config.max_attempts:
+        raise failure
+    return _retry_delay(config, attempt, response)
+
+
 class _SyncRunner:
     def __init__(self, config: WorkerConfig, pacer: _Pacer, client: httpx.Client | None) -> None:
         self.config, self.pacer, self.client = config, pacer, client
 
     def send(self, method: str, path: str, auth: bool, result: ItemResult) -> httpx.Response:
-        config = self.config
-        for attempt in range(1, config.max_attempts + 1):
+        for attempt in range(1, self.config.max_attempts + 1):
             time.sleep(self.pacer.reserve())
             result.requests += 1
-            response = None
+            response, error = None, None
             try:
                 response = self._once(method, path, auth)
             except httpx.TransportError as exc:
-                error: _Failure = _Failure(None, _describe(exc))
-            else:
-                if response.status_code < 400:
-                    return response
-                error = _Failure(response.status_code, f"HTTP {response.status_code} on {method} {path}")
-                if response.status_code not in RETRY_STATUSES:
-                    raise error
-            if attempt == config.max_attempts:
-                raise error
-            time.sleep(_retry_delay(config, attempt, response))
-        raise AssertionError("unreachable")
+                error = exc
+            delay = _judge(self.config, attempt, method, path, response, error)
+            if delay is None:
+                return response  # type: ignore[return-value]
+            time.sleep(delay)
+        raise AssertionError("unreachable: _judge raises on the last attempt")
 
     def _once(self, method: str, path: str, auth: bool) -> httpx.Response:
         config = self.config
@@ -296,12 +307,12 @@ async def run_job_async(
         shared = httpx.AsyncClient(timeout=config.timeout) if config.session_strategy == "shared" else None
         try:
             async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
+                kwargs = {"headers": config.auth_headers() if auth else {},
+                          "params": config.auth_params() if auth else {}}
                 for attempt in range(1, config.max_attempts + 1):
                     await asyncio.sleep(pacer.reserve())
                     item.requests += 1
-                    response = None
-                    kwargs = {"headers": config.auth_headers() if auth else {},
-                              "params": config.auth_params() if auth else {}}
+                    response, error = None, None
                     try:
                         if shared is not None:
                             response = await shared.request(method, config.base_url + path, **kwargs)
@@ -309,17 +320,12 @@ async def run_job_async(
                             async with httpx.AsyncClient(timeout=config.timeout) as client:
                                 response = await client.request(method, config.base_url + path, **kwargs)
                     except httpx.TransportError as exc:
-                        error = _Failure(None, _describe(exc))
-                    else:
-                        if response.status_code < 400:
-                            return response
-                        error = _Failure(response.status_code, f"HTTP {response.status_code} on {method} {path}")
-                        if response.status_code not in RETRY_STATUSES:
-                            raise error
-                    if attempt == config.max_attempts:
-                        raise error
-                    await asyncio.sleep(_retry_delay(config, attempt, response))
-                raise AssertionError("unreachable")
+                        error = exc
+                    delay = _judge(config, attempt, method, path, response, error)
+                    if delay is None:
+                        return response  # type: ignore[return-value]
+                    await asyncio.sleep(delay)
+                raise AssertionError("unreachable: _judge raises on the last attempt")
 
             async def one(item_id: str) -> ItemResult:
                 async with gate:
