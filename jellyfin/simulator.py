@@ -37,16 +37,13 @@ import ipaddress
 import json
 import logging
 import re
-import socket
-import socketserver
 import threading
-import time
 from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
+from .http_server import SimulatorServer
 from .images import Catalog, poster_png
 from .profiles import (PROFILES, FaultPolicy, Reply, bad_value_reply, fault_reply, json_reply, not_found_reply,
                        text_reply, validate_profile)
@@ -57,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 SERVER_NAME = "batch-debug-sim"
 VERSION = "10.10.7"
-MAX_REQUEST_BODY = 1 << 20
 RECENT_REQUESTS = 10_000  # stats()["requests"] keeps the newest this many; "total" counts all
 ROUTE_KINDS = ("image", "item", "user_item", "user_items", "system_info", "other")
 
@@ -65,7 +61,6 @@ _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _DASHED = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _AUTH_SCHEME = re.compile(r"^\s*(?:MediaBrowser|Emby)\s+(.*)$", re.IGNORECASE | re.DOTALL)
 _AUTH_PARAM = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,]*))\s*(?:,|$)')
-_QUERY_VALUES = re.compile(r"([?&][^=&\s]*=)[^&\s'\"]*")
 _ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     ("system_info", re.compile(r"^/System/Info/Public$", re.I), ("GET",)),
     ("image", re.compile(r"^/Items/([^/]+)/Images/Primary$", re.I), ("GET", "HEAD")),
@@ -95,99 +90,6 @@ def _token_from_auth_header(value: str | None) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: clients can reuse connections
-    timeout = 30  # idle keep-alive sockets are closed so handler threads don't pile up
-    server: _Server
-
-    def version_string(self) -> str:
-        return "Kestrel"
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # Path only: the query string may carry ApiKey/api_key.
-        logger.debug("%s %s -> %s", self.command, urlsplit(self.path).path, code)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s", _QUERY_VALUES.sub(r"\1***", format % args))
-
-    def setup(self) -> None:
-        super().setup()
-        # Without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to every keep-alive
-        # response (Kestrel disables Nagle too).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, add=False)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True  # not supported; closing keeps the stream in sync
-            return b""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_REQUEST_BODY:
-            self.close_connection = True
-            return b""
-        return self.rfile.read(length) if length else b""
-
-    def _handle(self) -> None:
-        sim = self.server.sim
-        parts = urlsplit(self.path)
-        try:
-            kind, reply = sim._respond(self.command, parts.path, parts.query, self.headers, self._read_body())
-        except Exception:  # a simulator bug must still answer, not drop the connection
-            logger.exception("simulator failed on %s %s", self.command, parts.path)
-            kind, reply = "other", text_reply(500, "Internal Server Error")
-        if reply.delay_s:
-            time.sleep(reply.delay_s)
-        sim._record(self.command, parts.path, kind, reply.status)  # before sending: no race with clients
-        self.send_response(reply.status)
-        if reply.content_type:
-            self.send_header("Content-Type", reply.content_type)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)
-
-    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], sim: JellyfinSimulator) -> None:
-        self.sim = sim
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse-DNS lookup (getfqdn) that can stall; skip it.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def track(self, conn: socket.socket, add: bool) -> None:
-        with self._connections_lock:
-            (self._connections.add if add else self._connections.discard)(conn)
-
-    def close_connections(self) -> None:
-        """Unblock handler threads parked on idle keep-alive sockets."""
-        with self._connections_lock:
-            for conn in list(self._connections):
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
 class JellyfinSimulator:
     """A Jellyfin server stand-in with deterministic items and fault profiles."""
 
@@ -207,17 +109,17 @@ class JellyfinSimulator:
         self._policy = FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst)
         self._catalog = Catalog(seed, item_count)
         self.user_id, self.server_id = self._catalog.user_id, self._catalog.server_id
-        self._server: _Server | None = None
+        self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
         self._stats_lock = threading.Lock()
         self.reset_stats()
 
     # -- lifecycle -----------------------------------------------------------------
-    def _bind(self) -> _Server:
+    def _bind(self) -> SimulatorServer:
         with self._lifecycle:
             if self._server is None:
-                self._server = _Server((self.host, self._port), self)
+                self._server = SimulatorServer((self.host, self._port), self)
                 self._port = self._server.server_address[1]
                 logger.info("Jellyfin simulator (%s profile) listening on %s", self.profile, self.url)
             return self._server
@@ -249,7 +151,7 @@ class JellyfinSimulator:
             thread.join(timeout=5)
         self._close(server)
 
-    def _close(self, server: _Server) -> None:
+    def _close(self, server: SimulatorServer) -> None:
         with self._lifecycle:
             if self._server is server:
                 server.close_connections()
@@ -301,7 +203,7 @@ class JellyfinSimulator:
             return {"total": self._total, "by_status": dict(self._by_status), "by_method": dict(self._by_method),
                     "by_route": dict(self._by_route), "requests": [dict(r) for r in self._requests]}
 
-    def _record(self, method: str, path: str, kind: str, status: int) -> None:
+    def record(self, method: str, path: str, kind: str, status: int) -> None:
         kind = kind if kind in ROUTE_KINDS else "other"
         with self._stats_lock:
             self._total += 1
@@ -323,7 +225,7 @@ class JellyfinSimulator:
             return False
         return hmac.compare_digest(token.encode(), self.api_key.encode())
 
-    def _respond(self, method: str, path: str, raw_query: str, headers: Mapping[str, str],
+    def respond(self, method: str, path: str, raw_query: str, headers: Mapping[str, str],
                  body: bytes) -> tuple[str, Reply]:
         trimmed = path.rstrip("/") or "/"
         for kind, pattern, methods in _ROUTES:
