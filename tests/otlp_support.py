@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support import REPO
+from support import REPO, stop_process
 
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
@@ -121,9 +121,4 @@ class OtelTap:
                 self.spans.append(json.loads(line))
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
+        stop_process(self.process)

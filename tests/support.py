@@ -6,6 +6,7 @@ so ``from conftest import ...`` breaks as soon as a subfolder has its own.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 API_KEY = "k3y-0f-the-test-server-5ecret"
@@ -19,3 +20,13 @@ def scan_for_secret(folder: Path, secret: str = API_KEY) -> list[str]:
         if path.is_file() and secret.encode() in path.read_bytes():
             hits.append(str(path))
     return hits
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a child process, killing it if it has not ended within 10 s."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_debug.collector import config
+from support import stop_process
 
 API = "/api/v1/batch-debug"
 SIM_KEY = "dashboard-test-key-0123456789"
@@ -88,12 +89,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+            stop_process(self.process)
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._log_file.close()
