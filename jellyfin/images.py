@@ -6,6 +6,13 @@ Contract:
   120x180, a few KB) whose pixels depend only on ``(seed, item_id)``. Results
   are cached, so repeated requests cost nothing and return identical bytes
   (clients can compare downloads byte for byte).
+- ``poster(seed, item_id, size=None) -> bytes``: ``poster_png`` when ``size``
+  is None, else ``sized_poster``.
+- ``sized_poster(seed, item_id, size) -> bytes``: a valid PNG of exactly
+  ``size`` bytes (at least ``MIN_SIZED_POSTER``): a palette image whose
+  colours and text comment depend on the item, padded by a private ancillary
+  chunk of seeded random bytes that is built once per ``(seed, size)``, so a
+  5 MiB poster costs one copy per request and nothing to render.
 - ``Catalog(seed, item_count)``: ``item_ids`` (32 lowercase hex, stable for a
   seed), ``index`` (id -> position), ``user_id``, ``server_id``,
   ``item_json(item_id)`` (the Jellyfin ``BaseItemDto`` subset clients read)
@@ -33,6 +40,8 @@ HEIGHT = 180
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Malformed ids a real batch meets: typos, numeric database ids, half GUIDs.
 MALFORMED_IDS = ("not-a-guid", "12345", "poster-0042", "abc", "0123456789abcdef", "z" * 32)
+MIN_SIZED_POSTER = 1024
+_PAD_CHUNK = b"prVt"  # ancillary, private, safe to copy: viewers skip it
 _WORDS_A = ("Silent", "Crimson", "Last", "Hidden", "Frozen", "Golden", "Broken", "Midnight", "Distant", "Electric")
 _WORDS_B = ("Harbor", "Empire", "Garden", "Signal", "River", "Machine", "Frontier", "Orchard", "Tide", "Lantern")
 
@@ -92,6 +101,52 @@ def poster_png(seed: int, item_id: str) -> bytes:
     png = PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
     logger.debug("rendered poster for %s (%d bytes)", item_id, len(png))
     return png
+
+
+@functools.lru_cache(maxsize=1)
+def _palette_idat() -> bytes:
+    """The pixels of every sized poster (palette indices; the colours come from the item)."""
+    rows = bytearray()
+    for y in range(HEIGHT):
+        rows.append(0)
+        for x in range(WIDTH):
+            if HEIGHT - 44 <= y < HEIGHT - 16 and 8 <= x < WIDTH - 8:
+                rows.append(2)  # title band
+            elif (x - WIDTH // 2) ** 2 + (y - HEIGHT // 3) ** 2 <= 28 * 28:
+                rows.append(3)  # disc
+            else:
+                rows.append(0 if y < HEIGHT // 2 else 1)
+    return _chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+
+
+def _item_head(seed: int, item_id: str) -> bytes:
+    """Signature, header, the item's palette and comment, then the shared pixels."""
+    digest = hashlib.sha256(f"batch-debug-sim|{seed}|poster|{item_id}".encode()).digest()
+    ihdr = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 3, 0, 0, 0)  # 8-bit palette
+    comment = b"Comment\0batch-debug-sim poster " + item_id.encode()
+    return (PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"PLTE", digest[:12]) + _chunk(b"tEXt", comment)
+            + _palette_idat())
+
+
+@functools.lru_cache(maxsize=4)
+def _padding(seed: int, length: int) -> bytes:
+    """The private padding chunk carrying ``length`` seeded random bytes (built once per size)."""
+    return _chunk(_PAD_CHUNK, random.Random(f"batch-debug-sim|{seed}|padding").randbytes(length))
+
+
+@functools.lru_cache(maxsize=8)  # retries of the same item are free; 8 x 5 MiB at most
+def sized_poster(seed: int, item_id: str, size: int) -> bytes:
+    """A valid PNG poster of exactly ``size`` bytes for ``item_id`` under ``seed``."""
+    head = _item_head(seed, item_id)
+    pad = size - len(head) - 12 - len(_chunk(b"IEND", b""))  # 12: the padding chunk's length, type and CRC
+    if size < MIN_SIZED_POSTER or pad < 0:
+        raise ValueError(f"A sized poster needs at least {MIN_SIZED_POSTER} bytes, not {size}.")
+    return b"".join((head, _padding(seed, pad), _chunk(b"IEND", b"")))
+
+
+def poster(seed: int, item_id: str, size: int | None = None) -> bytes:
+    """The poster body the simulator serves: the rendered PNG, or a sized one."""
+    return poster_png(seed, item_id) if size is None else sized_poster(seed, item_id, size)
 
 
 def hex_id(seed: int, *parts: object) -> str:

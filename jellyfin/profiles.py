@@ -1,22 +1,25 @@
-"""Fault profiles of the Jellyfin simulator and the error answers it gives.
+"""Fault profiles of the Jellyfin simulator: what each injects, and the shape presets.
 
 Contract (used by ``simulator.py``; others import ``PROFILES`` from the simulator):
 
-- ``PROFILES``: the valid profile names.
+- ``PROFILES``: the valid profile names (``BASE_PROFILES``, then the names of
+  ``SHAPE_PROFILES``).
 - ``validate_profile(name)`` returns the name or raises ``ValueError`` with a
   sentence listing the valid names.
+- ``SHAPE_PROFILES``: profile name -> the ``Shapes`` preset it applies on top
+  of ``healthy``; ``base_profile(name)`` is the profile whose faults apply and
+  ``profile_shapes(name)`` the preset (``Shapes()`` for a base profile).
 - ``FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst)``:
   ``admit()`` is asked once per request before routing (the time-based token
   bucket of ``rate-limited``); ``decide(kind, method, item_id, index)`` is
   asked once per request for a *known* item after auth and id validation;
   ``rejects_all_keys`` says whether every API key is refused (``bad-auth``);
   ``is_persistently_broken(index)`` names the items that always answer 500.
-- ``Reply`` (status, body, content type, headers, delay) and the builders of
-  the bodies Jellyfin (ASP.NET Core) sends: ``json_reply``, ``problem_reply``
-  (ProblemDetails), ``text_reply``, ``bad_value_reply`` (400),
-  ``not_found_reply`` (404) and ``fault_reply`` (429/500/503 for a ``Fault``).
+- ``fault_reply(fault, item_id)``: the 429/500/503 answer for a ``Fault``,
+  with fault name ``fault_429``/``fault_500``/``fault_503``. ``Reply`` and
+  the other answer builders live in ``replies.py``.
 
-What each profile does (known items only, except the token bucket):
+What each base profile does (known items only, except the token bucket):
 
 - ``healthy``: nothing.
 - ``flaky``: image GETs: 10% of items answer 503 on attempt 1, another 5% on
@@ -30,26 +33,75 @@ What each profile does (known items only, except the token bucket):
   are slow (100-300 ms); every 25th known item (index 24, 49, ...) answers 500
   on every attempt.
 
+Shape profiles (``healthy`` plus one preset of ``shapes.Shapes``; an explicit
+``shapes=`` given to the simulator replaces the preset as a whole):
+
+- ``proxy-outage``: nginx in front loses its Jellyfin upstream: requests 10..29
+  get nginx's HTML 502 page. ``Shapes(proxy_outage=(10, 20))``
+- ``key-revoked``: an admin deletes the API key in the Jellyfin dashboard
+  mid-job: 401 after 12 authenticated requests. ``Shapes(revoke_key_after=12)``
+- ``body-stall``: a disk or proxy buffer stall: every 7th item's poster stops
+  half-way for 3 s, then the connection closes. ``Shapes(body_stall_every=7)``
+- ``body-drop``: a proxy or worker crash mid-transfer: every 7th item's poster
+  is cut off half-way. ``Shapes(body_drop_every=7)``
+- ``headers-stall``: a lookup stuck on a database lock: every 9th item's lookup
+  gets no answer for 3 s. ``Shapes(headers_stall_every=9)``
+- ``redirects``: an image cache that 302s posters to ``/cdn/posters/{id}.png``.
+  ``Shapes(redirect_images=True)``
+- ``large-images``: high-resolution artwork: 5 MiB posters.
+  ``Shapes(image_bytes=5 << 20)``
+- ``slow-images``: 5 MiB posters over a 1 MiB/s uplink.
+  ``Shapes(image_bytes=5 << 20, image_rate=1 << 20)``
+- ``dies-mid-job``: the server is killed (OOM, restart) after 30 requests.
+  ``Shapes(die_after=30)``
+- ``legacy-auth``: a server older than 10.8 (reports 10.7.7) that ignores the
+  ``Authorization`` header and ``ApiKey``. ``Shapes(legacy_auth_only=True)``
+- ``connection-close``: a proxy with keep-alive off. ``Shapes(connection_close=True)``
+- ``idle-drops``: idle connections timed out just as the client reuses them:
+  every 5th request on a reused connection is dropped. ``Shapes(idle_drop_every=5)``
+
 Determinism: faults come from a hash of (seed, item id, route kind, method,
 attempt number of that same key), never from a global request sequence, so
 concurrent clients see the same faults whatever order their threads run in.
 Attempts are counted per (route kind, method, item) among requests that reach
-``decide`` (answers 401/400/404 and rate-limit 429s do not use one up).
+``decide`` (answers 401/400/404 and rate-limit 429s do not use one up). Shapes
+that count requests (``proxy_outage``, ``die_after``, ``idle_drop_every``,
+``revoke_key_after``) follow arrival order, so they are deterministic for a
+client that sends one request at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from .replies import Reply, problem_reply, text_reply
+from .shapes import Shapes
 
 logger = logging.getLogger(__name__)
 
-PROFILES: tuple[str, ...] = ("healthy", "flaky", "rate-limited", "bad-auth", "mixed")
+BASE_PROFILES: tuple[str, ...] = ("healthy", "flaky", "rate-limited", "bad-auth", "mixed")
+_MIB = 1 << 20
+SHAPE_PROFILES: Mapping[str, Shapes] = MappingProxyType({
+    "proxy-outage": Shapes(proxy_outage=(10, 20)),
+    "key-revoked": Shapes(revoke_key_after=12),
+    "body-stall": Shapes(body_stall_every=7, stall_seconds=3.0),
+    "body-drop": Shapes(body_drop_every=7),
+    "headers-stall": Shapes(headers_stall_every=9, stall_seconds=3.0),
+    "redirects": Shapes(redirect_images=True),
+    "large-images": Shapes(image_bytes=5 * _MIB),
+    "slow-images": Shapes(image_bytes=5 * _MIB, image_rate=_MIB),
+    "dies-mid-job": Shapes(die_after=30),
+    "legacy-auth": Shapes(legacy_auth_only=True),
+    "connection-close": Shapes(connection_close=True),
+    "idle-drops": Shapes(idle_drop_every=5),
+})
+PROFILES: tuple[str, ...] = BASE_PROFILES + tuple(SHAPE_PROFILES)
 
 # Every Nth known item (1-based) is persistently broken in the mixed profile.
 PERSISTENT_ERROR_EVERY = 25
@@ -74,6 +126,16 @@ def validate_profile(name: str) -> str:
             f"Unknown Jellyfin simulator profile {name!r}; valid profiles are: {', '.join(PROFILES)}."
         )
     return name
+
+
+def base_profile(name: str) -> str:
+    """The base profile whose faults apply under ``name`` (shape profiles sit on ``healthy``)."""
+    return "healthy" if validate_profile(name) in SHAPE_PROFILES else name
+
+
+def profile_shapes(name: str) -> Shapes:
+    """The shapes preset of profile ``name`` (all off for a base profile)."""
+    return SHAPE_PROFILES.get(validate_profile(name), Shapes())
 
 
 def _unit(*parts: object) -> float:
@@ -110,7 +172,7 @@ class FaultPolicy:
 
     def __init__(self, profile: str, seed: int, rate_limit_per_second: float = 20.0,
                  rate_limit_burst: int = 10) -> None:
-        self.profile = validate_profile(profile)
+        self.profile = base_profile(profile)
         self.seed = seed
         self._bucket = TokenBucket(rate_limit_per_second, rate_limit_burst) if profile == "rate-limited" else None
         # Attempt counters per (kind, method, item id); only known items get a
@@ -165,41 +227,6 @@ class FaultPolicy:
         return Fault(delay_s=delay)
 
 
-@dataclass
-class Reply:
-    """One HTTP answer; ``delay_s`` is slept before sending (slow responses)."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-
-
-def json_reply(status: int, obj: object, content_type: str = "application/json; charset=utf-8") -> Reply:
-    return Reply(status, json.dumps(obj, separators=(",", ":")).encode(), content_type)
-
-
-def problem_reply(status: int, title: str, rfc: str, **extra: object) -> Reply:
-    """ASP.NET Core's ProblemDetails shape, which Jellyfin's controllers return for errors."""
-    body = {"type": f"https://tools.ietf.org/html/{rfc}", "title": title, "status": status, **extra,
-            "traceId": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"}
-    return json_reply(status, body, "application/problem+json; charset=utf-8")
-
-
-def text_reply(status: int, text: str) -> Reply:
-    return Reply(status, text.encode(), "text/plain; charset=utf-8")
-
-
-def bad_value_reply(name: str, raw: str) -> Reply:
-    return problem_reply(400, "One or more validation errors occurred.", "rfc9110#section-15.5.1",
-                         errors={name: [f"The value '{raw}' is not valid."]})
-
-
-def not_found_reply() -> Reply:
-    return problem_reply(404, "Not Found", "rfc9110#section-15.5.5")
-
-
 def fault_reply(fault: Fault, item_id: str) -> Reply:
     """The answer for an injected fault (429 and 503 look like a proxy's, 500 like Jellyfin's)."""
     if fault.status == 429:
@@ -213,4 +240,5 @@ def fault_reply(fault: Fault, item_id: str) -> Reply:
     else:
         reply = text_reply(fault.status or 503, "Service Unavailable")
     reply.delay_s = fault.delay_s
+    reply.fault = f"fault_{reply.status}"
     return reply

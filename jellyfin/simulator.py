@@ -4,11 +4,14 @@ Contract::
 
     sim = JellyfinSimulator(profile="mixed", seed=42, api_key="sim-api-key", host="127.0.0.1",
                             port=0, legacy_auth=True, item_count=200, rate_limit_per_second=20.0,
-                            rate_limit_burst=10)
+                            rate_limit_burst=10, shapes=None, version=None)
     sim.start() -> sim; sim.stop(); ``with JellyfinSimulator(...) as sim:``; sim.serve_forever()
-    sim.url, sim.item_ids, sim.user_id, sim.api_key, sim.broken_item_ids
-    sim.demo_item_ids(n, seed=None) -> list[str]; sim.stats() -> dict; sim.reset_stats()
-    PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed")
+    sim.url, sim.item_ids, sim.user_id, sim.api_key, sim.broken_item_ids, sim.shapes, sim.version
+    sim.demo_item_ids(n, seed=None) -> list[str]; sim.stats() -> dict; sim.truth() -> dict
+    sim.reset_stats()
+    PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed", "proxy-outage", "key-revoked",
+                 "body-stall", "body-drop", "headers-stall", "redirects", "large-images", "slow-images",
+                 "dies-mid-job", "legacy-auth", "connection-close", "idle-drops")
 
 Routes (as real Jellyfin 10.10 answers them; paths are case-insensitive):
 ``GET /System/Info/Public`` (no auth); ``GET|HEAD /Items/{id}/Images/Primary``
@@ -16,86 +19,59 @@ Routes (as real Jellyfin 10.10 answers them; paths are case-insensitive):
 ``GET /Users/{uid}/Items/{id}`` (auth: 401, then 400/404/200 item JSON);
 ``GET /Users/{uid}/Items`` (auth; ``StartIndex``/``Limit``);
 ``POST /Users/AuthenticateByName`` (returns the API key as ``AccessToken``).
-Anything else is 404; a known path with the wrong method is 405.
+With ``redirect_images``, ``GET|HEAD /cdn/posters/{id}.png`` serves the
+posters the image route redirects to (route kind ``image``). Anything else is
+404; a known path with the wrong method is 405.
 
-``stats()`` counts every answered request (faults included) before it is
-sent, so a client can compare its own counts right after a call: ``total``,
-``by_status``, ``by_method``, ``by_route`` (image, item, user_item,
-user_items, system_info, other) and ``requests`` (the newest 10 000 as
-method/path/status; paths carry no query string, so no key).
+``shapes`` (``shapes.Shapes``) layers real-world failure shapes on the
+profile; the shape profiles (``proxy-outage``, ...) are presets of them on
+``healthy``, and an explicit ``shapes=`` replaces a preset as a whole.
+``version`` is what ``/System/Info/Public`` reports (10.10.7, or 10.7.7 with
+``legacy_auth_only``). ``truth()`` says what the shapes really did (keys in
+``shapes.py``).
+
+``stats()`` counts every request read (faults and unanswered ones included)
+before any answer byte is sent, so a client can compare its own counts right
+after a call: ``total``, ``by_status`` (``"none"`` when no status line was
+sent), ``by_method``, ``by_route`` (image, item, user_item, user_items,
+system_info, other) and ``requests`` (the newest 10 000 as
+method/path/status/fault/seq; paths carry no query string, so no key).
 
 The server binds to loopback only, speaks HTTP/1.1 keep-alive with a
 Content-Length on every response, sends ``Server: Kestrel`` and never logs the
-API key. Fault injection and error bodies live in ``profiles.py``; items and
-posters in ``images.py``.
+API key. Fault profiles live in ``profiles.py``, answers in ``replies.py``,
+key parsing in ``auth.py``, counts in ``ledger.py``, items and posters in
+``images.py``, byte delivery in ``http_server.py``.
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
-import json
 import logging
-import re
 import threading
-from collections import Counter, deque
 from types import TracebackType
-from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl, unquote
+from typing import Any, Mapping
 
+from .api import LEGACY_VERSION, VERSION, JellyfinApi, item_ref, route
 from .http_server import SimulatorServer
-from .images import Catalog, poster_png
-from .profiles import (PROFILES, FaultPolicy, Reply, bad_value_reply, fault_reply, json_reply, not_found_reply,
-                       text_reply, validate_profile)
+from .images import Catalog
+from .ledger import Ledger
+from .profiles import PROFILES, FaultPolicy, profile_shapes, validate_profile
+from .replies import Reply, proxy_502_reply
+from .shapes import CONNECTION_CLOSE, PROXY_502, ShapeState, Shapes
 
-__all__ = ["JellyfinSimulator", "PROFILES"]
+__all__ = ["JellyfinSimulator", "PROFILES", "Shapes"]
 
 logger = logging.getLogger(__name__)
 
-SERVER_NAME = "batch-debug-sim"
-VERSION = "10.10.7"
-RECENT_REQUESTS = 10_000  # stats()["requests"] keeps the newest this many; "total" counts all
-ROUTE_KINDS = ("image", "item", "user_item", "user_items", "system_info", "other")
-
-_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
-_DASHED = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_AUTH_SCHEME = re.compile(r"^\s*(?:MediaBrowser|Emby)\s+(.*)$", re.IGNORECASE | re.DOTALL)
-_AUTH_PARAM = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,]*))\s*(?:,|$)')
-_ROUTES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    ("system_info", re.compile(r"^/System/Info/Public$", re.I), ("GET",)),
-    ("image", re.compile(r"^/Items/([^/]+)/Images/Primary$", re.I), ("GET", "HEAD")),
-    ("item", re.compile(r"^/Items/([^/]+)$", re.I), ("GET",)),
-    ("authenticate", re.compile(r"^/Users/AuthenticateByName$", re.I), ("POST",)),
-    ("user_items", re.compile(r"^/Users/([^/]+)/Items$", re.I), ("GET",)),
-    ("user_item", re.compile(r"^/Users/([^/]+)/Items/([^/]+)$", re.I), ("GET",)),
-)
-
-
-def _parse_guid(raw: str) -> str | None:
-    """Normalise a Jellyfin GUID (32 hex chars, or dashed 8-4-4-4-12) to 32 lowercase hex; None if malformed."""
-    if _HEX32.match(raw) or _DASHED.match(raw):
-        return raw.replace("-", "").lower()
-    return None
-
-
-def _token_from_auth_header(value: str | None) -> str | None:
-    """The ``Token`` field of a ``MediaBrowser``/``Emby`` authorization header (field names any case)."""
-    match = _AUTH_SCHEME.match(value or "")
-    if not match:
-        return None
-    for param in _AUTH_PARAM.finditer(match.group(1)):
-        if param.group(1).lower() == "token":
-            raw = param.group(2) if param.group(2) is not None else param.group(3).strip()
-            return unquote(raw) or None  # Jellyfin URL-decodes header values
-    return None
-
 
 class JellyfinSimulator:
-    """A Jellyfin server stand-in with deterministic items and fault profiles."""
+    """A Jellyfin server stand-in with deterministic items, fault profiles and failure shapes."""
 
     def __init__(self, profile: str = "healthy", seed: int = 42, api_key: str = "sim-api-key",
                  host: str = "127.0.0.1", port: int = 0, legacy_auth: bool = True, item_count: int = 200,
-                 rate_limit_per_second: float = 20.0, rate_limit_burst: int = 10) -> None:
+                 rate_limit_per_second: float = 20.0, rate_limit_burst: int = 10, shapes: Shapes | None = None,
+                 version: str | None = None) -> None:
         self.profile = validate_profile(profile)
         host = "127.0.0.1" if host == "localhost" else host
         try:
@@ -104,16 +80,28 @@ class JellyfinSimulator:
             loopback = False
         if not loopback:
             raise ValueError(f"The simulator only binds to an IPv4 loopback address such as 127.0.0.1, not {host!r}.")
+        if shapes is not None and not isinstance(shapes, Shapes):
+            raise ValueError(f"shapes must be a batch_debug.jellyfin.shapes.Shapes or None, not {shapes!r}.")
+        self.shapes: Shapes = profile_shapes(profile) if shapes is None else shapes
+        if self.shapes.legacy_auth_only and not legacy_auth:
+            raise ValueError("legacy_auth=False contradicts shapes.legacy_auth_only, which takes only the legacy "
+                             "forms.")
+        if version is not None and not version.strip():
+            raise ValueError("version must be a non-empty string such as '10.8.13', or None.")
+        self.version = version or (LEGACY_VERSION if self.shapes.legacy_auth_only else VERSION)
+        self._reports_version = version is not None or self.shapes.legacy_auth_only
         self.seed, self.api_key, self.host, self.legacy_auth = seed, api_key, host, legacy_auth
         self._port = port
         self._policy = FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst)
         self._catalog = Catalog(seed, item_count)
         self.user_id, self.server_id = self._catalog.user_id, self._catalog.server_id
+        self._state = ShapeState(self.shapes)
+        self._ledger = Ledger()
+        self._api = JellyfinApi(self._catalog, self._policy, self._state, self.shapes, seed, api_key, legacy_auth,
+                                self.version, lambda: self.url)
         self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
-        self._stats_lock = threading.Lock()
-        self.reset_stats()
 
     # -- lifecycle -----------------------------------------------------------------
     def _bind(self) -> SimulatorServer:
@@ -121,7 +109,8 @@ class JellyfinSimulator:
             if self._server is None:
                 self._server = SimulatorServer((self.host, self._port), self)
                 self._port = self._server.server_address[1]
-                logger.info("Jellyfin simulator (%s profile) listening on %s", self.profile, self.url)
+                logger.info("Jellyfin simulator (%s profile; shapes: %s) listening on %s", self.profile,
+                            ", ".join(self.shapes.active()) or "none", self.url)
             return self._server
 
     def start(self) -> JellyfinSimulator:
@@ -133,10 +122,19 @@ class JellyfinSimulator:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until Ctrl-C (or ``stop()`` from another thread)."""
+        """Serve in the calling thread until Ctrl-C (or ``stop()`` from another thread).
+
+        A server that died (``die_after``) keeps its open connections (their
+        requests are dropped) until Ctrl-C or ``stop()``.
+        """
         server = self._bind()
         try:
             server.serve_forever(poll_interval=0.2)
+            if server.dead.is_set() and not server.stopping.is_set():
+                logger.warning("Jellyfin simulator died after %s requests as configured; Ctrl-C exits",
+                               self.shapes.die_after)
+                while not server.stopping.wait(0.5):  # short waits keep Ctrl-C responsive
+                    pass
         except KeyboardInterrupt:
             logger.info("Jellyfin simulator interrupted; shutting down")
         finally:
@@ -146,7 +144,8 @@ class JellyfinSimulator:
         server, thread = self._server, self._thread
         if server is None:
             return
-        server.shutdown()  # returns once serve_forever's loop has ended (works before it started, too)
+        server.stopping.set()  # first, so stalls and slow bodies end now
+        server.shutdown()  # returns once serve_forever's loop has ended (at once if it died)
         if thread is not None:
             thread.join(timeout=5)
         self._close(server)
@@ -189,125 +188,38 @@ class JellyfinSimulator:
         """
         return self._catalog.demo_ids(n, self.seed if seed is None else seed, self.broken_item_ids)
 
-    # -- stats -------------------------------------------------------------------------
+    # -- stats and ground truth --------------------------------------------------------
     def reset_stats(self) -> None:
-        with self._stats_lock:
-            self._total = 0
-            self._by_status: Counter[str] = Counter()
-            self._by_method: Counter[str] = Counter()
-            self._by_route: Counter[str] = Counter({k: 0 for k in ROUTE_KINDS})
-            self._requests: deque[dict[str, Any]] = deque(maxlen=RECENT_REQUESTS)
+        """Zero stats and truth, and restart request numbers and key uses (a dead server stays dead)."""
+        self._ledger.reset()
+        self._state.reset()
 
     def stats(self) -> dict[str, Any]:
-        with self._stats_lock:
-            return {"total": self._total, "by_status": dict(self._by_status), "by_method": dict(self._by_method),
-                    "by_route": dict(self._by_route), "requests": [dict(r) for r in self._requests]}
+        return self._ledger.stats()
 
-    def record(self, method: str, path: str, kind: str, status: int) -> None:
-        kind = kind if kind in ROUTE_KINDS else "other"
-        with self._stats_lock:
-            self._total += 1
-            self._by_status[str(status)] += 1
-            self._by_method[method] += 1
-            self._by_route[kind] += 1
-            self._requests.append({"method": method, "path": path, "status": status})
+    def truth(self) -> dict[str, Any]:
+        """What the shapes really did (keys documented in ``shapes.py``; {} with no shapes)."""
+        return self._ledger.truth(self.shapes, self._state.key_uses, self._state.dead,
+                                  self.version if self._reports_version else None)
+
+    def record(self, method: str, path: str, kind: str, reply: Reply) -> None:
+        """Count one request read (called by the HTTP handler before it sends anything)."""
+        self._ledger.record(method, path, kind, reply)
 
     # -- request handling ------------------------------------------------------------
-    def _authorized(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
-        # Jellyfin takes the first token it finds, in this order, and checks only that one.
-        token = _token_from_auth_header(headers.get("Authorization"))
-        if token is None and self.legacy_auth:
-            token = _token_from_auth_header(headers.get("X-Emby-Authorization"))
-        token = token or query.get("apikey")
-        if not token and self.legacy_auth:
-            token = headers.get("X-Emby-Token") or headers.get("X-MediaBrowser-Token") or query.get("api_key")
-        if not token or self._policy.rejects_all_keys:
-            return False
-        return hmac.compare_digest(token.encode(), self.api_key.encode())
-
-    def respond(self, method: str, path: str, raw_query: str, headers: Mapping[str, str],
-                 body: bytes) -> tuple[str, Reply]:
-        trimmed = path.rstrip("/") or "/"
-        for kind, pattern, methods in _ROUTES:
-            match = pattern.match(trimmed)
-            if match:
-                break
+    def respond(self, method: str, path: str, raw_query: str, headers: Mapping[str, str], body: bytes,
+                reused: bool = False) -> tuple[str, Reply]:
+        """The answer to one request: the front (death, idle drops, proxy outage), then Jellyfin."""
+        kind, match, methods = route(path, self.shapes.redirect_images)
+        ticket = self._state.arrive(counted=kind != "system_info", reused=reused)
+        if ticket.fault == PROXY_502:
+            reply = proxy_502_reply()
+        elif ticket.fault is not None:
+            reply = Reply(None, fault=ticket.fault)
         else:
-            kind, match, methods = "other", None, ()
-        admitted = self._policy.admit()
-        if admitted.status is not None:
-            return kind, fault_reply(admitted, "")
-        if match is None:
-            return kind, Reply(404)
-        if method not in methods:
-            return kind, Reply(405, headers={"Allow": ", ".join(methods)})
-        query: dict[str, str] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(name.lower(), value)  # Jellyfin matches query names case-insensitively
-        args = [unquote(g) for g in match.groups()]
-        if kind == "system_info":
-            return kind, json_reply(200, {"LocalAddress": self.url, "ServerName": SERVER_NAME, "Version": VERSION,
-                                          "ProductName": "Jellyfin Server", "OperatingSystem": "Linux",
-                                          "Id": self.server_id, "StartupWizardCompleted": True})
-        if kind == "image":
-            return kind, self._item_reply(kind, method, args[0], self._image_reply)
-        if kind == "authenticate":
-            return kind, self._authenticate(body)
-        if not self._authorized(headers, query):
-            return kind, text_reply(401, "Unauthorized")
-        if kind == "item":
-            return kind, self._item_reply(kind, method, args[0], self._item_json_reply)
-        user = _parse_guid(args[0])
-        if user is None:
-            return kind, bad_value_reply("userId", args[0])
-        if user != self.user_id:
-            return kind, not_found_reply()
-        if kind == "user_item":
-            return kind, self._item_reply(kind, method, args[1], self._item_json_reply)
-        return kind, self._list_items(query)
-
-    def _item_reply(self, kind: str, method: str, raw_id: str, ok: Callable[[str], Reply]) -> Reply:
-        item_id = _parse_guid(raw_id)
-        if item_id is None:
-            return bad_value_reply("itemId", raw_id)
-        index = self._catalog.index.get(item_id)
-        if index is None:
-            return not_found_reply()
-        fault = self._policy.decide(kind, method, item_id, index)
-        if fault.status is not None:
-            return fault_reply(fault, item_id)
-        reply = ok(item_id)
-        reply.delay_s = fault.delay_s
-        return reply
-
-    def _image_reply(self, item_id: str) -> Reply:
-        return Reply(200, poster_png(self.seed, item_id), "image/png", {"Cache-Control": "public"})
-
-    def _item_json_reply(self, item_id: str) -> Reply:
-        return json_reply(200, self._catalog.item_json(item_id))  # carries no key: nothing secret to echo
-
-    def _list_items(self, query: Mapping[str, str]) -> Reply:
-        try:
-            start = max(0, int(query.get("startindex") or 0))
-        except ValueError:
-            return bad_value_reply("startIndex", query["startindex"])
-        try:
-            limit = int(query["limit"]) if query.get("limit") else len(self._catalog.item_ids)
-        except ValueError:
-            return bad_value_reply("limit", query["limit"])
-        page = self._catalog.item_ids[start:start + max(0, limit)]
-        return json_reply(200, {"Items": [self._catalog.item_json(i) for i in page],
-                                "TotalRecordCount": len(self._catalog.item_ids), "StartIndex": start})
-
-    def _authenticate(self, body: bytes) -> Reply:
-        try:
-            payload = json.loads(body or b"null")
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or not isinstance(payload.get("Username"), str):
-            return bad_value_reply("request", "body")
-        if self._policy.rejects_all_keys:
-            return text_reply(401, "Unauthorized")
-        return json_reply(200, {"User": {"Name": payload["Username"], "Id": self.user_id, "ServerId": self.server_id},
-                                "SessionInfo": {"UserId": self.user_id, "ServerId": self.server_id},
-                                "AccessToken": self.api_key, "ServerId": self.server_id})
+            reply = self._api.answer(kind, match, methods, method, raw_query, headers, body)
+        if self.shapes.connection_close and reply.status is not None:
+            reply.close = True
+            reply.fault = reply.fault or CONNECTION_CLOSE
+        reply.seq, reply.item_id, reply.kill_server = ticket.seq, item_ref(kind, match), ticket.kills
+        return ("image" if kind == "cdn" else kind), reply

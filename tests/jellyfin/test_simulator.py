@@ -44,7 +44,9 @@ def _statuses_until_ok(client: httpx.Client, item_id: str, tries: int = 3) -> li
 
 
 def test_profiles_are_the_contract_names() -> None:
-    assert PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed")
+    assert PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed", "proxy-outage", "key-revoked",
+                        "body-stall", "body-drop", "headers-stall", "redirects", "large-images", "slow-images",
+                        "dies-mid-job", "legacy-auth", "connection-close", "idle-drops")
 
 
 def test_unknown_profile_raises_a_sentence_listing_valid_names() -> None:
@@ -310,7 +312,8 @@ def test_stats_count_every_request_without_query_strings(sim: JellyfinSimulator,
     assert stats["by_method"] == {"GET": 7, "HEAD": 1}
     assert stats["by_route"] == {"image": 3, "item": 1, "user_item": 1, "user_items": 1,
                                  "system_info": 1, "other": 1}
-    assert stats["requests"][4] == {"method": "GET", "path": f"/Items/{item_id}", "status": 200}
+    assert stats["requests"][4] == {"method": "GET", "path": f"/Items/{item_id}", "status": 200, "fault": None,
+                                    "seq": 3}  # the /System/Info/Public probe gets no number
     assert all("?" not in r["path"] and KEY not in r["path"] for r in stats["requests"])
     sim.reset_stats()
     assert sim.stats()["total"] == 0
