@@ -14,10 +14,9 @@ same job file with the same writer.
 
 How spans are put together (one job = one trace):
 
-- spans are grouped by trace id; their request records come from the
-  ``batch_debug.record`` attribute the lean path puts on every attempt span
-  (spans from other instrumentation fall back to ``records.request_record``),
-  item records from the item spans;
+- spans are grouped by trace id; their request records are read from the
+  attempt spans by ``records.request_record`` (as the processor reads
+  them), item records from the item spans;
 - the job span (the one carrying ``batch_debug.job.id``) ends after all its
   children, so its arrival finishes the job: the file is written on the
   writer thread, with ``"complete": true``;
@@ -33,6 +32,11 @@ and, for spans without a record attribute, at most a batch of records whose
 start offset waits for the job's start time (past a batch, the earliest
 span seen stands in for it).
 
+With ``sanitize=True`` (the sidecar's receiver: spans from anywhere) every
+span first goes through ``sanitize.sanitize_span``: credentials in auth
+positions are learned, redacted from every string, and scrubbed from every
+file this assembler writes.
+
 Thread safety: :meth:`add` may be called from any number of threads at once
 (the sidecar's request threads, a ``SimpleSpanProcessor`` on every worker
 thread). It never raises for a bad span: it logs and goes on.
@@ -40,7 +44,6 @@ thread). It never raises for a bad span: it logs and goes on.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -52,6 +55,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A, records
 from .jobfile import validate_job_id
+from .sanitize import sanitize_span
+from .secrets import SecretBook
 from .writer import BATCH_SIZE, JobFileWriter, OpenJob
 
 logger = logging.getLogger(__name__)
@@ -90,6 +95,7 @@ class JobAssembler:
         max_spans: int = 250_000,
         pending_timeout: float = PENDING_TIMEOUT_SECONDS,
         max_pending_traces: int = MAX_PENDING_TRACES,
+        sanitize: bool = False,
     ) -> None:
         if max_spans < 1 or max_pending_traces < 1 or pending_timeout <= 0:
             raise ValueError("max_spans and max_pending_traces must be at least 1, and pending_timeout above 0.")
@@ -102,6 +108,8 @@ class JobAssembler:
         self._lock = threading.Lock()
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
         self.dropped_traces = 0
+        #: Credentials learned from the spans (``sanitize``): redacted from them and scrubbed from every file.
+        self.secrets: SecretBook | None = SecretBook() if sanitize else None
 
     # -- input -------------------------------------------------------------------
     def add(self, spans: Iterable[ReadableSpan]) -> None:
@@ -115,6 +123,8 @@ class JobAssembler:
             self.sweep()
 
     def _add(self, span: ReadableSpan) -> None:
+        if self.secrets is not None:
+            span = sanitize_span(span, self.secrets)
         trace_id = span.context.trace_id
         attrs = span.attributes or {}
         job_id = attrs.get(A.JOB_ID)
@@ -128,6 +138,8 @@ class JobAssembler:
             job = self._pending.get(trace_id)
             if job is None:
                 job = self._pending[trace_id] = _Pending()
+                if self.secrets is not None:
+                    job.secret_books.append(self.secrets)
                 self._evict_over_limit()
             else:
                 self._pending.move_to_end(trace_id)
@@ -146,20 +158,16 @@ class JobAssembler:
         with job.lock:
             if start and (not job.first_start_ns or start < job.first_start_ns):
                 job.first_start_ns = start
-            raw = attrs.get(A.RECORD)
-            if raw is not None:
-                record = json.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError(f"{A.RECORD} is not a JSON object")
-                job.records.append(record)
-            elif records.is_request_span(span):
-                job.deferred.append((start, records.request_record(span, start)))
-                if len(job.deferred) >= BATCH_SIZE:
-                    job.settle(job.first_start_ns)  # the best estimate of the job's start so far
+            if records.is_request_span(span):
+                if A.RECORD in attrs:
+                    # Ours carry their start offset: read on the writer thread like the processor's.
+                    job.request_spans.append(span)
+                else:
+                    job.deferred.append((start, records.request_record(span, None)))
+                    if len(job.deferred) >= BATCH_SIZE:
+                        job.settle(job.first_start_ns)  # the best estimate of the job's start so far
             elif records.is_item_span(span):
-                item = records.item_record(span)
-                item["started_ns"] = start
-                job.items.append(item)
+                job.items.append(records.item_record(span))
         return job.keep(span, self.max_spans)
 
     def _finish(self, job: _Pending, span: ReadableSpan, job_id: str) -> None:

@@ -13,6 +13,12 @@ SCOPE_NAME = "batch_debug"
 JOB_ID = "batch_debug.job.id"
 JOB_ITEMS_TOTAL = "batch_debug.job.items_total"
 JOB_SESSIONS_CREATED = "batch_debug.job.sessions_created"
+JOB_ITEMS_STARTED = "batch_debug.job.items_started"
+#: The exception that ended the job: its class name and redacted message.
+JOB_ERROR_TYPE = "batch_debug.job.error.type"
+JOB_ERROR_MESSAGE = "batch_debug.job.error.message"
+#: HTTP requests this process made with debug on but outside any job while the job ran.
+JOB_OUTSIDE_REQUESTS = "batch_debug.job.requests_outside_jobs"
 ITEM_ID = "batch_debug.item.id"
 ITEM_OUTCOME = "batch_debug.item.outcome"  # "succeeded" | "failed"
 ITEM_ERROR = "batch_debug.item.error"
@@ -21,7 +27,9 @@ ITEM_ERROR = "batch_debug.item.error"
 SERVER_INFO_PREFIX = "batch_debug.server.info."  # + ServerName, Version, ...
 SERVER_INFO_ERROR = "batch_debug.server.info_error"
 
-# HTTP attempt spans (the stock httpx CLIENT span, enriched by our hooks).
+# HTTP attempt spans. Ours (``instrumentation.exchange``) carry the semantic-convention
+# method, URL, status and error type, the item id, the resend count and RECORD; the
+# stock httpx CLIENT span (requests outside jobs) carries the rest below, set by our hooks.
 REQUEST_ITEM_ID = "batch_debug.item.id"
 RESEND_COUNT = "http.request.resend_count"  # semconv: 0 on the first attempt
 CONNECTION_REUSED = "batch_debug.connection.reused"
@@ -34,9 +42,11 @@ RESPONSE_HEADERS = "batch_debug.response.headers"  # JSON object, redacted
 SERVER_HEADER = "batch_debug.response.server"
 HTTP_VERSION = "batch_debug.http.version"
 URL_REDACTED = "batch_debug.url"
-#: The attempt's request record (see ``analysis``) as compact JSON, so a job can
-#: be assembled from its spans alone (``collector.assembler``): in another
-#: process, on another host, behind an OTLP exporter.
+#: The rest of the attempt's request record (what no other attribute holds: timings,
+#: body phase, connection, credential fingerprint, error body...) as compact JSON.
+#: With the attributes above it is the whole record (``records.request_record``),
+#: so a job file can be rebuilt from its spans alone: in another process, on
+#: another host, behind an OTLP exporter, or from a job file's own resourceSpans.
 RECORD = "batch_debug.record"
 
 # Semantic-convention names we read.
@@ -48,4 +58,3 @@ HTTP_STATUS_OLD = "http.status_code"
 HTTP_STATUS_NEW = "http.response.status_code"
 ERROR_TYPE = "error.type"
 
-ERROR_BODY_LIMIT = 2048

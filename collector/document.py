@@ -19,7 +19,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from . import analysis, attributes as A, records
 from .redact import redact_tree
 
-FORMAT_VERSION = 1
+#: 2: whole-exchange request records (body phase), the job's life (``job_error``,
+#: items started / not started), ``summary.findings``. Readers take 1 and 2.
+FORMAT_VERSION = 2
 
 
 def build_head(
@@ -28,20 +30,27 @@ def build_head(
     requests: Sequence[Any],
     items: Sequence[dict[str, Any]],
     *,
-    complete: bool,
+    ended: bool,
     dropped_spans: int = 0,
     debug_enabled: bool = True,
     secrets: Sequence[str] = (),
     end_time_ns: int | None = None,
 ) -> dict[str, Any]:
-    """The head of the job file as a JSON-ready dict (``job_span`` may still be open)."""
+    """The head of the job file as a JSON-ready dict.
+
+    ``ended``: the job span ended; False when the process stops mid-job
+    (``job_span`` is then still open). ``complete`` in the head is True only
+    when the job ended without raising.
+    """
     start_ns = job_span.start_time or 0
     end_ns = job_span.end_time or end_time_ns or start_ns
     info, info_error = records.server_info(job_span)
     attrs = job_span.attributes or {}
     sessions = attrs.get(A.JOB_SESSIONS_CREATED)
+    life = records.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
-    items = [{k: v for k, v in i.items() if k != "started_ns"}
+    items = [{**{k: v for k, v in i.items() if k != "started_ns"},
+              "start_offset_ms": round((i.get("started_ns", start_ns) - start_ns) / 1e6, 3)}
              for i in sorted(items, key=lambda i: i.get("started_ns", 0))]
     summary = analysis.summarize(
         job_id,
@@ -50,13 +59,15 @@ def build_head(
         duration_seconds=max(0.0, (end_ns - start_ns) / 1e9),
         debug_enabled=debug_enabled,
         env=env,
+        life=life,
         sessions_created=int(sessions) if sessions is not None else None,
         dropped_spans=dropped_spans,
     )
     head = {
         "format_version": FORMAT_VERSION,
         "job_id": job_id,
-        "complete": complete,
+        "complete": life["complete"],
+        "job_error": life["error"],
         "generated_at": datetime.now(timezone.utc).isoformat(),
         "started_at": datetime.fromtimestamp(start_ns / 1e9, timezone.utc).isoformat(),
         "trace_id": f"{job_span.context.trace_id:032x}",

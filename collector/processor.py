@@ -2,12 +2,13 @@
 
 A job is one trace whose root span carries ``batch_debug.job.id`` (made by
 ``instrumentation.job_span``). :class:`JobSpanProcessor` sees the job span
-start, so it can show the job's live progress, take request records straight
-from the instrumentation (``OpenJob.add_request``) and write a running job as
+start, so it can show the job's live progress and write a running job as
 incomplete when the process stops. It collects each open job's finished
-spans and request records in small batches; every ``BATCH_SIZE`` spans the
-batch goes to the writer thread (``writer.JobFileWriter``), which spools it
-to disk, so memory stays bounded however long the job is. When the job span
+spans in small batches; every ``BATCH_SIZE`` spans the batch goes to the
+writer thread (``writer.JobFileWriter``), which reads the request records
+from the attempt spans (``records.request_record``, the same reading the
+assembler does) and spools both to disk, so memory stays bounded however
+long the job is. When the job span
 ends, the writer writes ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` atomically.
 (Finished spans from elsewhere are put together by ``assembler.JobAssembler``
 into the same file, with the same writer.) At most ``max_spans`` spans per job go into the file; the rest
@@ -32,7 +33,6 @@ from pathlib import Path
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind
 
 from . import attributes as A, progress, records
 from .writer import BATCH_SIZE, JobFileWriter, OpenJob
@@ -86,22 +86,18 @@ class JobSpanProcessor(SpanProcessor):
     def _collect(self, job: OpenJob, span: ReadableSpan) -> None:
         counters = job.progress
         attrs = span.attributes or {}
-        if span.kind == SpanKind.CLIENT:
+        if records.is_request_span(span):
             counters.requests += 1
             status = attrs.get(A.HTTP_STATUS_NEW) or attrs.get(A.HTTP_STATUS_OLD)
-            if status is None or int(status) >= 400:
+            if A.ERROR_TYPE in attrs or status is None or int(status) >= 400:
                 counters.failed_requests += 1
-            scope = span.instrumentation_scope
-            if scope is None or scope.name != A.SCOPE_NAME:
-                # A span from the stock instrumentation (ours come with a record): derive it.
-                job.add_request(records.request_record(span, job.start_ns))
+            # Its record is read from the span on the writer thread (``records.request_record``).
+            job.add_request_span(span)
         elif A.ITEM_OUTCOME in attrs:
             counters.items_done += 1
             if attrs[A.ITEM_OUTCOME] == "failed":
                 counters.items_failed += 1
-            item = records.item_record(span)
-            item["started_ns"] = span.start_time or 0
-            job.items.append(item)
+            job.items.append(records.item_record(span))
         if job.keep(span, self.max_spans):
             self.writer.spool_batch(job)
         if counters.due():

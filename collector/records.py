@@ -1,8 +1,12 @@
 """Turn a job's finished spans into the plain records that ``analysis`` reads.
 
-One request record per HTTP attempt span (the httpx CLIENT span, whichever
-semantic-convention names it carries), one item record per item span. This
-is the only module that knows both span attribute names and record keys.
+One request record per HTTP attempt span (ours, or another instrumentation's
+CLIENT span, whichever semantic-convention names it carries), one item
+record per item span, and the job's life from its job span. This is the
+only module that knows both span attribute names and record keys, and the
+only reader of attempt spans: the local processor, the assembler (spans from
+an exporter or another host) and a replay of a job file's own spans all get
+the same records from the same spans.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from . import attributes as A
 from .redact import redact_url
+from .routes import route_of
 
 
 def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
@@ -57,43 +62,81 @@ def is_item_span(span: ReadableSpan) -> bool:
     return span.kind == SpanKind.INTERNAL and A.ITEM_OUTCOME in attrs
 
 
-def request_record(span: ReadableSpan, job_start_ns: int) -> dict[str, Any]:
-    """The request record of one HTTP attempt span (see ``analysis``)."""
+def _extras(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = attrs.get(A.RECORD)
+    if raw is None:
+        return None
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError(f"{A.RECORD} is not a JSON object")
+    return value
+
+
+def request_record(span: ReadableSpan, job_start_ns: int | None) -> dict[str, Any]:
+    """The request record of one HTTP attempt span (see ``analysis``).
+
+    The one reading of attempt spans, whoever made them: ours carry the
+    semantic-convention attributes plus ``batch_debug.record`` (the rest of
+    the record; ``instrumentation.exchange`` writes it); spans of other
+    instrumentation give what their attributes hold. ``job_start_ns`` gives
+    the start offset when the span does not carry it (None: unknown yet,
+    the caller sets ``start_offset_ms`` later).
+    """
     attrs = span.attributes or {}
     status = _first(attrs, A.HTTP_STATUS_NEW, A.HTTP_STATUS_OLD)
-    error_type = None
-    if status is None:
-        error_type = _exception_type(span) or _first(attrs, A.ERROR_TYPE) or "NetworkError"
-    url = _first(attrs, A.URL_REDACTED, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""
-    response_headers = _headers(attrs, A.RESPONSE_HEADERS)
-    start = span.start_time or job_start_ns
+    status = int(status) if status is not None else None
+    error_type = _first(attrs, A.ERROR_TYPE)
+    if error_type is not None and status is not None and str(error_type) == str(status):
+        error_type = None  # semantic conventions put the status there for HTTP errors
+    url = redact_url(str(_first(attrs, A.URL_REDACTED, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""))
+    start = span.start_time or job_start_ns or 0
     end = span.end_time or start
+    extras = _extras(attrs)
     record: dict[str, Any] = {
         "item_id": attrs.get(A.REQUEST_ITEM_ID),
         "attempt": int(attrs.get(A.RESEND_COUNT, 0)) + 1,
         "method": str(_first(attrs, A.HTTP_METHOD_NEW, A.HTTP_METHOD_OLD) or ""),
-        "url": redact_url(str(url)),
-        "status_code": int(status) if status is not None else None,
+        "url": url,
+        "route": route_of(url),
+        "status_code": status,
         "error_type": error_type,
         "duration_ms": round((end - start) / 1e6, 3),
-        "start_offset_ms": round((start - job_start_ns) / 1e6, 3),
-        "connection_reused": attrs.get(A.CONNECTION_REUSED),
-        "http_version": attrs.get(A.HTTP_VERSION),
-        "server": attrs.get(A.SERVER_HEADER),
-        "connect_ms": attrs.get(A.CONNECT_MS),
-        "tls_ms": attrs.get(A.TLS_MS),
-        "ttfb_ms": attrs.get(A.TTFB_MS),
-        "retry_after": response_headers.get("retry-after"),
-        "request_headers": _headers(attrs, A.REQUEST_HEADERS),
-        "response_headers": response_headers,
-        "span_id": f"{span.context.span_id:016x}",
+        "start_offset_ms": round((start - job_start_ns) / 1e6, 3) if job_start_ns is not None else None,
+        "connection_reused": None,
+        "http_version": None,
+        "server": None,
     }
-    if status is not None and int(status) >= 400:
-        record["error_body"] = attrs.get(A.ERROR_BODY, "")
+    if extras is not None:
+        record.update(extras)
+    else:
+        _from_stock_attributes(record, span, attrs)
+    record["span_id"] = f"{span.context.span_id:016x}"
     return record
 
 
+def _from_stock_attributes(record: dict[str, Any], span: ReadableSpan, attrs: Mapping[str, Any]) -> None:
+    """What a span without our record attribute tells (the stock httpx span with our hooks, or others)."""
+    if record["status_code"] is None and record["error_type"] is None:
+        record["error_type"] = _exception_type(span) or "NetworkError"
+    elif record["status_code"] is not None and record["error_type"] is not None:
+        record["error_phase"] = "body"  # an error after the answer came: its body broke off
+    response_headers = _headers(attrs, A.RESPONSE_HEADERS)
+    record.update(connection_reused=attrs.get(A.CONNECTION_REUSED), http_version=attrs.get(A.HTTP_VERSION),
+                  server=attrs.get(A.SERVER_HEADER))
+    for key, attr in (("connect_ms", A.CONNECT_MS), ("tls_ms", A.TLS_MS), ("ttfb_ms", A.TTFB_MS)):
+        if attrs.get(attr) is not None:
+            record[key] = attrs[attr]
+    if response_headers.get("retry-after"):
+        record["retry_after"] = response_headers["retry-after"]
+    status = record["status_code"]
+    if status is not None and status >= 400:
+        record["request_headers"] = _headers(attrs, A.REQUEST_HEADERS)
+        record["response_headers"] = response_headers
+        record["error_body"] = attrs.get(A.ERROR_BODY, "")
+
+
 def item_record(span: ReadableSpan) -> dict[str, Any]:
+    """The item record of one item span; ``started_ns`` is the caller's to turn into an offset."""
     attrs = span.attributes or {}
     outcome = attrs.get(A.ITEM_OUTCOME)
     if outcome not in ("succeeded", "failed"):
@@ -104,6 +147,7 @@ def item_record(span: ReadableSpan) -> dict[str, Any]:
         "outcome": outcome,
         "error": attrs.get(A.ITEM_ERROR),
         "duration_ms": round((end - start) / 1e6, 3) if end else None,
+        "started_ns": start,
     }
 
 
@@ -121,6 +165,34 @@ def job_records(
     requests.sort(key=lambda pair: pair[0])
     items.sort(key=lambda pair: pair[0])
     return [r for _, r in requests], [i for _, i in items]
+
+
+def job_life(job_span: ReadableSpan | None, *, ended: bool) -> dict[str, Any]:
+    """The job's life from its job span: items declared and started, the error that ended it.
+
+    ``ended``: the job span ended (False: the file is written while the job
+    still runs, because the process is stopping). ``complete`` is True only
+    when the job ended and did not raise.
+    """
+    attrs = (job_span.attributes if job_span is not None else None) or {}
+    error = None
+    if attrs.get(A.JOB_ERROR_TYPE):
+        error = {"type": str(attrs[A.JOB_ERROR_TYPE]), "message": str(attrs.get(A.JOB_ERROR_MESSAGE) or "")}
+    elif job_span is not None and job_span.status.status_code == StatusCode.ERROR:
+        error = {"type": None, "message": job_span.status.description or "the job span ended with an error"}
+
+    def count(key: str) -> int | None:
+        value = attrs.get(key)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+
+    return {
+        "ended": ended,
+        "complete": ended and error is None,
+        "items_declared": count(A.JOB_ITEMS_TOTAL),
+        "items_started": count(A.JOB_ITEMS_STARTED),
+        "error": error,
+        "requests_outside_jobs": count(A.JOB_OUTSIDE_REQUESTS) or 0,
+    }
 
 
 def server_info(job_span: ReadableSpan | None) -> tuple[dict[str, Any] | None, str | None]:

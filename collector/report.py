@@ -1,5 +1,9 @@
 """Plain-text rendering of a job summary for the CLI.
 
+Findings are printed with their id, confidence, cause and action; a summary
+without findings (a clean job, or a file of format version 1) prints its
+recommendations instead.
+
 Pure (summary dict in, text out) and free of colour codes so the output can be
 piped or pasted into an issue. Lines stay within ``WIDTH`` columns. Reads the
 summary with ``.get`` so job files written by older versions still render.
@@ -28,8 +32,12 @@ def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
                          subsequent_indent=indent, break_on_hyphens=False) or [indent.rstrip()]
 
 
+def _plural(n: Any, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{_num(n)} {word}s"
+
+
 def render_text(summary: Mapping[str, Any]) -> str:
-    """A readable report: figures, status codes, failure patterns, advice."""
+    """A readable report: the job's life, figures, status codes, failure patterns, findings."""
     s = summary
     lat = s.get("latency_ms") or {}
     conn = s.get("connections") or {}
@@ -42,9 +50,16 @@ def render_text(summary: Mapping[str, Any]) -> str:
                      f"({_num(s.get('success_rate_percent'), '%')} success)"),
         ("Retries", _num(s.get("retries"))),
         ("Items", f"{_num(s.get('items_total'))} total, {_num(s.get('items_succeeded'))} succeeded, "
-                  f"{_num(s.get('items_failed'))} failed "
-                  f"({_num(s.get('item_success_rate_percent'), '%')} success)"),
+                  f"{_num(s.get('items_failed'))} failed"
+                  + (f", {s['items_unfinished']} unfinished" if s.get("items_unfinished") else "")
+                  + (f", {s['items_not_started']} never started" if s.get("items_not_started") else "")
+                  + f" ({_num(s.get('item_success_rate_percent'), '%')} success)"),
     ]
+    error = s.get("job_error")
+    if error:
+        rows.insert(0, ("Job", f"stopped with {error.get('type') or 'an error'}: {error.get('message') or ''}"))
+    elif s.get("complete") is False:
+        rows.insert(0, ("Job", "cut short: the process stopped before the job ended"))
     if lat:
         rows.append(("Latency (ms)", "  ".join(
             f"{k.removesuffix('_ms')} {_num(lat.get(k))}"
@@ -73,8 +88,8 @@ def render_text(summary: Mapping[str, Any]) -> str:
     lines += ["", "Failure patterns"]
     for p in s.get("failure_patterns") or []:
         codes = ", ".join(f"{k}: {v}" for k, v in (p.get("status_codes") or {}).items())
-        head = (f"- {p.get('pattern')}: {p.get('count')} attempts, {p.get('items_affected')} items, "
-                f"{p.get('recovered_items', 0)} recovered [{codes}]")
+        head = (f"- {p.get('pattern')}: {_plural(p.get('count'), 'attempt')}, "
+                f"{_plural(p.get('items_affected'), 'item')}, {p.get('recovered_items', 0)} recovered [{codes}]")
         lines += _wrap(head, "    ", "  ")
         lines += _wrap(str(p.get("description", "")), "    ")
         if p.get("example_item_ids"):
@@ -82,6 +97,15 @@ def render_text(summary: Mapping[str, Any]) -> str:
     if not s.get("failure_patterns"):
         lines.append("  (none)")
 
+    findings = s.get("findings") or []
+    if findings:
+        lines += ["", "Findings"]
+        for n, finding in enumerate(findings, 1):
+            lines += _wrap(f"{finding.get('id')} ({finding.get('confidence')} confidence)", "      ", f"  {n:>2}. ")
+            lines += _wrap(str(finding.get("cause", "")), "      ")
+            lines += _wrap("What to do: " + str(finding.get("action", "")), "      ")
+        return "\n".join(lines) + "\n"
+    # No findings: the one "no problems" line, or a file written before findings existed.
     lines += ["", "Recommendations"]
     recs = s.get("recommendations") or []
     for n, text in enumerate(recs, 1):

@@ -23,12 +23,16 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import jobfile
+from .bodytext import gist
 from .redact import REDACTED, is_literal_secret
 
 #: Record fields the analysis reads; kept in memory, in this order, per request.
-SLIM_FIELDS = ("item_id", "attempt", "method", "status_code", "error_type", "duration_ms",
-               "connection_reused", "server", "http_version", "retry_after")
+SLIM_FIELDS = ("item_id", "attempt", "method", "route", "status_code", "error_type", "error_phase", "duration_ms",
+               "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
+               "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp", "content_type",
+               "error_body", "redirect_to")
 _INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
+_BODY = _INDEX["error_body"]
 
 
 class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instance dict
@@ -50,7 +54,13 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> SlimRecord:
-        return cls(record.get(name) for name in SLIM_FIELDS)
+        slim = cls(record.get(name) for name in SLIM_FIELDS)
+        if slim[_BODY] is not None:
+            # The analysis reads an error body's gist (its message), never all of it.
+            values = list(slim)
+            values[_BODY] = gist(values[_BODY])
+            return cls(values)
+        return slim
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -102,8 +112,10 @@ class JobSpool:
             self._spans.write(("," if self._spans.tell() else "") + _scrub(text, secrets))
             self.span_count += len(spans)
 
-    def write_job_file(self, job_id: str, head: dict[str, Any], when: datetime | None = None) -> Path:
-        """Write the job file: ``head`` plus ``requests`` and ``resourceSpans`` from the spool."""
+    def write_job_file(self, job_id: str, head: dict[str, Any], secrets: Sequence[str] = (),
+                       when: datetime | None = None) -> Path:
+        """Write the job file: ``head`` plus ``requests`` and ``resourceSpans`` from the spool,
+        scrubbed of ``secrets`` once more on the way (one may have been learned after a batch)."""
         if self._spans is None:
             self._open()
         self._spans.flush()
@@ -114,10 +126,10 @@ class JobSpool:
                 out.write(json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1])
                 out.write(',"requests":[')
                 with open(self._records_path, encoding="utf-8") as src:  # type: ignore[arg-type]
-                    shutil.copyfileobj(src, out, 1 << 20)
+                    _copy_scrubbed(src, out, secrets)
                 out.write('],"resourceSpans":[')
                 with open(self._spans_path, encoding="utf-8") as src:  # type: ignore[arg-type]
-                    shutil.copyfileobj(src, out, 1 << 20)
+                    _copy_scrubbed(src, out, secrets)
                 out.write("]}")
                 out.flush()
                 os.fsync(out.fileno())
@@ -137,6 +149,26 @@ class JobSpool:
             if path:
                 _unlink(path)
         self._spans = self._records = None
+
+
+def _copy_scrubbed(src: Any, out: Any, secrets: Sequence[str], chunk: int = 1 << 20) -> None:
+    """Copy text from ``src`` to ``out`` with every literal secret replaced, across chunk borders too."""
+    secrets = [s for s in secrets if is_literal_secret(s)]
+    if not secrets:
+        shutil.copyfileobj(src, out, chunk)
+        return
+    keep = max(len(s) for s in secrets) - 1  # a secret split by a chunk border is whole in the next round
+    carry = ""
+    while True:
+        block = src.read(chunk)
+        text = _scrub(carry + block, secrets)
+        if not block:
+            out.write(text)
+            return
+        # The tail may hold the start of a secret cut by the block border: it goes round again.
+        cut = max(0, len(text) - keep)
+        out.write(text[:cut])
+        carry = text[cut:]
 
 
 def _unlink(path: str) -> None:

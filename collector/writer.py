@@ -27,7 +27,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import jobfile, progress
+from . import jobfile, progress, records
 from .document import build_head
 from .health import WriteHealth
 from .spool import JobSpool
@@ -38,7 +38,7 @@ BATCH_SIZE = 512
 
 
 class OpenJob:
-    """One job between its start and its file. ``add_request`` is thread-safe."""
+    """One job between its start and its file. Its methods are thread-safe."""
 
     def __init__(self, job_id: str, job_span: ReadableSpan | None, items_total: int | None) -> None:
         self.job_id = job_id
@@ -48,32 +48,56 @@ class OpenJob:
         self.progress = progress.JobProgress(job_id, items_total)
         # Re-entrant: a SIGTERM handler may write the job while this thread holds it.
         self.lock = threading.RLock()
-        self.spans: list[ReadableSpan] = []
-        self.records: list[dict[str, Any]] = []
+        self.spans: list[ReadableSpan] = []  # to encode into resourceSpans
+        self.request_spans: list[ReadableSpan] = []  # whose records the writer thread derives
+        self.records: list[dict[str, Any]] = []  # records already derived (the assembler's late offsets)
         self.items: list[dict[str, Any]] = []
+        #: Secrets learned by the instrumentation while the job ran (``secrets.SecretBook``s).
+        self.secret_books: list[Any] = []
         self.kept = 0
         self.dropped = 0
+        self._queued = False  # a batch is waiting for the writer thread
         self.spool: JobSpool | None = None  # writer thread only
 
-    def add_request(self, record: dict[str, Any]) -> None:
+    def add_request_span(self, span: ReadableSpan) -> None:
         with self.lock:
-            self.records.append(record)
+            self.request_spans.append(span)
 
     def keep(self, span: ReadableSpan, max_spans: int) -> bool:
-        """Keep ``span`` for the file (or count it dropped past ``max_spans``); True when a batch is full."""
+        """Keep ``span`` for the file (or count it dropped past ``max_spans``).
+
+        True, once per batch, when a batch is full: the caller queues it for the writer thread.
+        """
         with self.lock:
             if self.kept < max_spans:
                 self.kept += 1
                 self.spans.append(span)
-                return len(self.spans) >= BATCH_SIZE
-            self.dropped += 1
-            return len(self.records) >= BATCH_SIZE
+                full = len(self.spans) >= BATCH_SIZE
+            else:
+                self.dropped += 1
+                full = len(self.records) + len(self.request_spans) >= BATCH_SIZE
+            if full and not self._queued:
+                self._queued = True
+                return True
+            return False
 
     def take_batch(self) -> tuple[list[ReadableSpan], list[dict[str, Any]]]:
+        """(spans to encode, request records), the records of request spans derived here."""
         with self.lock:
             spans, self.spans = self.spans, []
             batch, self.records = self.records, []
+            pending, self.request_spans = self.request_spans, []
+            self._queued = False
+        for span in pending:
+            try:
+                batch.append(records.request_record(span, self.start_ns))
+            except (ValueError, TypeError):
+                logger.warning("batch-debug skipped a request span of job %s with a damaged record",
+                               self.job_id, exc_info=True)
         return spans, batch
+
+    def learned_secrets(self) -> tuple[str, ...]:
+        return tuple(value for book in list(self.secret_books) for value in book.values())
 
 
 class JobFileWriter:
@@ -108,8 +132,7 @@ class JobFileWriter:
         self._queue.put(work)
 
     def spool_batch(self, job: OpenJob) -> None:
-        spans, batch = job.take_batch()
-        self.call(lambda: self._spool(job, spans, batch))
+        self.call(lambda: self._spool(job, *job.take_batch()))
 
     def submit(self, job: OpenJob, complete: bool) -> None:
         """Queue a finished job: write its file, then drop its progress entry."""
@@ -167,25 +190,32 @@ class JobFileWriter:
         if job.spool is None:
             job.spool = JobSpool(self.directory)
         try:
-            job.spool.add(spans, batch, tuple(self.secrets()))
+            job.spool.add(spans, batch, self._secrets(job))
         except OSError as exc:
             # Disk full or folder gone: note it, drop this batch, keep the job's summary going.
             self.health.failed(self.directory, f"spooling job {job.job_id}", exc)
 
+    def _secrets(self, job: OpenJob) -> tuple[str, ...]:
+        return tuple(self.secrets()) + job.learned_secrets()
+
     def write(self, job: OpenJob, complete: bool) -> Path | None:
-        """Write one job's file now; None (and logged) on failure."""
+        """Write one job's file now; None (and logged) on failure.
+
+        ``complete``: the job span ended (False: the process is stopping mid-job).
+        """
         try:
             spans, batch = job.take_batch()
             if complete:
                 spans.append(job.job_span)  # type: ignore[arg-type]
             self._spool(job, spans, batch)
-            secrets = tuple(self.secrets())
+            secrets = self._secrets(job)
             head = build_head(
-                job.job_id, job.job_span, job.spool.slim, job.items,  # type: ignore[union-attr]
-                complete=complete, dropped_spans=job.dropped, debug_enabled=self._debug_enabled(),
+                job.job_id, job.job_span, job.spool.slim, job.items,  # type: ignore[arg-type, union-attr]
+                ended=complete, dropped_spans=job.dropped, debug_enabled=self._debug_enabled(),
                 secrets=secrets, end_time_ns=time.time_ns(),
             )
-            path = job.spool.write_job_file(job.job_id, head)  # type: ignore[union-attr]
+            # Scrubbed again as a whole: a secret learned late must not survive in an early batch.
+            path = job.spool.write_job_file(job.job_id, head, secrets)  # type: ignore[union-attr]
         except OSError as exc:
             self.health.failed(self.directory, f"writing the job file for {job.job_id}", exc)
             return None

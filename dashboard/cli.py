@@ -30,6 +30,7 @@ from ..collector import config, jobfile, progress
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
+from ..jellyfin.profiles import PROFILES
 
 DIR_OPTION = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -194,6 +195,8 @@ def _report(result: Any, debug_on: bool) -> None:
 @click.option("--min-interval", type=click.FloatRange(0, 60), default=0.1, show_default=True,
               help="Seconds between requests.")
 @click.option("--max-attempts", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Seconds the client waits to connect and between bytes of an answer.")
 @click.option("--session-strategy", type=click.Choice(["shared", "per-request"]), default="shared",
               show_default=True)
 @click.option("--auth", type=click.Choice(["header", "query", "legacy-header", "legacy-query"]),
@@ -205,7 +208,7 @@ def _report(result: Any, debug_on: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.argument("item_ids", nargs=-1, required=True)
 def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str | None, concurrency: int,
-                    min_interval: float, max_attempts: int, session_strategy: str, auth: str,
+                    min_interval: float, max_attempts: int, timeout: float, session_strategy: str, auth: str,
                     use_async: bool, output_dir: Path | None, directory: Path | None, quiet: bool,
                     item_ids: tuple[str, ...]) -> None:
     """Run the reference poster worker on ITEM_ID... (exit 1 if any item failed)."""
@@ -219,7 +222,7 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
             raise click.BadParameter(str(exc), param_hint="--job-id") from None
     try:
         worker_config = WorkerConfig(server=server, api_key=api_key, user_id=user_id, concurrency=concurrency,
-                                     min_interval=min_interval, max_attempts=max_attempts,
+                                     min_interval=min_interval, max_attempts=max_attempts, timeout=timeout,
                                      session_strategy=session_strategy, auth=auth, output_dir=output_dir)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -234,8 +237,8 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
 
 @main.command()
 @click.option("--items", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--profile", type=click.Choice(["healthy", "flaky", "rate-limited", "bad-auth", "mixed"]),
-              default="mixed", show_default=True)
+@click.option("--profile", type=click.Choice(PROFILES), default="mixed", show_default=True,
+              help="Failure shape of the bundled Jellyfin simulator (see jellyfin-sim -h).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @DIR_OPTION
@@ -269,8 +272,8 @@ def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path 
 @main.command("jellyfin-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8096, show_default=True)
-@click.option("--profile", type=click.Choice(["healthy", "flaky", "rate-limited", "bad-auth", "mixed"]),
-              default="healthy", show_default=True)
+@click.option("--profile", type=click.Choice(PROFILES), default="healthy", show_default=True,
+              help="What the simulator does wrong (README: the simulator's profiles).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--api-key", default="sim-api-key", show_default=True)
 def jellyfin_sim(host: str, port: int, profile: str, seed: int, api_key: str) -> None:

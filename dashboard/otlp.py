@@ -79,7 +79,8 @@ def assembler_for(app: Flask) -> JobAssembler:
                 )
                 found = app.extensions[ASSEMBLER_EXTENSION] = JobAssembler(
                     writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS,
-                                                     config.DEFAULT_MAX_SPANS))
+                                                     config.DEFAULT_MAX_SPANS),
+                    sanitize=True)  # spans from anywhere: credentials learned and redacted
     return found
 
 

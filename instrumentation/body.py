@@ -1,9 +1,12 @@
-"""Peek at an error response's body without taking it from the caller.
+"""Peek at an error response's body without taking it from the caller (stock spans only).
 
-httpx's ``ResponseStream`` wraps httpcore's stream in ``_httpcore_stream``;
-we read the first chunks (up to 2 KB) from it and put a replay in its place,
-so the caller still reads the whole body, and a read error is given back to
-the caller when they read. Other stream types are left alone (None).
+Used by the hooks on the stock instrumentation's spans (requests outside any
+job; requests inside jobs are recorded by ``exchange``). httpx's
+``ResponseStream`` wraps httpcore's stream in ``_httpcore_stream``; we read
+the first chunks (up to ``bodytext.CAPTURE_LIMIT``) from it and put a replay
+in its place, so the caller still reads the whole body, and a read error is
+given back to the caller when they read. Other stream types are left alone
+(None). The snippet is the body's readable text (``bodytext.readable``).
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ..collector import attributes as A
+from ..collector.bodytext import CAPTURE_LIMIT, readable
 from ..collector.redact import redact_text
 
 
-def _snippet(chunks: list[bytes]) -> str:
-    raw = b"".join(chunks)[: A.ERROR_BODY_LIMIT]
-    return redact_text(raw.decode("utf-8", errors="replace"))
+def _snippet(chunks: list[bytes], complete: bool) -> str:
+    text, _ = readable(b"".join(chunks)[:CAPTURE_LIMIT], None, complete=complete)
+    return redact_text(text)
 
 
 class _ReplayStream:
@@ -52,7 +55,7 @@ class _ReplayStream:
 
 
 def peek_error_body(stream: Any) -> str | None:
-    """The first 2 KB of a response body (redacted), leaving the body to the caller."""
+    """The readable start of a response body (redacted), leaving the body to the caller."""
     # httpx's ResponseStream wraps httpcore's stream in `_httpcore_stream`;
     # we peek at that and put a replay in its place, so the caller still
     # reads the whole body. Other stream types are left alone.
@@ -65,14 +68,14 @@ def peek_error_body(stream: Any) -> str | None:
         for chunk in rest:
             head.append(chunk)
             size += len(chunk)
-            if size >= A.ERROR_BODY_LIMIT:
+            if size >= CAPTURE_LIMIT:
                 break
         else:
             rest = None  # type: ignore[assignment]
     except Exception as exc:  # noqa: BLE001 - give it back to the caller when they read
         error, rest = exc, None  # type: ignore[assignment]
     stream._httpcore_stream = _ReplayStream(head, rest, inner, error)
-    return _snippet(head)
+    return _snippet(head, rest is None and error is None)
 
 
 async def peek_error_body_async(stream: Any) -> str | None:
@@ -84,7 +87,7 @@ async def peek_error_body_async(stream: Any) -> str | None:
     size, error = 0, None
     rest: Any = inner.__aiter__()
     try:
-        while size < A.ERROR_BODY_LIMIT:
+        while size < CAPTURE_LIMIT:
             try:
                 chunk = await rest.__anext__()
             except StopAsyncIteration:
@@ -95,7 +98,7 @@ async def peek_error_body_async(stream: Any) -> str | None:
     except Exception as exc:  # noqa: BLE001
         error, rest = exc, None
     stream._httpcore_stream = _ReplayStream(head, _AsyncRest(rest) if rest else None, inner, error)
-    return _snippet(head)
+    return _snippet(head, rest is None and error is None)
 
 
 class _AsyncRest:

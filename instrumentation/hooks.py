@@ -1,16 +1,17 @@
 """Hooks for opentelemetry-instrumentation-httpx: what the stock spans lack.
 
-The stock instrumentation makes one CLIENT span per HTTP attempt with method,
+Requests inside a job never come here (the gate in ``transport`` records
+them as ``exchange.Attempt``s); these hooks serve the stock spans of requests
+made with debug on *outside* any job, which go only to OTLP viewers. The
+stock instrumentation makes one CLIENT span per HTTP attempt with method,
 URL and status. These hooks add, on recorded spans only:
 
 - the URL with ``ApiKey``/``api_key`` redacted (the stock redaction misses them),
 - redacted request and response headers, the ``Server`` header, HTTP version,
-- the job's item id and ``http.request.resend_count`` (how many times this
-  item already sent the same method + URL),
 - new vs reused connection and connect / TLS / time-to-first-byte timings,
   from httpcore's ``trace`` extension,
-- for status >= 400, the first 2 KB of the body (redacted), read without
-  taking the body away from the caller.
+- for status >= 400, the readable start of the body (redacted), read
+  without taking the body away from the caller.
 
 A hook must never break the request: each body runs under ``_guard``, which
 logs and swallows our own errors.
@@ -31,8 +32,6 @@ from opentelemetry.trace import Span
 from ..collector import attributes as A
 from ..collector.redact import redact_headers, redact_text, redact_url
 from .body import peek_error_body, peek_error_body_async
-from .probe import start_probe
-from .spans import current_item, current_job
 
 logger = logging.getLogger(__name__)
 
@@ -109,24 +108,10 @@ def _annotate_request(span: Span, request: RequestInfo, trace_cls: type[Connecti
     for key in (A.HTTP_URL_OLD, A.HTTP_URL_NEW):
         if key in attrs:
             span.set_attribute(key, url)
-    method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
-    item, job = current_item.get(), current_job.get()
-    scope = item or job
-    if scope is not None:
-        key = (method, url)
-        sent_before = scope.attempts.get(key, 0)
-        scope.attempts[key] = sent_before + 1
-        span.set_attribute(A.RESEND_COUNT, sent_before)
-    if item is not None:
-        span.set_attribute(A.REQUEST_ITEM_ID, item.item_id)
     if request.headers is not None:
         span.set_attribute(A.REQUEST_HEADERS, json.dumps(redact_headers(request.headers.multi_items())))
     if request.extensions is not None:
         request.extensions["trace"] = trace_cls(span, request.extensions.get("trace"))
-    if job is not None and job.probe is None:
-        with job.lock:
-            if job.probe is None:
-                job.probe = start_probe(request.url)
 
 
 def _annotate_response(span: Span, response: ResponseInfo) -> None:

@@ -14,10 +14,12 @@ see its start.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, TraceFlags
 
@@ -31,21 +33,35 @@ _UNSET = Status()
 
 
 class LeanSpans:
-    """Builds finished spans for one provider and hands them to its processors."""
+    """Builds finished spans for one provider and hands them to its processors.
 
-    def __init__(self, provider: TracerProvider, version: str) -> None:
-        self.resource = provider.resource
+    :meth:`detached` makes a builder with no provider: its spans go nowhere
+    unless the caller keeps them (the Custom ID Test records with debug off).
+    """
+
+    def __init__(self, provider: TracerProvider | None, version: str) -> None:
         self.scope = InstrumentationScope(SCOPE_NAME, version)
+        self.processor: SpanProcessor | None = None
+        if provider is None:
+            self.resource = Resource.get_empty()
+            self.new_span_id = RandomIdGenerator().generate_span_id
+            return
+        self.resource = provider.resource
         self.new_span_id = provider.id_generator.generate_span_id
         # The provider's own fan-out to every processor added to it, including
         # ones added after setup (an OTLP exporter, a test's in-memory one).
-        self._processor: SpanProcessor = provider._active_span_processor  # noqa: SLF001
+        self.processor = provider._active_span_processor  # noqa: SLF001
+
+    @classmethod
+    def detached(cls) -> LeanSpans:
+        return cls(None, "")
 
     def context(self, parent: SpanContext) -> SpanContext:
-        """A new child span context under ``parent``."""
-        return SpanContext(parent.trace_id, self.new_span_id(), False, _SAMPLED)
+        """A new child span context under ``parent`` (a new trace when ``parent`` is invalid)."""
+        trace_id = parent.trace_id if parent.is_valid else RandomIdGenerator().generate_trace_id()
+        return SpanContext(trace_id, self.new_span_id(), False, _SAMPLED)
 
-    def emit(
+    def build(
         self,
         name: str,
         context: SpanContext,
@@ -57,20 +73,25 @@ class LeanSpans:
         end_ns: int,
         status: Status = _UNSET,
         events: Sequence[Event] = (),
-    ) -> None:
-        span = ReadableSpan(
-            name, context, parent, self.resource, attributes, events, kind=kind, status=status,
-            start_time=start_ns, end_time=end_ns, instrumentation_scope=self.scope,
+    ) -> ReadableSpan:
+        return ReadableSpan(
+            name, context, parent if parent.is_valid else None, self.resource, attributes, events, kind=kind,
+            status=status, start_time=start_ns, end_time=end_ns, instrumentation_scope=self.scope,
         )
+
+    def deliver(self, span: ReadableSpan) -> None:
+        """Hand a finished span to the provider's processors, as ``Span.end`` would."""
+        if self.processor is None:
+            return
         try:
-            self._processor.on_end(span)
+            self.processor.on_end(span)
         except Exception:  # noqa: BLE001 - a processor's failure is not the job's
             logger.exception("a span processor failed on a batch-debug span")
 
 
-def exception_event(exc: BaseException, when_ns: int) -> tuple[Event, str]:
-    """An ``exception`` event with a redacted message, and that message."""
-    message = redact_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+def exception_event(exc: BaseException, when_ns: int, secrets: Iterable[str] = ()) -> tuple[Event, str]:
+    """An ``exception`` event with a redacted message (patterns and ``secrets``), and that message."""
+    message = redact_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, secrets)
     event = Event("exception", {"exception.type": type(exc).__qualname__, "exception.message": message},
                   timestamp=when_ns)
     return event, message

@@ -50,7 +50,7 @@ from ..collector.switch import DebugSwitch
 from . import hooks
 from .spans import TRACER_NAME, current_job
 from .lean import LeanSpans
-from .transport import install_gate
+from .transport import install_gate, remove_gate
 from .. import __version__
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ def _folder(directory: Path | str | None, switch: DebugSwitch | RemoteSwitch) ->
 
 def _instrument(provider: TracerProvider) -> None:
     """httpx instrumented for ``provider`` with our hooks, the gate, session counting, log redaction."""
+    remove_gate()  # installed alone earlier (ensure_gate): it goes back in front of the instrumentation
     instrumentor = HTTPXClientInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
         # Instrumented without our hooks (opentelemetry-instrument does that first): again, with them.
@@ -164,6 +165,12 @@ def _instrument(provider: TracerProvider) -> None:
     install_log_redaction(_secrets)
     wrap_function_wrapper(httpx.Client, "__init__", _count_session)
     wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
+
+
+def ensure_gate() -> None:
+    """The transport gate alone, for a process that never calls :func:`setup` but records
+    jobs for itself (the dashboard's Custom ID Test). Idempotent; ``setup`` keeps it in front."""
+    install_gate(switch_is_on)
 
 
 def setup(

@@ -15,18 +15,19 @@ Usage::
 Both work as ``with`` and ``async with``. A job span starts a new trace (one
 job = one trace, linked to whatever span was current), so the processor can
 group the job's spans by trace id. The current job and item live in
-``ContextVar``s: asyncio tasks inherit them; for threads, submit work with
-``contextvars.copy_context().run``. When debug is off the spans are
-non-recording and these managers do almost nothing.
+``ContextVar``s (``jobstate``): asyncio tasks inherit them; for threads,
+submit work with ``contextvars.copy_context().run``. When debug is off the
+spans are non-recording and these managers do almost nothing.
+
+The job span records the job's life: items declared (``items_total``) and
+started, and the exception that ended it, if any (type and redacted
+message), so the file never calls a crashed job clean.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
-from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
+from contextvars import Token
 from types import TracebackType
 from typing import Any
 
@@ -36,43 +37,11 @@ from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanK
 from ..collector import attributes as A
 from ..collector.jobfile import validate_job_id
 from ..collector.redact import redact_text
-from .lean import exception_event
+from .jobstate import OUTSIDE, ItemState, JobState, current_capture, current_item, current_job
+from .lean import LeanSpans, exception_event
 
 TRACER_NAME = A.SCOPE_NAME
-
-
-@dataclass
-class JobState:
-    """What the instrumentation knows and learns during one recorded job."""
-
-    job_id: str
-    span: Span
-    tracer: trace.Tracer
-    start_ns: int
-    lean: Any = None  # the pipeline's LeanSpans: builds request and item spans
-    sink: Callable[[dict[str, Any]], None] | None = None  # the processor's OpenJob.add_request
-    sessions_created: int = 0
-    probe: Any = None  # a ServerProbe once the first request named the server
-    attempts: dict[tuple[str, str], int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_request(self, record: dict[str, Any]) -> None:
-        """Hand a finished attempt's record to the job's processor."""
-        if self.sink is not None:
-            self.sink(record)
-
-
-@dataclass
-class ItemState:
-    item_id: str
-    context: SpanContext
-    attempts: dict[tuple[str, str], int] = field(default_factory=dict)
-    outcome: str | None = None
-    error: str | None = None
-
-
-current_job: ContextVar[JobState | None] = ContextVar("batch_debug_job", default=None)
-current_item: ContextVar[ItemState | None] = ContextVar("batch_debug_item", default=None)
+_DETACHED = LeanSpans.detached()
 
 
 def _tracer() -> trace.Tracer:
@@ -81,18 +50,23 @@ def _tracer() -> trace.Tracer:
     return current_tracer()
 
 
-def _job_state(job_id: str, span: Span, tracer: trace.Tracer) -> JobState:
+def _job_state(job_id: str, span: Span, tracer: trace.Tracer) -> JobState | None:
+    """The job's state: recorded (its span is), captured only (debug off inside a capture), or None."""
     from .pipeline import current_pipeline
 
-    start = getattr(span, "start_time", None) or time.time_ns()
-    state = JobState(job_id, span, tracer, start)
+    capture = current_capture.get()
+    recorded = span.is_recording()
+    if not recorded and capture is None:
+        return None
     pipeline = current_pipeline()
-    if pipeline is not None:
-        state.lean = pipeline.lean
-        if pipeline.processor is not None:
-            # In zero-code mode there is no processor: records reach the file on their spans.
-            job = pipeline.processor.job_for(span.get_span_context().trace_id)
-            state.sink = job.add_request if job is not None else None
+    lean = pipeline.lean if recorded and pipeline is not None else _DETACHED
+    start = getattr(span, "start_time", None) or time.time_ns()
+    state = JobState(job_id, span, tracer, start, lean, recorded=recorded, capture=capture,
+                     outside_at_start=OUTSIDE.value)
+    if recorded and pipeline is not None and pipeline.processor is not None:
+        job = pipeline.processor.job_for(span.get_span_context().trace_id)
+        if job is not None:
+            job.secret_books.append(state.secrets)  # learned keys are scrubbed from its file too
     return state
 
 
@@ -118,16 +92,12 @@ class _SpanScope:
         self.__exit__(*exc)  # type: ignore[attr-defined]
 
 
-def _record_error(span: Span, exc: BaseException) -> str:
-    message = redact_text(f"{type(exc).__name__}: {exc}")
-    # Not span.record_exception: its message and stack could carry a key.
-    span.add_event("exception", {"exception.type": type(exc).__qualname__, "exception.message": message})
-    span.set_status(Status(StatusCode.ERROR, message[:500]))
-    return message
-
-
 class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
-    """Mark a batch job; its file is written when the block ends."""
+    """Mark a batch job; its file is written when the block ends.
+
+    ``items_total`` (a keyword) declares how many items the job means to
+    process, so a job that stops early can say how many never started.
+    """
 
     def __init__(self, job_id: str, **attrs: Any) -> None:
         self.job_id = validate_job_id(job_id)
@@ -137,7 +107,7 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
 
     @property
     def recording(self) -> bool:
-        return self.state is not None
+        return self.state is not None and self.state.recorded
 
     def __enter__(self) -> job_span:
         parent = trace.get_current_span().get_span_context()
@@ -153,20 +123,33 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
             attributes=attributes, links=links,
         )
         self._attach(span)
-        if span.is_recording():
-            self.state = _job_state(self.job_id, span, tracer)
+        self.state = _job_state(self.job_id, span, tracer)
+        if self.state is not None:
             self._job_token = current_job.set(self.state)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        span = self._span
+        span, state = self._span, self.state
         try:
-            if self.state is not None:
+            if state is not None:
+                state.finish_open_attempts()
+            if state is not None and state.recorded:
                 if exc is not None:
-                    _record_error(span, exc)
-                span.set_attribute(A.JOB_SESSIONS_CREATED, self.state.sessions_created)
-                probe = self.state.probe
+                    message = redact_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                                          state.secrets.values())
+                    # Not span.record_exception: its message and stack could carry a key.
+                    span.add_event("exception", {"exception.type": type(exc).__qualname__,
+                                                 "exception.message": message})
+                    span.set_status(Status(StatusCode.ERROR, message[:500]))
+                    span.set_attribute(A.JOB_ERROR_TYPE, type(exc).__name__)
+                    span.set_attribute(A.JOB_ERROR_MESSAGE, message[:2000])
+                span.set_attribute(A.JOB_SESSIONS_CREATED, state.sessions_created)
+                span.set_attribute(A.JOB_ITEMS_STARTED, state.items_started)
+                outside = OUTSIDE.value - state.outside_at_start
+                if outside:
+                    span.set_attribute(A.JOB_OUTSIDE_REQUESTS, outside)
+                probe = state.probe
                 if probe is not None:
                     probe.record_on(span)
         finally:
@@ -195,9 +178,9 @@ class item_span:  # noqa: N801
         self._start = 0
 
     def fail(self, reason: str) -> None:
-        """Mark the item failed with a short, human reason."""
-        if self.state is not None:
-            self.state.outcome, self.state.error = "failed", redact_text(reason)
+        """Mark the item failed with a short, human reason (credentials in it are redacted)."""
+        if self.state is not None and self._job is not None:
+            self.state.outcome, self.state.error = "failed", redact_text(reason, self._job.secrets.values())
 
     def succeed(self) -> None:
         if self.state is not None:
@@ -205,7 +188,7 @@ class item_span:  # noqa: N801
 
     def __enter__(self) -> item_span:
         job = current_job.get()
-        if job is None or job.lean is None:
+        if job is None:
             return self
         self._job = job
         self._parent = trace.get_current_span().get_span_context()
@@ -214,18 +197,19 @@ class item_span:  # noqa: N801
         self._ctx_token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(context)))
         self.state = ItemState(self.item_id, context)
         self._token = current_item.set(self.state)
+        job.item_started()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         state, job = self.state, self._job
-        if state is None or job is None:
+        if state is None or job is None or self._parent is None:
             return
         try:
             end = time.time_ns()
             events = []
             if exc is not None:
-                event, message = exception_event(exc, end)
+                event, message = exception_event(exc, end, job.secrets.values())
                 events.append(event)
                 state.outcome, state.error = "failed", message
             outcome = state.outcome or "succeeded"
@@ -233,8 +217,8 @@ class item_span:  # noqa: N801
             if state.error:
                 attrs[A.ITEM_ERROR] = state.error
             status = Status(StatusCode.ERROR, state.error or "failed") if outcome == "failed" else Status()
-            job.lean.emit("poster item", state.context, self._parent, attrs, kind=SpanKind.INTERNAL,
-                          start_ns=self._start, end_ns=end, status=status, events=events)
+            job.deliver(job.lean.build("poster item", state.context, self._parent, attrs, kind=SpanKind.INTERNAL,
+                                       start_ns=self._start, end_ns=end, status=status, events=events))
         finally:
             if self._token is not None:
                 current_item.reset(self._token)

@@ -7,7 +7,8 @@ Usage::
 
 For each item, as the poster tool of the seed does: look the item up
 (``GET /Items/{id}`` or ``/Users/{uid}/Items/{id}``, authenticated), probe the
-image (``HEAD /Items/{id}/Images/Primary``), then download it (``GET``). A
+image (``HEAD /Items/{id}/Images/Primary``), then download it (``GET``).
+Redirects are followed, as aiohttp and requests do by default. A
 request is retried on 429, 5xx and network errors, up to ``max_attempts``
 attempts, waiting ``backoff`` seconds (1 s then 2 s) or the server's
 ``Retry-After`` if it asks for longer. A pacer keeps at least
@@ -57,6 +58,8 @@ class WorkerConfig:
     auth: str = "header"
     timeout: float = 10.0
     output_dir: Path | None = None
+    #: The longest Retry-After the worker waits for (tests: 0, no waiting).
+    max_retry_after: float = MAX_RETRY_AFTER_SECONDS
 
     def __post_init__(self) -> None:
         if not self.server.startswith(("http://", "https://")):
@@ -69,8 +72,8 @@ class WorkerConfig:
             )
         if self.max_attempts < 1 or self.concurrency < 1:
             raise ValueError("max_attempts and concurrency must be at least 1.")
-        if self.min_interval < 0 or self.timeout <= 0:
-            raise ValueError("min_interval must be >= 0 and timeout > 0.")
+        if self.min_interval < 0 or self.timeout <= 0 or self.max_retry_after < 0:
+            raise ValueError("min_interval and max_retry_after must be >= 0 and timeout > 0.")
 
     @property
     def base_url(self) -> str:
@@ -158,7 +161,7 @@ def _retry_delay(config: WorkerConfig, attempt: int, response: httpx.Response | 
     if response is not None:
         try:
             asked = float(response.headers.get("retry-after", ""))
-            delay = max(delay, min(asked, MAX_RETRY_AFTER_SECONDS))
+            delay = max(delay, min(asked, config.max_retry_after))
         except ValueError:
             pass
     return delay
@@ -215,7 +218,7 @@ class _SyncRunner:
         kwargs = {"headers": config.auth_headers() if auth else {}, "params": config.auth_params() if auth else {}}
         if self.client is not None:
             return self.client.request(method, config.base_url + path, **kwargs)
-        with httpx.Client(timeout=config.timeout) as client:
+        with httpx.Client(timeout=config.timeout, follow_redirects=True) as client:
             return client.request(method, config.base_url + path, **kwargs)
 
     def item(self, item_id: str) -> ItemResult:
@@ -270,7 +273,8 @@ def run_job(
     result, started, pacer = _begin(config, job_id)
     job_id = result.job_id
     with job_span(job_id, items_total=len(item_ids)):
-        client = httpx.Client(timeout=config.timeout) if config.session_strategy == "shared" else None
+        client = (httpx.Client(timeout=config.timeout, follow_redirects=True)
+                  if config.session_strategy == "shared" else None)
         try:
             runner = _SyncRunner(config, pacer, client)
 
@@ -304,7 +308,8 @@ async def run_job_async(
     job_id = result.job_id
     gate = asyncio.Semaphore(config.concurrency)
     async with job_span(job_id, items_total=len(item_ids)):
-        shared = httpx.AsyncClient(timeout=config.timeout) if config.session_strategy == "shared" else None
+        shared = (httpx.AsyncClient(timeout=config.timeout, follow_redirects=True)
+                  if config.session_strategy == "shared" else None)
         try:
             async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
                 kwargs = {"headers": config.auth_headers() if auth else {},
@@ -317,7 +322,7 @@ async def run_job_async(
                         if shared is not None:
                             response = await shared.request(method, config.base_url + path, **kwargs)
                         else:
-                            async with httpx.AsyncClient(timeout=config.timeout) as client:
+                            async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=True) as client:
                                 response = await client.request(method, config.base_url + path, **kwargs)
                     except httpx.TransportError as exc:
                         error = exc

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 API_KEY = "k3y-0f-the-test-server-5ecret"
+#: WorkerConfig settings for tests: no pacing, no backoff, no waiting for Retry-After.
+NO_WAIT = {"min_interval": 0.0, "backoff": (0.0,), "max_retry_after": 0.0}
 REPO = Path(__file__).resolve().parent.parent
 
 

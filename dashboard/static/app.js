@@ -9,6 +9,7 @@ import {
   rateClass, reportError, setConnection, shortPath, statusClass, toast,
 } from "./core.js";
 import { renderSummary } from "./summary.js";
+import { renderFindings } from "./findings.js";
 
 const POLL_MS = 2000;
 const state = {
@@ -290,7 +291,7 @@ function renderTest(result) {
         el("td", { class: "muted" }, a.connection_reused === false ? "new" : a.connection_reused ? "reused" : "–"),
         el("td", {}, el("span", { class: "body-snippet", title: a.error_body || "" }, a.error_body || ""))))))),
     el("h3", {}, "Diagnosis"),
-    el("ol", { class: "recommendations" }, result.diagnosis.map((text) => el("li", { "data-testid": "test-diagnosis" }, text))));
+    el("ol", { class: "findings", "data-testid": "test-diagnosis" }, renderFindings(result.findings, result.diagnosis)));
   box.classList.remove("hidden");
 }
 

@@ -1,7 +1,8 @@
 /* batch-debug dashboard: the job summary card and its request timeline (waterfall).
  *
- * renderSummary(summary, jobFile) fills the tiles, status codes, server facts,
- * failure patterns and recommendations, then draws one row per HTTP attempt
+ * renderSummary(summary, jobFile) fills the tiles, the job's life (an error that
+ * ended it, items never started), status codes, server facts, failure patterns
+ * and findings (findings.js), then draws one row per HTTP attempt
  * from jobFile.requests: a bar at start_offset_ms, duration_ms long, coloured
  * by status (2xx green, 4xx amber, 5xx and network errors red), retries
  * outlined and tagged, a dot for a new connection, a ring for a reused one.
@@ -9,6 +10,7 @@
 import {
   $, el, STATUS_MEANINGS, formatDuration, formatMs, plural, rateClass, shortPath, statusClass,
 } from "./core.js";
+import { renderFindings } from "./findings.js";
 
 const MAX_TIMELINE_ROWS = 1500;
 
@@ -51,9 +53,22 @@ export function renderSummary(s, log) {
       p.example_item_ids && p.example_item_ids.length ? el("div", { class: "ids" }, `e.g. ${p.example_item_ids.join(", ")}`) : null))
     : [el("p", { class: "empty" }, "No failed requests.")]));
 
-  $("recommendations").replaceChildren(...(s.recommendations || []).map((text) =>
-    el("li", { "data-testid": "recommendation" }, text)));
+  $("recommendations").replaceChildren(...renderFindings(s.findings, s.recommendations));
+  renderLife(s, log);
   renderTimeline(log.requests || []);
+}
+
+/** The job's own life: an exception that ended it, items that never started or never finished. */
+function renderLife(s, log) {
+  const box = $("summary-life");
+  const error = s.job_error || log.job_error;
+  const notes = [];
+  if (error) notes.push(`The job stopped with ${error.type || "an error"}: ${error.message || ""}`);
+  else if (log.complete === false) notes.push("The process stopped before the job ended; this file holds what was recorded until then.");
+  if (s.items_unfinished) notes.push(`${plural(s.items_unfinished, "item")} in progress when it stopped.`);
+  if (s.items_not_started) notes.push(`${plural(s.items_not_started, "declared item")} never started (not counted as failed).`);
+  box.replaceChildren(...notes.map((text) => el("p", { "data-testid": "life-note" }, text)));
+  box.classList.toggle("hidden", notes.length === 0);
 }
 
 function renderEnvironment(env, s) {

@@ -33,7 +33,7 @@ def test_help_lists_every_command() -> None:
 def test_demo_prints_a_summary_and_writes_a_job_file(tmp_path: Path) -> None:
     out = cli("demo", "--items", "20", "--dir", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert "Batch debug summary" in out.stdout and "Recommendations" in out.stdout
+    assert "Batch debug summary" in out.stdout and "Findings" in out.stdout and "What to do:" in out.stdout
     files = jobfile.list_job_files(tmp_path)
     assert len(files) == 1
     assert f"job file: {files[0].path}" in out.stdout

@@ -8,10 +8,10 @@ import pytest
 
 from batch_debug.collector import analysis
 from batch_debug.collector.analysis import (
+    diagnose,
     environment,
     failure_patterns,
     latency_percentiles,
-    recommendations,
     render_text,
     status_key,
     summarize,
@@ -34,15 +34,13 @@ def item(item_id: str, ok: bool = True, error: str | None = None) -> dict[str, A
             "error": error, "duration_ms": 12.0}
 
 
-def matching(recs: list[str], text: str) -> list[str]:
-    return [r for r in recs if text in r]
-
-
 # --- status_key -------------------------------------------------------------
 
 @pytest.mark.parametrize("record, key", [
     ({"status_code": 200}, "200"),
-    ({"status_code": 503, "error_type": "HTTPStatusError"}, "503"),
+    ({"status_code": 302}, "302"),
+    ({"status_code": 503, "error_type": "HTTPStatusError"}, "503"),  # an error type alone is no body failure
+    ({"status_code": 200, "error_type": "ReadTimeout", "error_phase": "body"}, "ReadTimeout"),
     ({"status_code": None, "error_type": "ConnectError"}, "ConnectError"),
     ({"error_type": "ReadTimeout"}, "ReadTimeout"),
     ({}, "NetworkError"),
@@ -68,17 +66,38 @@ def test_status_key(record, key):
     (None, "ConnectError", "network:ConnectError"),
     (None, "ReadTimeout", "network:ReadTimeout"),
     (None, None, "network:NetworkError"),
+    (200, "ReadTimeout", "body:ReadTimeout"),
+    (200, "RemoteProtocolError", "body:RemoteProtocolError"),
 ])
 def test_each_failure_is_grouped_under_its_pattern(status, error, pattern):
-    patterns = failure_patterns([req("x", status, error=error)])
+    phase = {"error_phase": "body"} if status is not None and error else {}
+    record = req("x", status, error=error, **phase)
+    patterns = failure_patterns([record])
     assert [p["pattern"] for p in patterns] == [pattern]
     assert patterns[0]["count"] == 1
-    assert patterns[0]["status_codes"] == {status_key({"status_code": status, "error_type": error}): 1}
+    assert patterns[0]["status_codes"] == {status_key(record): 1}
 
 
-@pytest.mark.parametrize("status", [200, 204, 301, 304])
+@pytest.mark.parametrize("status", [200, 204, 301, 302, 304])
 def test_2xx_and_3xx_are_not_failures(status):
     assert failure_patterns([req("x", status)]) == []
+
+
+def test_redirect_hops_count_in_totals_but_not_in_the_success_rate():
+    requests = [req("a", 302, redirect_to="/cdn/a.png"), req("a", 200), req("b", 302), req("b", 200)]
+    s = summarize("hops", requests, [item("a"), item("b")], duration_seconds=1)
+    assert (s["total_requests"], s["successful_requests"], s["failed_requests"], s["other_requests"]) == (4, 2, 0, 2)
+    assert s["status_code_breakdown"] == {"302": 2, "200": 2}
+    assert s["success_rate_percent"] == 100.0
+    assert s["findings"] == [] and s["recommendations"][0].startswith("No problems found")
+
+
+def test_a_body_that_broke_off_fails_the_attempt_and_keeps_its_status():
+    broken = req("a", 200, error="ReadTimeout", error_phase="body", body_bytes=1000)
+    s = summarize("body", [broken, req("b", 200)], [item("a", False), item("b")], duration_seconds=1)
+    assert (s["successful_requests"], s["failed_requests"], s["success_rate_percent"]) == (1, 1, 50.0)
+    assert s["status_code_breakdown"] == {"ReadTimeout": 1, "200": 1}
+    assert [p["pattern"] for p in s["failure_patterns"]] == ["body:ReadTimeout"]
 
 
 def test_failure_patterns_full_shape_order_and_recovery():
@@ -145,6 +164,7 @@ def test_environment_figures():
         "server_headers": {"Kestrel": 2, "nginx": 1},
         "http_versions": {"HTTP/1.1": 2, "HTTP/2": 1},
         "latency_ms": latency_percentiles(requests),
+        "ttfb_ms": latency_percentiles(requests, "ttfb_ms"),
         "connections": {"new": 1, "reused": 2, "unknown": 1, "new_share_percent": 33.3},
         "is_jellyfin": True,
     }
@@ -169,153 +189,14 @@ def test_environment_without_server_info_keeps_the_error():
     assert env["connections"] == {"new": 0, "reused": 0, "unknown": 0, "new_share_percent": None}
 
 
-# --- recommendations ----------------------------------------------------------
-
-def test_401_and_403_give_distinct_messages():
-    requests = [req("a", 401), req("b", 403), req("c", 200)]
-    recs = recommendations(requests, [item("a", False), item("b", False), item("c")])
-    (unauth,) = matching(recs, "401 Unauthorized")
-    (forbidden,) = matching(recs, "403 Forbidden")
-    assert unauth.startswith("1 of 3 attempts (33.3%)") and "check the Jellyfin API key" in unauth
-    assert "lacks permission" in forbidden and "b" in forbidden
-    assert "403" not in unauth and "401" not in forbidden
-
-
-def test_400_lists_up_to_five_example_ids():
-    ids = [f"{i:032x}" for i in range(7)]
-    recs = recommendations([req(i, 400) for i in ids], [item(i, False) for i in ids])
-    (msg,) = matching(recs, "400 Bad Request")
-    assert "verify poster IDs are valid" in msg and "re-scan the library" in msg
-    assert ", ".join(ids[:5]) + " and 2 more" in msg and ids[5] not in msg
-
-
-def test_404_rate_limit_and_503_messages():
-    requests = [req("a", 404), req("b", 429, retry_after="5"), req("b", 200, attempt=2),
-                req("c", 503), req("c", 503, attempt=2), req("c", 200, attempt=3)]
-    recs = recommendations(requests, [item("a", False), item("b"), item("c")])
-    assert matching(recs, "404 Not Found")[0].startswith("1 of 6 attempts (16.7%)")
-    (rate,) = matching(recs, "429 Too Many Requests")
-    assert "Retry-After: 5" in rate and "increase the request interval" in rate
-    (busy,) = matching(recs, "503 Service Unavailable")
-    assert busy.startswith("2 of 6 attempts (33.3%)")
-    assert "increase the request interval to reduce server load" in busy
-    assert matching(recs, "server logs") == []  # 503 alone is overload, not a server bug
-
-
-def test_persistent_5xx_says_retries_will_not_help():
-    requests = [req("bad", 500, attempt=n) for n in (1, 2, 3)] + [req("ok", 502), req("ok", 200, attempt=2)]
-    env = environment({"ServerName": "media", "Version": "10.10.3"}, requests)
-    recs = recommendations(requests, [item("bad", False), item("ok")], env)
-    (logs,) = matching(recs, "check Jellyfin server logs")
-    assert "(500: 3, 502: 1)" in logs and "(media 10.10.3)" in logs and "bad, ok" in logs
-    (persistent,) = matching(recs, "retries won't help")
-    assert persistent.startswith("1 item(s) got a 5xx answer on every attempt (bad (3 attempts))")
-
-
-def test_5xx_that_recovered_is_not_called_persistent():
-    requests = [req("a", 500), req("a", 200, attempt=2), req("b", 500)]  # b: a single attempt
-    recs = recommendations(requests, [item("a"), item("b", False)])
-    assert matching(recs, "retries won't help") == []
-    assert len(matching(recs, "check Jellyfin server logs")) == 1
-
-
-def test_timeouts_and_connection_errors():
-    requests = [req("a", None, error="ReadTimeout", dur=30000.0), req("b", None, error="ReadTimeout"),
-                req("c", None, error="ConnectTimeout"), req("d", None, error="ConnectError", reused=None),
-                req("e", 200)]
-    recs = recommendations(requests, [item(i, i == "e") for i in "abcde"])
-    (timeouts,) = matching(recs, "timed out")
-    assert timeouts.startswith("3 of 5 attempts (60.0%) timed out (ReadTimeout: 2, ConnectTimeout: 1)")
-    assert "raise the client timeout" in timeouts
-    (dropped,) = matching(recs, "connection errors")
-    assert dropped.startswith("1 of 5 attempts (20.0%) failed with connection errors (ConnectError: 1)")
-
-
-def test_slow_p95_states_the_figure():
-    requests = [req(str(i), dur=d) for i, d in enumerate([100.0] * 18 + [2500.0, 3000.0])]
-    recs = recommendations(requests, [item(str(i)) for i in range(20)])
-    assert recs == [
-        "Responses are slow: p95 latency is 2525 ms (p50 100 ms, max 3000 ms), above the 1000 ms "
-        "threshold; check the server's CPU and disk load, and raise the client timeout or lower "
-        "concurrency."]
-
-
-def test_fast_responses_are_not_called_slow():
-    requests = [req(str(i), dur=900.0) for i in range(20)]
-    assert matching(recommendations(requests, []), "slow") == []
-
-
-def test_session_advice_fires_on_new_connection_share():
-    requests = [req(str(i), reused=i >= 15) for i in range(20)]  # 15 new, 5 reused
-    recs = recommendations(requests, [item(str(i)) for i in range(20)], sessions_created=3)
-    assert recs == [
-        "15 of 20 attempts with known connection reuse (75.0%) opened a new connection, and the job "
-        "created 3 HTTP sessions: reuse connections with the shared session strategy "
-        "(--session-strategy shared)."]
-
-
-def test_session_advice_does_not_fire_for_a_big_batch_with_reused_connections():
-    # The seed's bug: it fired for any batch over 10 items.
-    requests = [req(f"i{n}", reused=n > 0) for n in range(50)]
-    recs = recommendations(requests, [item(f"i{n}") for n in range(50)], sessions_created=1)
-    assert matching(recs, "session") == []
-    assert recs == ["No problems found: none of 50 attempts or 50 items failed, with p95 latency 10 ms."]
-
-
-@pytest.mark.parametrize("new, reused", [(9, 0), (5, 5), (0, 0)])
-def test_session_advice_needs_enough_evidence_and_a_majority(new, reused):
-    requests = [req(reused=False) for _ in range(new)] + [req(reused=True) for _ in range(reused)]
-    requests += [req(reused=None) for _ in range(20)]  # unknown reuse is not evidence
-    assert matching(recommendations(requests, []), "session strategy") == []
-
-
-def test_per_request_strategy_only_for_stale_errors_on_reused_connections():
-    base = [req(str(i)) for i in range(10)]
-    stale = [req("x", None, error="RemoteProtocolError", reused=True), req("x", 200, attempt=2)]
-    recs = recommendations(base + stale, [item("x")])
-    (msg,) = matching(recs, "per-request")
-    assert msg.startswith("1 attempt(s) failed with RemoteProtocolError/ReadError on reused keep-alive "
-                          "connections (1 of those items succeeded on retry)")
-    fresh = [req("x", None, error="RemoteProtocolError", reused=False), req("x", 200, attempt=2)]
-    assert matching(recommendations(base + fresh, [item("x")]), "per-request") == []
-
-
-def test_high_item_failure_rate_suggests_individual_processing():
-    requests = [req("a", 404), req("b", 404), req("c", 200)]
-    recs = recommendations(requests, [item("a", False), item("b", False), item("c")])
-    (msg,) = matching(recs, "individual processing mode")
-    assert msg.startswith("2 of 3 items (66.7%) failed") and "batch-debug run-job" in msg
-    assert "e.g. a, b." in msg
-    half = recommendations([req("a", 404), req("c", 200)], [item("a", False), item("c")])
-    assert matching(half, "individual processing mode") == []  # 50% is not > 50%
-
-
-def test_item_failing_without_failed_request_is_reported():
-    recs = recommendations([req("a", 200)], [item("a", False, error="image decode failed")])
-    assert matching(recs, "without a failed HTTP attempt (e.g. a: image decode failed)")
-
-
-def test_recommendation_order_and_no_duplicates():
-    requests = ([req("a", 401), req("a", 401, attempt=2), req("b", 400), req("c", 404), req("d", 429),
-                 req("e", 503), req("f", 500), req("f", 500, attempt=2),
-                 req("g", None, error="ReadTimeout")]
-                + [req(f"n{i}", reused=False, dur=5000.0) for i in range(12)])
-    items = [item(i, False) for i in "abcdefg"] + [item(f"n{i}") for i in range(12)]
-    recs = recommendations(requests, items, sessions_created=12)
-    markers = ["401 Unauthorized", "400 Bad Request", "404 Not Found", "429 Too Many", "503 Service",
-               "check Jellyfin server logs", "retries won't help", "timed out", "Responses are slow",
-               "shared session strategy"]
-    assert [next(i for i, r in enumerate(recs) if m in r) for m in markers] == list(range(len(markers)))
-    assert len(recs) == len(set(recs)) == len(markers)
-
-
 # --- summarize ----------------------------------------------------------------
 
 DESIGN_KEYS = {"job_id", "debug_enabled", "duration_seconds", "total_requests", "successful_requests",
                "failed_requests", "success_rate_percent", "status_code_breakdown", "items_total",
                "items_succeeded", "items_failed", "failure_patterns", "recommendations"}
 EXTRA_KEYS = {"other_requests", "item_success_rate_percent", "retries", "connections", "latency_ms",
-              "sessions_created", "dropped_spans"}
+              "sessions_created", "dropped_spans", "complete", "job_error", "items_started", "items_unfinished",
+              "items_not_started", "findings", "peak_concurrency", "requests_outside_jobs"}
 
 
 def mixed_job() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -338,7 +219,7 @@ def test_summary_counts_add_up():
                               "item_success_rate_percent", "retries", "connections", "sessions_created",
                               "dropped_spans")} == {
         "job_id": "job1", "duration_seconds": 1.235, "total_requests": 8, "successful_requests": 3,
-        "failed_requests": 4, "other_requests": 1, "success_rate_percent": 37.5,
+        "failed_requests": 4, "other_requests": 1, "success_rate_percent": 42.9,
         "status_code_breakdown": {"200": 3, "503": 1, "404": 1, "ConnectError": 2, "304": 1},
         "items_total": 5, "items_succeeded": 3, "items_failed": 2, "item_success_rate_percent": 60.0,
         "retries": 2, "connections": {"new": 0, "reused": 6, "unknown": 2, "new_share_percent": 0.0},
@@ -348,21 +229,35 @@ def test_summary_counts_add_up():
     assert s["items_succeeded"] + s["items_failed"] == s["items_total"]
     assert sum(p["count"] for p in s["failure_patterns"]) == s["failed_requests"]
     assert s["failure_patterns"] == failure_patterns(requests, items)
-    assert s["recommendations"] == recommendations(requests, items, sessions_created=1)
+    findings, advice = diagnose(requests, items, sessions_created=1)
+    assert (s["findings"], s["recommendations"]) == (findings, advice)
 
 
 def test_empty_job():
     s = summarize("empty", [], [], duration_seconds=0.0, debug_enabled=False)
     assert s == {
-        "job_id": "empty", "debug_enabled": False, "duration_seconds": 0.0, "total_requests": 0,
-        "successful_requests": 0, "failed_requests": 0, "other_requests": 0,
-        "success_rate_percent": None, "status_code_breakdown": {}, "items_total": 0,
-        "items_succeeded": 0, "items_failed": 0, "item_success_rate_percent": None,
-        "failure_patterns": [],
-        "recommendations": ["No HTTP requests were recorded for this job, so there is nothing to analyse."],
+        "job_id": "empty", "debug_enabled": False, "complete": True, "job_error": None, "duration_seconds": 0.0,
+        "total_requests": 0, "successful_requests": 0, "failed_requests": 0, "other_requests": 0,
+        "success_rate_percent": None, "status_code_breakdown": {}, "items_total": 0, "items_started": 0,
+        "items_succeeded": 0, "items_failed": 0, "items_unfinished": 0, "items_not_started": 0,
+        "item_success_rate_percent": None, "failure_patterns": [], "findings": [],
+        "recommendations": ["Nothing was recorded for this job: no HTTP request and no item, so there is "
+                            "nothing to analyse."],
         "retries": 0, "connections": {"new": 0, "reused": 0, "unknown": 0, "new_share_percent": None},
+        "peak_concurrency": 0,
         "latency_ms": dict.fromkeys(("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")),
-        "sessions_created": None, "dropped_spans": 0}
+        "sessions_created": None, "requests_outside_jobs": 0, "dropped_spans": 0}
+
+
+def test_the_jobs_life_counts_declared_started_and_unfinished_items():
+    life = {"ended": True, "complete": False, "items_declared": 40, "items_started": 21,
+            "error": {"type": "ValueError", "message": "bad row 21"}}
+    items = [item(f"i{n}") for n in range(18)] + [item("i18", False), item("i19", False)]
+    s = summarize("crash", [req(f"i{n}") for n in range(20)], items, duration_seconds=1, life=life)
+    assert (s["items_total"], s["items_started"], s["items_succeeded"], s["items_failed"], s["items_unfinished"],
+            s["items_not_started"]) == (40, 21, 18, 2, 1, 19)
+    assert s["item_success_rate_percent"] == 45.0 and s["complete"] is False
+    assert s["job_error"] == {"type": "ValueError", "message": "bad row 21"}
 
 
 def test_missing_keys_are_read_as_none():
@@ -379,14 +274,13 @@ def test_render_text_contains_the_key_figures():
     text = render_text(summarize("job1", requests, items, duration_seconds=1.5, sessions_created=1))
     lines = text.splitlines()
     assert lines[0] == "Batch debug summary: job job1"
-    for expected in ("8 total, 3 ok, 4 failed, 1 other (37.5% success)",
+    for expected in ("8 total, 3 ok, 4 failed, 1 other (42.9% success)",
                      "5 total, 3 succeeded, 2 failed (60.0% success)",
                      "Duration          1.5 s", "Retries           2",
                      "  200                3", "  ConnectError       2",
-                     "- network:ConnectError: 2 attempts, 1 items, 0 recovered [ConnectError: 2]",
-                     "- server_error: 1 attempts, 1 items, 1 recovered [503: 1]",
-                     "   1. 1 of 8 attempts (12.5%) were answered 404 Not Found",
-                     "\n      deleted from Jellyfin after selection"):
+                     "- network:ConnectError: 2 attempts, 1 item, 0 recovered [ConnectError: 2]",
+                     "- server_error: 1 attempt, 1 item, 1 recovered [503: 1]",
+                     "Findings", "items_not_found (", "What to do: Re-scan the library"):
         assert expected in text, expected
     assert max(len(line) for line in lines) <= 100
     assert "\x1b" not in text

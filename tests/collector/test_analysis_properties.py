@@ -1,57 +1,103 @@
-"""Property tests: any mix of request records gives a summary whose counts add up."""
+"""Property tests: any mix of records and job lives gives a summary whose counts add up and findings that hold."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings, strategies as st
 
-from batch_debug.collector.analysis import failure_patterns, recommendations, summarize
+from batch_debug.collector.analysis import diagnose, failure_patterns, summarize
+from batch_debug.collector.attempts import failed as is_failed
+from batch_debug.collector.diagnosis import FINDING_IDS
 
-statuses = st.one_of(st.none(), st.sampled_from([200, 204, 301, 400, 401, 403, 404, 429, 500, 502, 503, 504]))
-error_types = st.sampled_from(["ConnectError", "ReadTimeout", "RemoteProtocolError", "ReadError"])
+statuses = st.one_of(st.none(), st.sampled_from([200, 204, 301, 302, 400, 401, 403, 404, 418, 429, 500, 502, 503,
+                                                 504]))
+error_types = st.sampled_from(["ConnectError", "ReadTimeout", "RemoteProtocolError", "ReadError", "PoolTimeout"])
+COMMON_EVIDENCE = {"attempts", "items", "example_item_ids", "window_ms", "status_codes", "servers"}
 
 
 @st.composite
 def request_record(draw):
     status = draw(statuses)
-    return {
+    body_broke = status is not None and draw(st.booleans()) and draw(st.booleans())
+    record = {
         "item_id": draw(st.sampled_from(["a", "b", "c", "d", None])),
         "attempt": draw(st.integers(1, 3)),
         "method": draw(st.sampled_from(["GET", "HEAD"])),
+        "route": draw(st.sampled_from(["/Items/{itemId}", "/Items/{itemId}/Images/{imageType}"])),
         "status_code": status,
-        "error_type": draw(error_types) if status is None else None,
+        "error_type": draw(error_types) if status is None or body_broke else None,
         "duration_ms": draw(st.floats(0, 5000, allow_nan=False)),
+        "start_offset_ms": draw(st.floats(0, 60000, allow_nan=False)),
         "connection_reused": draw(st.sampled_from([True, False, None])),
-        "server": draw(st.sampled_from(["Kestrel", None])),
+        "server": draw(st.sampled_from(["Kestrel", "nginx/1.25.3", None])),
         "http_version": "HTTP/1.1",
+        "credential_fp": draw(st.sampled_from(["1f3a9c0e", "77aa00bb", None])),
+        "credential_form": "authorization",
+        "conn_close": draw(st.sampled_from([True, None])),
+        "body_bytes": draw(st.integers(0, 5 << 20)),
+        "body_ms": draw(st.floats(0.1, 10000, allow_nan=False)),
     }
+    if body_broke:
+        record["error_phase"] = "body"
+    if status is not None and status >= 400:
+        record["error_body"] = draw(st.sampled_from(["", "Unauthorized", "<title>502 Bad Gateway</title>"]))
+    return record
 
 
 item_record = st.builds(lambda item_id, ok: {"item_id": item_id, "outcome": "succeeded" if ok else "failed"},
                         st.sampled_from(["a", "b", "c", "d"]), st.booleans())
+lives = st.fixed_dictionaries({
+    "ended": st.booleans(),
+    "items_declared": st.one_of(st.none(), st.integers(0, 20)),
+    "items_started": st.one_of(st.none(), st.integers(0, 20)),
+    "error": st.one_of(st.none(), st.just({"type": "ValueError", "message": "boom"})),
+    "requests_outside_jobs": st.integers(0, 3),
+}).map(lambda life: {**life, "complete": life["ended"] and life["error"] is None})
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(st.lists(request_record(), max_size=60), st.lists(item_record, max_size=10))
-def test_summary_counts_add_up(requests, items) -> None:
-    summary = summarize("prop", requests, items, duration_seconds=1.0)
+@given(st.lists(request_record(), max_size=60), st.lists(item_record, max_size=10), lives)
+def test_summary_counts_add_up(requests, items, life) -> None:
+    summary = summarize("prop", requests, items, duration_seconds=1.0, life=life)
     assert summary["total_requests"] == len(requests)
     assert sum(summary["status_code_breakdown"].values()) == len(requests)
     assert (summary["successful_requests"] + summary["failed_requests"] + summary["other_requests"]
             == summary["total_requests"])
-    assert summary["items_succeeded"] + summary["items_failed"] == summary["items_total"] == len(items)
-    failed = sum(1 for r in requests if r["status_code"] is None or r["status_code"] >= 400)
+    assert (summary["items_succeeded"] + summary["items_failed"] + summary["items_unfinished"]
+            + summary["items_not_started"] == summary["items_total"])
+    assert summary["items_succeeded"] + summary["items_failed"] == len(items)
+    assert summary["items_total"] >= max(len(items), life["items_declared"] or 0)
+    failed = sum(1 for r in requests if is_failed(r))
     assert sum(p["count"] for p in summary["failure_patterns"]) == failed == summary["failed_requests"]
-    if requests:
+    if summary["successful_requests"] + failed:
         assert 0.0 <= summary["success_rate_percent"] <= 100.0
+    if not failed and summary["successful_requests"]:
+        assert summary["success_rate_percent"] == 100.0  # redirect hops never lower it
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.lists(request_record(), max_size=40), st.lists(item_record, max_size=8))
-def test_patterns_and_recommendations_are_well_formed(requests, items) -> None:
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(request_record(), max_size=40), st.lists(item_record, max_size=8), lives)
+def test_findings_are_well_formed_and_never_claim_a_clean_job_wrongly(requests, items, life) -> None:
     for pattern in failure_patterns(requests, items):
         assert pattern["count"] >= 1
         assert len(pattern["example_item_ids"]) <= 5
         assert pattern["recovered_items"] <= pattern["items_affected"]
-    advice = recommendations(requests, items)
+    findings, advice = diagnose(requests, items, life=life)
+    json.dumps(findings)  # JSON-ready
     assert advice and len(advice) == len(set(advice))
     assert all(isinstance(line, str) and line for line in advice)
+    for finding in findings:
+        assert finding["id"] in FINDING_IDS
+        assert finding["confidence"] in ("high", "medium", "low")
+        assert finding["cause"] and finding["action"]
+        assert COMMON_EVIDENCE <= set(finding["evidence"])
+        assert len(finding["evidence"]["example_item_ids"]) <= 5
+    clean = advice[0].startswith("No problems found")
+    anything_wrong = (any(is_failed(r) for r in requests) or any(i["outcome"] != "succeeded" for i in items)
+                      or not life["complete"] or (life["items_declared"] or 0) > max(len(items),
+                                                                                       life["items_started"] or 0))
+    if anything_wrong:
+        assert not clean, (advice, life)
+    if clean:
+        assert findings == [] and len(advice) == 1

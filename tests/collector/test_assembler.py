@@ -19,11 +19,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from batch_debug.collector import attributes as A
 from batch_debug.collector import jobfile
 from batch_debug.collector.assembler import JobAssembler
+from batch_debug.collector.otlp_decode import JSON, decode_traces
 from batch_debug.collector.writer import JobFileWriter
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-from support import API_KEY
+from support import API_KEY, NO_WAIT as FAST
 
-FAST = {"min_interval": 0.0, "backoff": (0.01, 0.02)}
 
 
 def _run(pipeline, recorded_spans, sim, job_id: str, count: int = 12) -> tuple[dict, list[ReadableSpan]]:
@@ -61,10 +61,22 @@ def test_assembled_file_equals_the_processors(debug_pipeline, recorded_spans, ma
     assert _without_generated_at(_only_file(tmp_path / "assembled")) == _without_generated_at(local)
 
 
-def test_every_request_span_carries_its_record(debug_pipeline, recorded_spans, sim) -> None:
+def test_a_job_file_rebuilds_from_its_own_resource_spans(debug_pipeline, recorded_spans, make_sim,
+                                                        tmp_path: Path) -> None:
+    sim = make_sim("mixed", seed=7)
+    local, _ = _run(debug_pipeline, recorded_spans, sim, "replayed")
+    body = json.dumps({"resourceSpans": local["resourceSpans"]}).encode()
+    _assemble(tmp_path, decode_traces(body, JSON))  # what a replay to the sidecar's /v1/traces does
+    assert _without_generated_at(_only_file(tmp_path)) == _without_generated_at(local)
+
+
+def test_request_spans_carry_no_copy_of_what_their_attributes_hold(debug_pipeline, recorded_spans, sim) -> None:
     local, spans = _run(debug_pipeline, recorded_spans, sim, "records-ride", count=3)
     carried = [json.loads(s.attributes[A.RECORD]) for s in spans if A.RECORD in (s.attributes or {})]
-    assert sorted(carried, key=lambda r: r["span_id"]) == sorted(local["requests"], key=lambda r: r["span_id"])
+    assert len(carried) == len(local["requests"]) == 9
+    for extras in carried:
+        assert not {"method", "url", "status_code", "item_id", "attempt", "span_id", "duration_ms"} & set(extras)
+        assert {"start_offset_ms", "body_bytes", "connection_reused"} <= set(extras)
 
 
 def test_any_order_of_arrival_gives_the_same_job(debug_pipeline, recorded_spans, make_sim, tmp_path: Path) -> None:
@@ -98,8 +110,8 @@ def test_spans_without_a_record_fall_back_to_their_attributes(debug_pipeline, re
     local, spans = _run(debug_pipeline, recorded_spans, sim, "no-records")
     _assemble(tmp_path, [_without_record(s) for s in spans])
     got = _only_file(tmp_path)
-    keys = ("span_id", "item_id", "attempt", "method", "url", "status_code", "error_type", "connection_reused",
-            "start_offset_ms")
+    keys = ("span_id", "item_id", "attempt", "method", "url", "route", "status_code", "error_type", "start_offset_ms",
+            "duration_ms")
     def pick(records):
         return sorted(({k: r.get(k) for k in keys} for r in records), key=lambda r: r["span_id"])
     assert pick(got["requests"]) == pick(local["requests"])

@@ -14,9 +14,8 @@ from batch_debug.collector import health, jobfile
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-from support import API_KEY
+from support import API_KEY, NO_WAIT as FAST
 
-FAST = {"min_interval": 0.0, "backoff": (0.01,)}
 
 
 def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from support import NO_WAIT as FAST
 from batch_debug.collector import config, jobfile
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.dashboard.app import create_app
@@ -25,10 +26,6 @@ from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from dashboard_helpers import RECORDED_JOB, SIM_KEY
-
-FAST = {"min_interval": 0.0, "backoff": (0.01, 0.02)}
-
-
 
 
 @pytest.fixture(scope="session")

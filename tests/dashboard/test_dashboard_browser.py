@@ -106,7 +106,10 @@ def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path
             assert page.text("#tile-failed") == str(summary["failed_requests"])
             assert page.text("#tile-success-rate") == f"{summary['success_rate_percent']:.1f}%"
             assert page.count("[data-testid=status-row]") == len(summary["status_code_breakdown"])
-            assert page.count("[data-testid=recommendation]") == len(summary["recommendations"])
+            shown = page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
+                                  ".map((e) => e.dataset.findingId)")
+            assert shown == [f["id"] for f in summary["findings"]] and shown
+            assert page.count("#recommendations [data-testid=recommendation]") == 0
             assert page.count("[data-testid=pattern]") == len(summary["failure_patterns"])
             assert page.count("[data-testid=timeline-row]") == summary["total_requests"]
             assert page.count("[data-testid=timeline-row] .tl-bar.s-2xx") == summary["successful_requests"]
@@ -130,7 +133,8 @@ def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path
             page.wait_for("document.querySelector('[data-testid=test-result]').dataset.ok === 'false'",
                           what="the Custom ID test result")
             assert page.count("[data-testid=test-attempt]") == 3
-            assert "retries won't help" in page.text("[data-testid=test-result]")
+            assert page.evaluate("[...document.querySelectorAll('[data-testid=test-result] [data-testid=finding]')]"
+                                 ".map((e) => e.dataset.findingId)") == ["item_server_errors"]
 
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(SCREENSHOT)

@@ -25,10 +25,9 @@ from batch_debug.collector import jobfile
 from batch_debug.dashboard.otlp import assembler_for
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from dashboard_helpers import ServerProcess
-from support import API_KEY
+from support import API_KEY, NO_WAIT as FAST
 
 PROTOBUF = "application/x-protobuf"
-FAST = {"min_interval": 0.0, "backoff": (0.01, 0.02)}
 
 
 @pytest.fixture

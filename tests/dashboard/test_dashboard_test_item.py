@@ -39,13 +39,18 @@ def test_an_unknown_item_is_diagnosed_as_deleted(sim_app) -> None:
     result = sim_app.test_client().post(f"{API}/test-item", json={"item_id": UNKNOWN_ID}).get_json()
     assert (result["ok"], result["status_code"], result["requests"]) == (False, 404, 1)
     assert "error_body" in result["attempts"][0]
-    assert any("404 Not Found" in line and UNKNOWN_ID in line for line in result["diagnosis"])
+    found = {f["id"]: f for f in result["findings"]}
+    assert list(found) == ["items_not_found"]
+    assert found["items_not_found"]["evidence"]["example_item_ids"] == [UNKNOWN_ID]
+    assert UNKNOWN_ID in result["diagnosis"][0]
 
 
 def test_a_malformed_id_is_diagnosed_as_invalid(sim_app) -> None:
     result = sim_app.test_client().post(f"{API}/test-item", json={"item_id": "not-a-guid"}).get_json()
     assert (result["ok"], result["status_code"]) == (False, 400)
-    assert any("verify poster IDs are valid" in line for line in result["diagnosis"])
+    found = {f["id"]: f for f in result["findings"]}
+    assert list(found) == ["invalid_item_ids"]
+    assert found["invalid_item_ids"]["evidence"]["malformed_ids"] == ["not-a-guid"]
 
 
 def test_a_rejected_key_is_diagnosed_and_never_echoed(make_app, healthy_sim) -> None:
@@ -54,7 +59,9 @@ def test_a_rejected_key_is_diagnosed_and_never_echoed(make_app, healthy_sim) -> 
     answer = app.test_client().post(f"{API}/test-item", json={"item_id": healthy_sim.item_ids[0]})
     result = answer.get_json()
     assert (result["ok"], result["status_code"]) == (False, 401)
-    assert any("API key" in line for line in result["diagnosis"])
+    found = {f["id"]: f for f in result["findings"]}
+    assert list(found) == ["key_rejected"]
+    assert found["key_rejected"]["evidence"]["rejected"] == 1 and found["key_rejected"]["evidence"]["accepted"] == 0
     assert wrong_key not in answer.get_data(as_text=True)
 
 
@@ -65,7 +72,10 @@ def test_a_persistently_broken_item_shows_every_retry(make_app, mixed_sim) -> No
     assert (result["ok"], result["status_code"]) == (False, 500)
     assert [a["attempt"] for a in result["attempts"]] == [1, 2, 3]
     assert all(a["status_code"] == 500 for a in result["attempts"])
-    assert any("retries won't help" in line for line in result["diagnosis"])
+    found = {f["id"]: f for f in result["findings"]}
+    assert list(found) == ["item_server_errors"]
+    assert found["item_server_errors"]["evidence"]["attempts_per_item"] == {broken: 3}
+    assert not any("Custom ID Test" in line or "individual processing" in line for line in result["diagnosis"])
 
 
 def test_server_and_key_can_come_from_the_request(make_app, healthy_sim) -> None:
@@ -81,7 +91,9 @@ def test_an_unreachable_server_is_a_network_diagnosis(make_app) -> None:
     result = app.test_client().post(f"{API}/test-item", json={"item_id": UNKNOWN_ID}).get_json()
     assert result["ok"] is False and result["status_code"] is None
     assert [a["error_type"] for a in result["attempts"]] == ["ConnectError"] * 3
-    assert any("connection errors" in line for line in result["diagnosis"])
+    found = {f["id"]: f for f in result["findings"]}
+    assert list(found) == ["server_unavailable"]
+    assert found["server_unavailable"]["evidence"]["status_codes"] == {"ConnectError": 3}
 
 
 @pytest.mark.parametrize(("settings", "body", "needle"), [

@@ -55,7 +55,13 @@ def test_sigterm_mid_job_writes_an_incomplete_job_file(debug_dir: Path, sim) -> 
     served = sim.stats()["by_route"]
     assert 20 <= data["summary"]["total_requests"] <= served["item"] + served["image"]
     assert len(data["requests"]) == data["summary"]["total_requests"]
-    assert data["summary"]["items_total"] < 300
+    summary = data["summary"]
+    assert summary["items_total"] == 300  # as declared
+    assert summary["items_started"] < 300 and summary["items_not_started"] == 300 - summary["items_started"]
+    assert summary["items_unfinished"] in (0, 1)  # the item in progress when the signal came
+    assert summary["items_failed"] == 0 and summary["complete"] is False
+    assert "job_interrupted" in [f["id"] for f in summary["findings"]]
+    assert not summary["recommendations"][0].startswith("No problems")
     assert progress.read_active(debug_dir) == []
     assert json.loads((debug_dir / STATE_FILENAME).read_text())["enabled"] is True
 

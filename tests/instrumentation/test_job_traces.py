@@ -20,9 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from batch_debug.collector import jobfile
 from batch_debug.instrumentation import item_span, job_span
 from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
-from support import API_KEY, scan_for_secret
+from support import API_KEY, NO_WAIT as FAST, scan_for_secret
 
-FAST = {"min_interval": 0.0, "backoff": (0.05, 0.1)}
 
 
 def _served_by_job(sim) -> dict[str, int]:
@@ -71,21 +70,23 @@ def test_resource_spans_parse_as_otlp_traces_data(debug_pipeline, sim) -> None:
     assert {s.trace_id.hex() for s in spans} == {data["trace_id"]}
 
 
-@pytest.mark.parametrize("profile,pattern,advice", [
-    ("bad-auth", "auth", "API key"),
-    ("flaky", "server_error", "503"),
-    ("rate-limited", "rate_limited", "Retry-After"),
-    ("mixed", "server_error", "retries won't help"),
+@pytest.mark.parametrize("profile,pattern,finding", [
+    ("bad-auth", "auth", "key_rejected"),
+    ("flaky", "server_error", "transient_server_errors"),
+    ("rate-limited", "rate_limited", "rate_limited"),
+    ("mixed", "server_error", "item_server_errors"),
 ])
-def test_each_profile_yields_its_failure_pattern_and_advice(debug_pipeline, make_sim, profile, pattern,
-                                                             advice) -> None:
+def test_each_profile_yields_its_failure_pattern_and_finding(debug_pipeline, make_sim, profile, pattern,
+                                                             finding) -> None:
     sim = make_sim(profile, seed=11, rate_limit_per_second=5.0, rate_limit_burst=2) \
         if profile == "rate-limited" else make_sim(profile, seed=11)
     ids = sim.item_ids[:30]
     run_job(WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=4, **FAST), ids, f"{profile}-job")
     summary = _load(debug_pipeline, f"{profile}-job")["summary"]
     assert pattern in [p["pattern"] for p in summary["failure_patterns"]]
-    assert any(advice in text for text in summary["recommendations"]), summary["recommendations"]
+    found = [f["id"] for f in summary["findings"]]
+    assert finding in found, summary["recommendations"]
+    assert len(summary["recommendations"]) == len(found)
 
 
 def test_healthy_run_reports_no_problems(debug_pipeline, sim) -> None:
@@ -93,7 +94,8 @@ def test_healthy_run_reports_no_problems(debug_pipeline, sim) -> None:
     summary = _load(debug_pipeline, "fine")["summary"]
     assert summary["failure_patterns"] == []
     assert summary["success_rate_percent"] == 100.0
-    assert summary["recommendations"][0].startswith("No problems found")
+    assert summary["findings"] == []
+    assert len(summary["recommendations"]) == 1 and summary["recommendations"][0].startswith("No problems found")
 
 
 @pytest.mark.parametrize("auth", ["header", "query", "legacy-header", "legacy-query"])
@@ -126,8 +128,9 @@ def test_shared_session_reuses_connections_and_per_request_does_not(debug_pipeli
     assert shared["summary"]["sessions_created"] == 1
     assert per["summary"]["connections"]["new"] == 30
     assert per["summary"]["sessions_created"] == 30
-    assert any("--session-strategy shared" in r for r in per["summary"]["recommendations"])
-    assert not any("session" in r for r in shared["summary"]["recommendations"])
+    assert [f["id"] for f in per["summary"]["findings"]] == ["connection_churn"]
+    assert per["summary"]["findings"][0]["evidence"]["new_connections"] == 30
+    assert shared["summary"]["findings"] == []
     first = shared["requests"][0]
     assert first["connection_reused"] is False and first["connect_ms"] is not None
     assert first["ttfb_ms"] is not None

@@ -1,0 +1,73 @@
+"""What one request record says: succeeded, failed, or neither; and how to name its outcome.
+
+Pure functions over a request record (see ``analysis``), shared by the
+figures (``analysis``) and the findings (``diagnosis``). Records of job files
+written by format version 1 read the same way (their keys are a subset).
+
+- *successful*: a 2xx answer whose body arrived without an error;
+- *failed*: no answer (``status_code`` None), an answer >= 400, or an error
+  while the body was read (``error_phase`` "body": the record of a
+  ``ReadTimeout`` in the middle of a 200's body, with its status kept);
+- *other*: 1xx and 3xx answers: a redirect hop is part of a logical request
+  and is never a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+Record = Mapping[str, Any]
+
+#: Transport errors meaning the connection broke or closed, as opposed to a timeout.
+DROPS = frozenset({"RemoteProtocolError", "ReadError", "WriteError", "ConnectionResetError",
+                   "ServerDisconnectedError", "ClientOSError", "ConnectionError", "ChunkedEncodingError",
+                   "IncompleteRead", "ProtocolError"})
+
+
+def broke_in_body(record: Record) -> bool:
+    """An answer came, then reading its body failed (``error_phase`` "body")."""
+    return record.get("error_phase") == "body" and record.get("status_code") is not None
+
+
+def failed(record: Record) -> bool:
+    status = record.get("status_code")
+    return status is None or status >= 400 or broke_in_body(record)
+
+
+def succeeded(record: Record) -> bool:
+    status = record.get("status_code")
+    return status is not None and 200 <= status < 300 and not broke_in_body(record)
+
+
+def status_key(record: Record) -> str:
+    """The breakdown key: the status code as text; the error type when no answer came or its body broke."""
+    status = record.get("status_code")
+    if status is None or broke_in_body(record):
+        return str(record.get("error_type") or "NetworkError")
+    return str(status)
+
+
+def phase(record: Record) -> str | None:
+    """Where a failed attempt failed: ``pool``, ``connect``, ``send``, ``headers``, ``body``; None for an answer."""
+    found = record.get("error_phase")
+    if found:
+        return str(found)
+    if record.get("status_code") is not None:
+        return None
+    error = str(record.get("error_type") or "")
+    if error.startswith("Connect"):
+        return "connect"
+    return "pool" if error == "PoolTimeout" else "headers"
+
+
+def is_timeout(record: Record) -> bool:
+    return "Timeout" in str(record.get("error_type") or "")
+
+
+def is_drop(record: Record) -> bool:
+    return str(record.get("error_type") or "") in DROPS
+
+
+def is_refused(record: Record) -> bool:
+    return phase(record) == "connect" and not is_timeout(record)

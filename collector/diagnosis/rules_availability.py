@@ -1,0 +1,213 @@
+"""Rules about the server side: outages, a server that went down, a proxy's answers, 5xx, rate limits.
+
+Evidence keys of these findings (besides the common ones): ``kind``
+(outage / down / never / late_start), ``signature`` (the window's common
+outcome), ``recovered_items``, ``answered_by`` (who answered the failures:
+``{jellyfin|proxy|unknown: n}``), ``last_success_ms``, ``first_failure_ms``,
+``page_title``, ``jellyfin_servers`` (Server headers of the successful
+answers), ``attempts_per_item``, ``other_items_ok`` (successful attempts of other items), ``error_body``,
+``retry_after``,
+``requests_per_second``, ``peak_concurrency``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+from .. import attempts as R
+from ..bodytext import gist, title_of
+from . import Finding, rule
+from .text import counts, examples, listing, plural, seconds, verb
+from .view import JobView, Record, Window
+
+_GATEWAY = frozenset({502, 503, 504})
+
+
+def _answered_by(view: JobView, records: Sequence[Record]) -> dict[str, int]:
+    return dict(Counter(view.who_answered(r) for r in records))
+
+
+def _what(window: Window) -> str:
+    statuses = Counter(R.status_key(r) for r in window.attempts)
+    return counts(statuses)
+
+
+@rule(("outage_window", "every attempt failed during one stretch of time across many items, then they worked again"),
+      ("server_went_down", "attempts worked, then from one moment on every attempt failed until the job ended"),
+      ("server_unavailable", "no attempt of the job got a working answer from the server"))
+def failure_windows(view: JobView) -> Iterator[Finding]:
+    for window in view.windows:
+        if window.kind == "never":
+            continue
+        records = window.attempts
+        ids = view.item_ids(records)
+        recovered = view.recovered(ids)
+        base = dict(kind=window.kind, signature=window.signature, recovered_items=len(recovered),
+                    answered_by=_answered_by(view, records))
+        span = f"{seconds(window.start_ms)} and {seconds(window.end_ms)}"
+        many = f"{plural(len(records), 'attempt')} across {plural(len(window.keys), 'item')}"
+        if window.kind in ("outage", "late_start"):
+            around = "before and after" if window.kind == "outage" else "after"
+            retry = (f" {len(recovered)} of the {plural(len(ids), 'affected item')} succeeded on a later "
+                     "attempt." if ids else "")
+            yield Finding(
+                "outage_window",
+                f"Every attempt between {span} after the job began failed ({many}; {_what(window)}), while "
+                f"attempts {around} that succeeded: the server side was unavailable for about "
+                f"{seconds(window.end_ms - window.start_ms)}, which is not a problem of these items.{retry}",
+                "Look at what happened at that time in the Jellyfin log and in the log of any proxy in front "
+                "of it (a restart, upstream errors, host load). Retrying with a back-off longer than the "
+                "outage would have carried the items through (reference worker: raise --max-attempts).",
+                "high" if len(window.keys) >= 6 or base["answered_by"].get("proxy") else "medium",
+                view.evidence(records, **base),
+            )
+        elif window.kind == "down":
+            last_ok = max((float(r.get("start_offset_ms") or 0.0) for r in view.ok
+                           if (r.get("start_offset_ms") or 0.0) < window.start_ms), default=0.0)
+            yield Finding(
+                "server_went_down",
+                f"From {seconds(window.start_ms)} after the job began the server stopped answering: all "
+                f"{many} after that failed ({_what(window)}) and none succeeded until the job ended; "
+                f"before that, {plural(len(view.ok), 'attempt')} had succeeded.",
+                "Check whether Jellyfin, its container or its host stopped or restarted at that time (and "
+                "why: a crash, an update, out of memory), then rerun the items that failed once it is up.",
+                "high",
+                view.evidence(records, last_success_ms=last_ok, first_failure_ms=window.start_ms, **base),
+            )
+    never = [r for w in view.windows if w.kind == "never" for r in w.attempts]
+    if never:
+        # Nothing worked at all: one finding however many runs other answers (4xx) cut it into.
+        refused = sum(1 for r in never if R.is_refused(r))
+        keys = list(dict.fromkeys(str(r.get("item_id") or r.get("url")) for r in never))
+        yield Finding(
+            "server_unavailable",
+            f"No attempt of this job got a working answer: all {plural(len(never), 'attempt')} across "
+            f"{plural(len(keys), 'item')} that reached for the server failed "
+            f"({counts(Counter(R.status_key(r) for r in never))})"
+            + (": nothing accepted connections at the server's address." if refused * 2 > len(never) else "."),
+            "Check that Jellyfin is running and reachable at the URL the job uses (host, port, base "
+            "path, proxy), e.g. by opening /System/Info/Public in a browser from the job's host.",
+            "high",
+            view.evidence(never, kind="never", answered_by=_answered_by(view, never),
+                          recovered_items=len(view.recovered(view.item_ids(never)))),
+        )
+
+
+@rule(("proxy_answered", "failed answers came from a reverse proxy (its own error page), not from Jellyfin"))
+def proxy_answered(view: JobView) -> Iterator[Finding]:
+    records = [r for r in view.failed if r.get("status_code") is not None and view.who_answered(r) == "proxy"]
+    if not records:
+        return
+    servers = Counter(str(r.get("server") or "no Server header") for r in records)
+    titles = Counter(t for t in (title_of(r.get("error_body")) for r in records) if t)
+    title = titles.most_common(1)[0][0] if titles else None
+    ok_servers = sorted({str(r.get("server")) for r in view.ok if r.get("server")})
+    statuses = Counter(int(r["status_code"]) for r in records)
+    gateway = sum(n for s, n in statuses.items() if s in _GATEWAY) * 2 > len(records)
+    page = f" (an HTML page: \u201c{title}\u201d)" if title else ""
+    other = (f", not by the server that answered the other requests ({listing(ok_servers)})" if ok_servers
+             else ", not by Jellyfin")
+    n = len(records)
+    why = ("the proxy in front of Jellyfin could not get an answer from it" if gateway
+           else "a proxy refused these requests itself before Jellyfin saw them")
+    yield Finding(
+        "proxy_answered",
+        f"{plural(n, 'failed answer')} ({counts({str(k): v for k, v in statuses.items()})}) "
+        f"{verb(n, 'was', 'were')} given by {listing(list(servers))}{page}{other}: {why}.",
+        ("Read the proxy's error log for these times (upstream connect errors, timeouts, restarts) and "
+         "check that Jellyfin was up; the items themselves are not at fault." if gateway else
+         "Check the proxy's rules for these paths (authentication, body size, allowed methods) and its log."),
+        "high" if title or any(s != "no Server header" for s in servers) else "medium",
+        view.evidence(records, answered_by=dict(servers), page_title=title, jellyfin_servers=ok_servers),
+    )
+
+
+def _server_errors(view: JobView) -> list[Record]:
+    """5xx answered by Jellyfin (or an unknown server), outside failure windows."""
+    return [r for r in view.unexplained_by_windows(view.failed)
+            if (r.get("status_code") or 0) >= 500 and not R.broke_in_body(r) and view.who_answered(r) != "proxy"]
+
+
+@rule(("item_server_errors", "the server failed on particular items every time, while other items worked"),
+      ("transient_server_errors", "5xx answers that went away when the request was tried again"))
+def server_errors(view: JobView) -> Iterator[Finding]:
+    records = _server_errors(view)
+    if not records:
+        return
+    persistent: dict[str, list[Record]] = {}
+    transient: list[Record] = []
+    for r in records:
+        item = str(r.get("item_id") or "")
+        attempts = view.by_item.get(item, [])
+        last = attempts[-1] if attempts else r
+        if item and view.outcome.get(item) != "succeeded" and (last.get("status_code") or 0) >= 500:
+            persistent.setdefault(item, []).append(r)
+        else:
+            transient.append(r)
+    if persistent:
+        bad = [r for rs in persistent.values() for r in rs]
+        per_item = {i: len(rs) for i, rs in persistent.items()}
+        body = next((gist(r["error_body"]) for r in bad if r.get("error_body")), None)
+        fewest = min(per_item.values())
+        others_ok = sum(1 for r in view.ok if str(r.get("item_id") or "") not in persistent)
+        n = len(persistent)
+        codes = listing(sorted({R.status_key(r) for r in bad}))
+        each = fewest if fewest == max(per_item.values()) else f"{fewest} or more"
+        said = f"; it answered \u201c{body}\u201d" if body else ""
+        if others_ok:
+            cause = (f"{plural(n, 'item')} got {codes} on every attempt ({each} each) while "
+                     f"{plural(others_ok, 'attempt')} for other items succeeded around them: the server fails on "
+                     f"{verb(n, 'this item', 'these items')} specifically{said}.")
+        else:
+            cause = (f"{plural(n, 'item')} got {codes} on every attempt ({each} each){said}. No other item was "
+                     "tried, so whether the server fails on every item is not known.")
+        yield Finding(
+            "item_server_errors",
+            cause,
+            f"Look up {examples(list(persistent))} in the Jellyfin server log at these times to see why it "
+            "fails on them (a damaged image or metadata file is common: refresh the item's images in "
+            "Jellyfin, or leave the item out).",
+            "high" if fewest >= 2 and others_ok else "medium",
+            view.evidence(bad, attempts_per_item=per_item, error_body=body, other_items_ok=others_ok),
+        )
+    if transient:
+        ids = view.item_ids(transient)
+        recovered = view.recovered(ids)
+        n = len(transient)
+        yield Finding(
+            "transient_server_errors",
+            f"{plural(n, 'attempt')} got {listing(sorted({R.status_key(r) for r in transient}))} from the server, "
+            f"scattered through the job; {len(recovered)} of the {plural(len(ids), 'item')} concerned "
+            "succeeded on a later attempt: the server failed briefly under load.",
+            "Nothing to change while this stays rare and retries recover; if it grows, lower the "
+            "concurrency or the request rate (reference worker: --concurrency, --min-interval).",
+            "medium",
+            view.evidence(transient, recovered_items=len(recovered)),
+        )
+
+
+@rule(("rate_limited", "the server (or a proxy) refused requests with 429 Too Many Requests"))
+def rate_limited(view: JobView) -> Iterator[Finding]:
+    records = [r for r in view.failed if r.get("status_code") == 429]
+    if not records:
+        return
+    waits = sorted({str(r["retry_after"]) for r in records if r.get("retry_after")})
+    seconds_run = max(view.end_ms / 1000, 0.001)
+    rate = round(len(view.requests) / seconds_run, 1)
+    ids = view.item_ids(records)
+    recovered = view.recovered(ids)
+    asked = f" (Retry-After: {', '.join(waits)} s)" if waits else ""
+    n = len(records)
+    yield Finding(
+        "rate_limited",
+        f"{plural(n, 'attempt')} {verb(n, 'was', 'were')} refused with 429 Too Many Requests{asked} while the "
+        f"job sent about {rate} requests/s with up to {view.peak_concurrency} at once; "
+        f"{len(recovered)} of the {plural(len(ids), 'item')} concerned succeeded later.",
+        "Send fewer requests at once and space them out, and wait as long as Retry-After says before "
+        "retrying; if a proxy does the limiting, its limit is in its configuration (reference worker: "
+        "--min-interval 0.5, --concurrency 1).",
+        "high",
+        view.evidence(records, retry_after=waits, requests_per_second=rate, peak_concurrency=view.peak_concurrency,
+                      recovered_items=len(recovered)),
+    )

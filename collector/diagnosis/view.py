@@ -1,0 +1,229 @@
+"""What the rules read: a job's records sorted and grouped once, and the evidence they share.
+
+A :class:`JobView` is built once per diagnosis from the request records,
+the item records, the job's life and the environment; rules only read it.
+It finds the *failure windows*: stretches of time in which every attempt,
+whatever its item, failed the same way (the server or the proxy in front of
+it was unavailable), so the rules can tell an outage from bad items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from .. import attempts as R
+from .text import MAX_EXAMPLES
+
+Record = Mapping[str, Any]
+
+#: A failure window spans at least this many items and attempts ...
+MIN_WINDOW_ITEMS = 3
+MIN_WINDOW_ATTEMPTS = 4
+#: ... and this share of its attempts fail the same way (same status, or all transport errors).
+WINDOW_SAME_SHARE = 0.8
+
+#: Server header names of reverse proxies, load balancers and CDNs (lower-case substrings).
+PROXY_NAMES = ("nginx", "openresty", "apache", "caddy", "traefik", "envoy", "haproxy", "cloudflare", "squid",
+               "varnish", "lighttpd", "microsoft-iis", "istio", "akamai", "cloudfront", "tengine", "pingora")
+#: Server header names Jellyfin answers with (Kestrel is its ASP.NET Core server).
+JELLYFIN_NAMES = ("kestrel", "jellyfin", "emby")
+_TAG = re.compile(r"^\s*<")
+
+
+@dataclass
+class Window:
+    """A stretch of the job in which every attempt failed the same way (see the module doc)."""
+
+    attempts: list[Record]
+    keys: list[str]  # distinct items (or URLs for attempts outside items), first-seen order
+    signature: str  # the dominant outcome: a status code, or "transport error"
+    before_ok: bool  # an attempt that started earlier succeeded
+    after_ok: bool  # an attempt that started later succeeded
+
+    @property
+    def start_ms(self) -> float:
+        return float(self.attempts[0].get("start_offset_ms") or 0.0)
+
+    @property
+    def end_ms(self) -> float:
+        return max(float(r.get("start_offset_ms") or 0.0) + float(r.get("duration_ms") or 0.0)
+                   for r in self.attempts)
+
+    @property
+    def kind(self) -> str:
+        """``outage`` (recovered), ``down`` (not back by the job's end), ``never`` (no success at all),
+        ``late_start`` (nothing worked until it began to)."""
+        if self.before_ok:
+            return "outage" if self.after_ok else "down"
+        return "late_start" if self.after_ok else "never"
+
+
+def _key(record: Record) -> str:
+    return str(record.get("item_id") or record.get("url") or "?")
+
+
+def _signature(record: Record) -> str:
+    if record.get("status_code") is None or R.broke_in_body(record):
+        return "transport error"
+    return str(record.get("status_code"))
+
+
+def _unavailable(record: Record) -> bool:
+    """A failure that says the server side was not serving: 5xx or a transport error (not the client's pool)."""
+    if not R.failed(record) or R.phase(record) == "pool":
+        return False
+    status = record.get("status_code")
+    return status is None or status >= 500 or R.broke_in_body(record)
+
+
+def _item_specific(run: Sequence[Record]) -> bool:
+    """True when the answers' bodies name their own items (a server error about that item, not an outage)."""
+    answered = [r for r in run if r.get("error_body") and r.get("item_id")]
+    naming = sum(1 for r in answered if str(r["item_id"]).lower() in str(r["error_body"]).lower())
+    return bool(answered) and naming * 2 >= len(answered)
+
+
+def find_windows(requests: Sequence[Record]) -> list[Window]:
+    """Failure windows in ``requests`` (sorted by start offset)."""
+    windows: list[Window] = []
+    run: list[Record] = []
+    success_at = [i for i, r in enumerate(requests) if R.succeeded(r)]
+
+    def close(end_index: int) -> None:
+        if not run:
+            return
+        keys = list(dict.fromkeys(_key(r) for r in run))
+        signatures = Counter(_signature(r) for r in run)
+        signature, same = signatures.most_common(1)[0]
+        # Nothing in the whole job worked: any size of run says the server side was not there.
+        small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
+        if small or same < WINDOW_SAME_SHARE * len(run) or _item_specific(run):
+            return
+        start_index = end_index - len(run)
+        windows.append(Window(list(run), keys, signature,
+                              before_ok=any(i < start_index for i in success_at),
+                              after_ok=any(i >= end_index for i in success_at)))
+
+    for index, record in enumerate(requests):
+        if _unavailable(record):
+            run.append(record)
+        else:
+            close(index)
+            run = []
+    close(len(requests))
+    return windows
+
+
+class JobView:
+    """A job's records, sorted and grouped for the rules (read-only)."""
+
+    def __init__(self, requests: Iterable[Record], items: Iterable[Record], *,
+                 life: Mapping[str, Any] | None = None, env: Mapping[str, Any] | None = None,
+                 sessions_created: int | None = None) -> None:
+        self.requests = sorted(requests, key=lambda r: r.get("start_offset_ms") or 0.0)
+        self.items = list(items)
+        self.life: Mapping[str, Any] = life or {}
+        self.env: Mapping[str, Any] = env or {}
+        self.sessions_created = sessions_created
+        self.failed = [r for r in self.requests if R.failed(r)]
+        self.ok = [r for r in self.requests if R.succeeded(r)]
+        self.outcome = {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
+        self.by_item: dict[str, list[Record]] = {}
+        for record in self.requests:
+            if record.get("item_id"):
+                self.by_item.setdefault(str(record["item_id"]), []).append(record)
+        self.windows = find_windows(self.requests)
+        self._windowed = {id(r) for w in self.windows for r in w.attempts}
+        self.ok_servers = Counter(str(r.get("server")).lower() for r in self.ok if r.get("server"))
+
+    # -- membership ----------------------------------------------------------------
+    def in_window(self, record: Record) -> bool:
+        return id(record) in self._windowed
+
+    def unexplained_by_windows(self, records: Iterable[Record]) -> list[Record]:
+        return [r for r in records if id(r) not in self._windowed]
+
+    def recovered(self, item_ids: Iterable[str]) -> list[str]:
+        """Those of ``item_ids`` that succeeded in the end."""
+        return [i for i in item_ids if self.outcome.get(i) == "succeeded"]
+
+    @cached_property
+    def peak_concurrency(self) -> int:
+        """Most attempts in flight at once (from their start offsets and durations)."""
+        edges: list[tuple[float, int]] = []
+        for r in self.requests:
+            start = float(r.get("start_offset_ms") or 0.0)
+            edges.append((start, 1))
+            edges.append((start + float(r.get("duration_ms") or 0.0), -1))
+        edges.sort()  # at equal times the end (-1) sorts first: back-to-back is no overlap
+        peak = current = 0
+        for _, step in edges:
+            current += step
+            peak = max(peak, current)
+        return peak
+
+    @cached_property
+    def item_counts(self) -> dict[str, int]:
+        """Items declared, started, finished (succeeded / failed), unfinished and never started.
+
+        ``declared`` is ``items_total`` as passed to ``job_span`` (without it:
+        the items started); ``started`` is what the job span counted (without
+        it: the items that finished). A job that started more than it
+        declared counts what it started. Always:
+        ``total == succeeded + failed + unfinished + not_started``.
+        """
+        finished = len(self.items)
+        succeeded = sum(1 for i in self.items if i.get("outcome") == "succeeded")
+        started = max(int(self.life.get("items_started") or 0), finished)
+        declared = self.life.get("items_declared")
+        total = max(int(declared) if declared is not None else started, started)
+        return {"total": total, "started": started, "succeeded": succeeded, "failed": finished - succeeded,
+                "unfinished": started - finished, "not_started": total - started}
+
+    @cached_property
+    def end_ms(self) -> float:
+        return max((float(r.get("start_offset_ms") or 0.0) + float(r.get("duration_ms") or 0.0)
+                    for r in self.requests), default=0.0)
+
+    # -- who answered ----------------------------------------------------------------
+    def who_answered(self, record: Record) -> str:
+        """``jellyfin``, ``proxy`` (a reverse proxy's own page), or ``unknown``, from the answer's evidence."""
+        if record.get("status_code") is None:
+            return "unknown"
+        server = str(record.get("server") or "").lower()
+        content_type = str(record.get("content_type") or "").lower()
+        body = str(record.get("error_body") or "")
+        if any(name in server for name in JELLYFIN_NAMES) or "json" in content_type:
+            return "jellyfin"
+        html = "html" in content_type or bool(_TAG.match(body))
+        named_proxy = any(name in server for name in PROXY_NAMES)
+        if html or (named_proxy and server not in self.ok_servers):
+            return "proxy"
+        if server and self.ok_servers and server not in self.ok_servers:
+            return "proxy"
+        return "unknown"
+
+    # -- evidence ----------------------------------------------------------------------
+    def evidence(self, records: Sequence[Record], **extra: Any) -> dict[str, Any]:
+        """The evidence keys every finding about attempts has, plus the rule's own ``extra``."""
+        ids = list(dict.fromkeys(str(r["item_id"]) for r in records if r.get("item_id")))
+        starts = [float(r.get("start_offset_ms") or 0.0) for r in records]
+        ends = [s + float(r.get("duration_ms") or 0.0) for s, r in zip(starts, records)]
+        found: dict[str, Any] = {
+            "attempts": len(records),
+            "items": len(ids),
+            "example_item_ids": ids[:MAX_EXAMPLES],
+            "window_ms": {"start": round(min(starts), 3), "end": round(max(ends), 3)} if records else None,
+            "status_codes": dict(Counter(R.status_key(r) for r in records)),
+            "servers": dict(Counter(str(r.get("server")) for r in records if r.get("server"))),
+        }
+        found.update(extra)
+        return found
+
+    def item_ids(self, records: Iterable[Record]) -> list[str]:
+        return list(dict.fromkeys(str(r["item_id"]) for r in records if r.get("item_id")))

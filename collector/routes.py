@@ -1,0 +1,64 @@
+"""Jellyfin route templates: ``/Items/0123...cdef/Images/Primary`` -> ``/Items/{itemId}/Images/{imageType}``.
+
+Usage::
+
+    route_of("http://jf:8096/jellyfin/Items/0a1b.../Images/Primary?ApiKey=...")
+    # '/Items/{itemId}/Images/{imageType}'
+    needs_auth(route)   # False: Jellyfin serves images without a key
+
+Findings group attempts by what they asked for, not by which item; and an
+answer only says something about the API key on a route that needs one.
+Known routes come from Jellyfin's controllers; other paths keep their
+shape with id-like segments (GUIDs, numbers) replaced by ``{id}``. A base
+path in front (``/jellyfin``) is ignored. Pure functions, cached.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+_ID = r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_SEG = r"[^/]+"
+#: (template, pattern, needs a key). Order matters: the first match wins.
+_KNOWN: tuple[tuple[str, str, bool], ...] = (
+    ("/System/Info/Public", r"/System/Info/Public", False),
+    ("/System/Ping", r"/System/Ping", False),
+    ("/Users/AuthenticateByName", r"/Users/AuthenticateByName", False),
+    ("/Items/{itemId}/Images/{imageType}", rf"/Items/{_SEG}/Images/{_SEG}(?:/{_SEG})?", False),
+    ("/Items/{itemId}", rf"/Items/{_SEG}", True),
+    ("/Users/{userId}/Items/{itemId}", rf"/Users/{_SEG}/Items/{_SEG}", True),
+    ("/Users/{userId}/Items", rf"/Users/{_SEG}/Items", True),
+    ("/Items", r"/Items", True),
+    ("/System/Info", r"/System/Info", True),
+)
+_PATTERNS = [(template, re.compile(rf"(?:^|.*?)({pattern})/?$", re.IGNORECASE), auth)
+             for template, pattern, auth in _KNOWN]
+_ID_SEGMENT = re.compile(rf"^(?:{_ID}|\d+)$")
+_ANONYMOUS = frozenset(template for template, _, auth in _KNOWN if not auth)
+_MAX_PATH = 512
+
+
+@lru_cache(maxsize=4096)
+def _template(path: str) -> str:
+    for template, pattern, _ in _PATTERNS:
+        if pattern.match(path):
+            return template
+    parts = ["{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/")]
+    return "/".join(parts)[:_MAX_PATH] or "/"
+
+
+def route_of(url: str) -> str:
+    """The route template of a URL (or path)."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    return _template(path or "/")
+
+
+def needs_auth(route: str | None) -> bool | None:
+    """Whether Jellyfin wants a key on this route: True, False, or None when the route is unknown to us."""
+    if route is None:
+        return None
+    if route in _ANONYMOUS:
+        return False
+    return True if any(route == template for template, _, _ in _KNOWN) else None

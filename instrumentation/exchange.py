@@ -1,0 +1,391 @@
+"""One HTTP attempt, from the request to the last byte of its body: the record builder.
+
+Every request recorded inside a job goes through :class:`Attempt` (the
+gate in ``transport`` sends it here); nothing else builds request records.
+An attempt becomes one finished CLIENT span whose attributes are the
+request record (see ``collector.records``, which reads it back).
+
+What the attempt covers:
+
+- *before the answer*: the credential the request carries is learned as a
+  secret (before anything is recorded) and fingerprinted; connection reuse
+  and connect / TLS / time-to-first-byte from httpcore's ``trace``
+  extension; a failure here (no response) ends the attempt with the phase it
+  failed in: ``pool``, ``connect``, ``send`` or ``headers``;
+- *the answer*: status, ``Server``, HTTP version, ``Connection: close``,
+  a redirect's target; on status >= 400 the redacted headers and the start
+  of the body (read ahead, up to ``bodytext.CAPTURE_LIMIT``, and given back
+  to the caller untouched, so an error body is kept even if the job never
+  reads it);
+- *the body*: the response's stream is wrapped, so bytes received, the time
+  of the last byte and an error while reading (``phase: body``: a stall, a
+  connection cut mid-body) belong to the attempt. The attempt ends when the
+  response is closed (httpx closes it once the body is read), or when its
+  job ends, whichever comes first.
+
+Nothing here may break the request: callers wrap every call in ``try``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ..collector import attributes as A, bodytext
+from ..collector.redact import redact_headers, redact_text, redact_url
+from ..collector.secrets import credentials, effective
+from .lean import exception_event
+from .probe import start_probe
+from .spans import JobState, current_item
+
+_UNSET = Status()
+_ERROR = Status(StatusCode.ERROR)
+# One encoder, built once: json.dumps with arguments builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_EVENTS = {
+    "connection.connect_tcp.started": 0, "connection.connect_tcp.complete": 1,
+    "connection.start_tls.started": 2, "connection.start_tls.complete": 3,
+    "http11.send_request_headers.started": 4, "http2.send_request_headers.started": 4,
+    "http11.receive_response_headers.complete": 5, "http2.receive_response_headers.complete": 5,
+}
+_LOGIN_PATH = "/users/authenticatebyname"
+
+
+class Timings:
+    """httpcore ``trace`` callback that only stamps times; the attempt reads them at its end."""
+
+    __slots__ = ("stamps", "chained")
+
+    def __init__(self, chained: Callable[..., Any] | None) -> None:
+        self.stamps = [0.0] * 6
+        self.chained = chained
+
+    def __call__(self, name: str, info: dict[str, Any]) -> Any:
+        index = _EVENTS.get(name)
+        if index is not None:
+            self.stamps[index] = time.perf_counter()
+        return self.chained(name, info) if self.chained is not None else None
+
+
+class AsyncTimings(Timings):
+    __slots__ = ()
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> Any:  # type: ignore[override]
+        index = _EVENTS.get(name)
+        if index is not None:
+            self.stamps[index] = time.perf_counter()
+        return await self.chained(name, info) if self.chained is not None else None
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def _phase(exc: BaseException, stamps: list[float]) -> str:
+    """Where an attempt without a response failed."""
+    name = type(exc).__name__
+    if name == "PoolTimeout":
+        return "pool"
+    if name.startswith("Connect") or (stamps[0] and not stamps[1]) or (stamps[2] and not stamps[3]):
+        return "connect"
+    if name.startswith("Write"):
+        return "send"
+    return "headers"
+
+
+class Attempt:
+    """One traced HTTP attempt of a job (see the module doc)."""
+
+    __slots__ = ("job", "context", "parent", "attrs", "extras", "timings", "start", "start_ns", "status",
+                 "events", "headers_at", "last_byte", "body_bytes", "capture", "response", "body_done",
+                 "failed_in")
+
+    def __init__(self, job: JobState, request: httpx.Request, timings_cls: type[Timings]) -> None:
+        self.job = job
+        item = current_item.get()
+        url = str(request.url)
+        if "?" in url or "@" in url:
+            url = redact_url(url)
+        method = request.method
+        scope = item or job
+        key = (method, url)
+        sent_before = scope.attempts.get(key, 0)
+        scope.attempts[key] = sent_before + 1
+        self.parent = parent = trace.get_current_span().get_span_context()
+        self.context = job.lean.context(parent)
+        self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url}
+        if sent_before:
+            self.attrs[A.RESEND_COUNT] = sent_before  # semantic conventions: only on resends
+        if item is not None:
+            self.attrs[A.REQUEST_ITEM_ID] = item.item_id
+        self.extras: dict[str, Any] = {}
+        found = credentials(request.headers.raw, request.url.query)
+        if found:
+            # Learned before anything about this request is recorded.
+            for value in found.values():
+                job.secrets.learn(value)
+            form, value = effective(found)  # type: ignore[misc]
+            self.extras["credential_form"] = form
+            self.extras["credential_fp"] = job.fingerprint(value)
+        self.timings = timings_cls(request.extensions.get("trace"))
+        request.extensions["trace"] = self.timings
+        self.status = _UNSET
+        self.events: list[Any] = []
+        self.headers_at = self.last_byte = 0.0
+        self.body_bytes = 0
+        self.capture: list[bytes] | None = None
+        self.response: httpx.Response | None = None
+        self.body_done = False
+        self.failed_in: str | None = None
+        if job.probe is None:
+            with job.lock:
+                if job.probe is None:
+                    job.probe = start_probe(request.url)
+        self.start_ns = time.time_ns()
+        self.extras["start_offset_ms"] = round((self.start_ns - job.start_ns) / 1e6, 3)
+        self.start = time.perf_counter()
+
+    # -- the request failed before an answer --------------------------------------
+    def failed(self, exc: BaseException, request: httpx.Request) -> None:
+        self._error(exc, _phase(exc, self.timings.stamps))
+        self.extras["request_headers"] = redact_headers(request.headers.multi_items())
+        self._emit(time.perf_counter())
+
+    def _error(self, exc: BaseException, phase: str) -> None:
+        event, message = exception_event(exc, time.time_ns(), self.job.secrets.values())
+        self.events.append(event)
+        name = type(exc).__name__
+        self.status = Status(StatusCode.ERROR, f"{name} while reading the body" if phase == "body" else message[:500])
+        self.attrs[A.ERROR_TYPE] = name
+        self.extras["error_phase"] = self.failed_in = phase
+
+    # -- the answer ------------------------------------------------------------------
+    def answered(self, request: httpx.Request, response: httpx.Response) -> bool:
+        """Note the answer's head; True when its body should be read ahead (status >= 400)."""
+        self.headers_at = time.perf_counter()
+        self.response = response
+        status = response.status_code
+        headers = response.headers
+        extras = self.extras
+        self.attrs[A.HTTP_STATUS_NEW] = status
+        server = headers.get("server")
+        if server is not None:
+            extras["server"] = server
+        version = response.extensions.get("http_version")
+        if version is not None:
+            extras["http_version"] = version.decode() if isinstance(version, bytes) else version
+        connection = headers.get("connection")
+        if connection is not None and connection.lower() == "close":
+            extras["conn_close"] = True
+        if 300 <= status < 400:
+            location = headers.get("location")
+            if location:
+                extras["redirect_to"] = redact_url(location)
+        elif status >= 400:
+            extras["request_headers"] = redact_headers(request.headers.multi_items())
+            extras["response_headers"] = redact_headers(headers.multi_items())
+            if "retry-after" in headers:
+                extras["retry_after"] = headers["retry-after"]
+            extras["content_type"] = headers.get("content-type")
+            self.attrs[A.ERROR_TYPE] = str(status)
+            self.status = _ERROR
+        if status >= 400 or (status == 200 and request.url.path.lower().endswith(_LOGIN_PATH)):
+            # Error bodies for the record; a login's answer for its AccessToken.
+            self.capture = []
+        self.job.open[self] = True
+        return status >= 400 and request.method != "HEAD"
+
+    # -- the body ----------------------------------------------------------------------
+    def received(self, chunk: bytes) -> None:
+        self.body_bytes += len(chunk)
+        capture = self.capture
+        if capture is not None and self.body_bytes - len(chunk) < bodytext.CAPTURE_LIMIT:
+            capture.append(chunk)
+
+    def body_complete(self) -> None:
+        self.last_byte = time.perf_counter()
+        self.body_done = True
+
+    def body_failed(self, exc: BaseException) -> None:
+        self.last_byte = time.perf_counter()
+        self._error(exc, "body")
+
+    def finish(self) -> None:
+        """End the attempt (the response was closed, or its job ended); safe to call twice."""
+        if self.job.open.pop(self, None) is None:
+            return
+        end = time.perf_counter()
+        extras = self.extras
+        extras["body_bytes"] = self.body_bytes
+        if self.last_byte:
+            extras["body_ms"] = _ms(self.last_byte - self.headers_at)
+        if not self.body_done and self.failed_in is None:
+            extras["body_complete"] = False  # closed (or abandoned) before its end: not a failure
+        if self.capture is not None:
+            self._read_capture()
+        self._emit(end)
+
+    def _read_capture(self) -> None:
+        raw = b"".join(self.capture or ())[: bodytext.CAPTURE_LIMIT]
+        response = self.response
+        headers = response.headers if response is not None else httpx.Headers()
+        status = response.status_code if response is not None else 0
+        if status >= 400:
+            text, truncated = bodytext.readable(
+                raw, headers.get("content-type"), complete=self.body_done and self.body_bytes <= len(raw),
+                content_encoding=headers.get("content-encoding"))
+            self.extras["error_body"] = redact_text(text, self.job.secrets.values())
+            self.extras["error_body_bytes"] = self.body_bytes
+            if truncated:
+                self.extras["error_body_truncated"] = True
+        else:
+            self._learn_access_token(bodytext.decode(raw, headers.get("content-encoding")))
+
+    def _learn_access_token(self, raw: bytes) -> None:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return
+        if isinstance(data, dict) and isinstance(data.get("AccessToken"), str):
+            self.job.secrets.learn(data["AccessToken"])
+
+    def _emit(self, end: float) -> None:
+        reused, connect, tls, ttfb = _connection(self.timings.stamps)
+        extras = self.extras
+        if reused is not None:
+            extras["connection_reused"] = reused
+        if connect is not None:
+            extras["connect_ms"] = connect  # present only when the attempt opened a connection
+        if tls is not None:
+            extras["tls_ms"] = tls
+        if ttfb is not None:
+            extras["ttfb_ms"] = ttfb
+        attrs = self.attrs
+        attrs[A.RECORD] = _encode(extras)
+        end_ns = self.start_ns + int((end - self.start) * 1e9)
+        self.job.deliver(self.job.lean.build(
+            attrs[A.HTTP_METHOD_NEW], self.context, self.parent, attrs, kind=SpanKind.CLIENT,
+            start_ns=self.start_ns, end_ns=end_ns, status=self.status, events=self.events))
+
+
+def _connection(stamps: list[float]) -> tuple[bool | None, float | None, float | None, float | None]:
+    """(connection reused, connect ms, tls ms, time to first byte ms) from the trace stamps."""
+    if not stamps[4]:
+        return None, None, None, None
+    new = bool(stamps[1])
+    connect = _ms(stamps[1] - stamps[0]) if new else None
+    tls = _ms(stamps[3] - stamps[2]) if stamps[3] else None
+    ttfb = _ms(stamps[5] - stamps[4]) if stamps[5] else None
+    return not new, connect, tls, ttfb
+
+
+class RecordedBody(httpx.SyncByteStream):
+    """The response body as the caller reads it, counted for the attempt (see the module doc)."""
+
+    def __init__(self, attempt: Attempt, inner: httpx.SyncByteStream) -> None:
+        self.attempt, self.inner = attempt, inner
+        self.head: list[bytes] = []
+        self.rest: Iterator[bytes] | None = None
+        self.error: BaseException | None = None
+        self.read_ahead = False
+
+    def read_ahead_upto(self, limit: int) -> None:
+        """Read the first ``limit`` bytes now; they (or the error) are given back when the caller reads."""
+        self.read_ahead = True
+        attempt, rest = self.attempt, iter(self.inner)
+        size = 0
+        try:
+            while size < limit:
+                chunk = next(rest)
+                attempt.received(chunk)
+                self.head.append(chunk)
+                size += len(chunk)
+            self.rest = rest
+        except StopIteration:
+            attempt.body_complete()
+        except Exception as exc:  # noqa: BLE001 - given back to the caller when they read
+            self.error = exc
+            attempt.body_failed(exc)
+
+    def __iter__(self) -> Iterator[bytes]:
+        head, self.head = self.head, []
+        yield from head
+        if self.error is not None:
+            raise self.error
+        rest = self.rest if self.read_ahead else iter(self.inner)
+        if rest is None:
+            return
+        attempt = self.attempt
+        try:
+            for chunk in rest:
+                attempt.received(chunk)
+                yield chunk
+        except Exception as exc:
+            attempt.body_failed(exc)
+            raise
+        attempt.body_complete()
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            self.attempt.finish()
+
+
+class AsyncRecordedBody(httpx.AsyncByteStream):
+    """The async twin of :class:`RecordedBody`."""
+
+    def __init__(self, attempt: Attempt, inner: httpx.AsyncByteStream) -> None:
+        self.attempt, self.inner = attempt, inner
+        self.head: list[bytes] = []
+        self.rest: AsyncIterator[bytes] | None = None
+        self.error: BaseException | None = None
+        self.read_ahead = False
+
+    async def read_ahead_upto(self, limit: int) -> None:
+        self.read_ahead = True
+        attempt, rest = self.attempt, self.inner.__aiter__()
+        size = 0
+        try:
+            while size < limit:
+                chunk = await rest.__anext__()
+                attempt.received(chunk)
+                self.head.append(chunk)
+                size += len(chunk)
+            self.rest = rest
+        except StopAsyncIteration:
+            attempt.body_complete()
+        except Exception as exc:  # noqa: BLE001
+            self.error = exc
+            attempt.body_failed(exc)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        head, self.head = self.head, []
+        for chunk in head:
+            yield chunk
+        if self.error is not None:
+            raise self.error
+        rest = self.rest if self.read_ahead else self.inner.__aiter__()
+        if rest is None:
+            return
+        attempt = self.attempt
+        try:
+            async for chunk in rest:  # type: ignore[attr-defined]
+                attempt.received(chunk)
+                yield chunk
+        except Exception as exc:
+            attempt.body_failed(exc)
+            raise
+        attempt.body_complete()
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            self.attempt.finish()
