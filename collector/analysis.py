@@ -65,6 +65,8 @@ _DESCRIPTIONS = {
 
 def _pattern_of(record: Record) -> str:
     status = record.get("status_code")
+    if record.get("error_phase") == "aborted":
+        return f"aborted:{record.get('error_type')}"
     if broke_in_body(record):
         return f"body:{record.get('error_type')}"
     if status is None:
@@ -101,7 +103,8 @@ def failure_patterns(requests: Sequence[Record], items: Iterable[Record] = ()) -
         kind, _, error = name.partition(":")
         description = _DESCRIPTIONS.get(name) or (
             f"{error}: the body broke off after the answer began." if kind == "body" else
-            f"{error}: the request got no HTTP response (network error).")
+            f"{error}: the job closed its client or cancelled the request while it was in flight."
+            if kind == "aborted" else f"{error}: the request got no HTTP response (network error).")
         patterns.append({
             "pattern": name,
             "description": description,
@@ -194,7 +197,8 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
     (succeeded / ``items_total``) are None when there is nothing to divide by.
     """
     life = dict(life) if life is not None else {"ended": True, "complete": True}
-    view = JobView(requests, items, life=life, env=env, sessions_created=sessions_created)
+    view = JobView(requests, items, life=life, env=env, sessions_created=sessions_created,
+                   duration_ms=duration_seconds * 1000)
     findings = diagnosis.diagnose(view)
     total = len(requests)
     successful = sum(1 for r in requests if _succeeded(r))

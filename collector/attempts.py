@@ -7,7 +7,9 @@ written by format version 1 read the same way (their keys are a subset).
 - *successful*: a 2xx answer whose body arrived without an error;
 - *failed*: no answer (``status_code`` None), an answer >= 400, or an error
   while the body was read (``error_phase`` "body": the record of a
-  ``ReadTimeout`` in the middle of a 200's body, with its status kept);
+  ``ReadTimeout`` in the middle of a 200's body, with its status kept), or an
+  attempt the job itself ended (``error_phase`` "aborted": it closed the
+  client under it, or cancelled it);
 - *other*: 1xx and 3xx answers: a redirect hop is part of a logical request
   and is never a failure.
 """
@@ -26,8 +28,9 @@ DROPS = frozenset({"RemoteProtocolError", "ReadError", "WriteError", "Connection
 
 
 def broke_in_body(record: Record) -> bool:
-    """An answer came, then reading its body failed (``error_phase`` "body")."""
-    return record.get("error_phase") == "body" and record.get("status_code") is not None
+    """An answer came, then its body did not arrive whole: it broke off (``error_phase``
+    "body") or the job stopped reading it (``aborted``)."""
+    return record.get("error_phase") in ("body", "aborted") and record.get("status_code") is not None
 
 
 def failed(record: Record) -> bool:
@@ -49,7 +52,8 @@ def status_key(record: Record) -> str:
 
 
 def phase(record: Record) -> str | None:
-    """Where a failed attempt failed: ``pool``, ``connect``, ``send``, ``headers``, ``body``; None for an answer."""
+    """Where a failed attempt failed: ``pool``, ``connect``, ``send``, ``headers``, ``body``, or
+    ``aborted`` (the job closed its client or cancelled the request); None for an answer."""
     found = record.get("error_phase")
     if found:
         return str(found)

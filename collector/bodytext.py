@@ -118,10 +118,10 @@ def readable(raw: bytes, content_type: str | None, *, complete: bool = True,
 
 
 def title_of(text: str | None) -> str | None:
-    """A short signature of an extracted error text: its first line, at most 80 characters."""
+    """A short signature of an extracted error text (or its :func:`gist`): its first line, at most 80 characters."""
     if not text:
         return None
-    return text.split("\n", 1)[0][:80] or None
+    return text.split("\n", 1)[0].split(" / ", 1)[0][:80] or None
 
 
 def gist(text: str | None, limit: int = 200) -> str | None:

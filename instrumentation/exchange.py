@@ -11,7 +11,8 @@ What the attempt covers:
   secret (before anything is recorded) and fingerprinted; connection reuse
   and connect / TLS / time-to-first-byte from httpcore's ``trace``
   extension; a failure here (no response) ends the attempt with the phase it
-  failed in: ``pool``, ``connect``, ``send`` or ``headers``;
+  failed in: ``pool``, ``connect``, ``send`` or ``headers``, or ``aborted``
+  when the job itself ended it (closed its client under it, or cancelled it);
 - *the answer*: status, ``Server``, HTTP version, ``Connection: close``,
   a redirect's target; on status >= 400 the redacted headers and the start
   of the body (read ahead, up to ``bodytext.CAPTURE_LIMIT``, and given back
@@ -104,10 +105,12 @@ class Attempt:
 
     __slots__ = ("job", "context", "parent", "attrs", "extras", "timings", "start", "start_ns", "status",
                  "events", "headers_at", "last_byte", "body_bytes", "capture", "response", "body_done",
-                 "failed_in")
+                 "failed_in", "transport")
 
-    def __init__(self, job: JobState, request: httpx.Request, timings_cls: type[Timings]) -> None:
+    def __init__(self, job: JobState, request: httpx.Request, timings_cls: type[Timings],
+                 transport: Any = None) -> None:
         self.job = job
+        self.transport = transport
         item = current_item.get()
         url = str(request.url)
         if "?" in url or "@" in url:
@@ -152,8 +155,13 @@ class Attempt:
         self.start = time.perf_counter()
 
     # -- the request failed before an answer --------------------------------------
+    def _aborted(self, exc: BaseException) -> bool:
+        """The job ended this attempt itself: it closed the client under it, or cancelled it."""
+        return (getattr(self.transport, "_batch_debug_closed", False)
+                or not isinstance(exc, Exception))  # CancelledError, KeyboardInterrupt, SystemExit
+
     def failed(self, exc: BaseException, request: httpx.Request) -> None:
-        self._error(exc, _phase(exc, self.timings.stamps))
+        self._error(exc, "aborted" if self._aborted(exc) else _phase(exc, self.timings.stamps))
         self.extras["request_headers"] = redact_headers(request.headers.multi_items())
         self._emit(time.perf_counter())
 
@@ -214,7 +222,7 @@ class Attempt:
 
     def body_failed(self, exc: BaseException) -> None:
         self.last_byte = time.perf_counter()
-        self._error(exc, "body")
+        self._error(exc, "aborted" if self._aborted(exc) else "body")
 
     def finish(self) -> None:
         """End the attempt (the response was closed, or its job ended); safe to call twice."""
@@ -326,7 +334,9 @@ class RecordedBody(httpx.SyncByteStream):
             for chunk in rest:
                 attempt.received(chunk)
                 yield chunk
-        except Exception as exc:
+        except GeneratorExit:
+            raise  # the caller stopped reading: closing is not failing
+        except BaseException as exc:
             attempt.body_failed(exc)
             raise
         attempt.body_complete()
@@ -379,7 +389,9 @@ class AsyncRecordedBody(httpx.AsyncByteStream):
             async for chunk in rest:  # type: ignore[attr-defined]
                 attempt.received(chunk)
                 yield chunk
-        except Exception as exc:
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # CancelledError included: the job stopped the download
             attempt.body_failed(exc)
             raise
         attempt.body_complete()

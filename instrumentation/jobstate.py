@@ -115,7 +115,7 @@ class JobState:
         with self.lock:
             self.items_started += 1
             started = self.items_started
-        if self.recorded:
+        if self.recorded and self.span.is_recording():  # not once the job has ended (a task left running)
             # On the live job span, so a job written mid-way (SIGTERM) knows it too.
             self.span.set_attribute(A.JOB_ITEMS_STARTED, started)
 

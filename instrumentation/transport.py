@@ -46,7 +46,7 @@ def _traced(original: Callable[..., Any], transport: Any, request: httpx.Request
     if not is_http_instrumentation_enabled():
         return original(transport, request)
     try:
-        attempt = Attempt(job, request, Timings)
+        attempt = Attempt(job, request, Timings, transport)
     except Exception:  # noqa: BLE001 - our failure must not become the request's
         logger.exception("batch-debug could not trace a request; it goes on untraced")
         return original(transport, request)
@@ -70,7 +70,7 @@ async def _traced_async(original: Callable[..., Any], transport: Any, request: h
     if not is_http_instrumentation_enabled():
         return await original(transport, request)
     try:
-        attempt = Attempt(job, request, AsyncTimings)
+        attempt = Attempt(job, request, AsyncTimings, transport)
     except Exception:  # noqa: BLE001
         logger.exception("batch-debug could not trace a request; it goes on untraced")
         return await original(transport, request)
@@ -102,6 +102,42 @@ def _outside_job() -> None:
         OUTSIDE.add()
 
 
+def _mark_closed(transport: Any) -> None:
+    try:
+        transport._batch_debug_closed = True  # noqa: SLF001 - read by exchange.Attempt
+    except AttributeError:  # a transport class with __slots__: its attempts just go unmarked
+        pass
+
+
+def _note_closing() -> None:
+    """Mark a transport closed when its client closes it (``close``, ``with`` exit, and async twins),
+    so requests it aborts are told from requests the server broke (``exchange``: phase ``aborted``).
+    Idempotent."""
+    if getattr(httpx.HTTPTransport.close, "_batch_debug_mark", False):
+        return
+    for cls, names in ((httpx.HTTPTransport, ("close", "__exit__")),
+                       (httpx.AsyncHTTPTransport, ("aclose", "__aexit__"))):
+        for name in names:
+            setattr(cls, name, _marking(getattr(cls, name), asynchronous=name.startswith(("a", "__a"))))
+
+
+def _marking(method: Callable[..., Any], *, asynchronous: bool) -> Callable[..., Any]:
+    if asynchronous:
+        async def closing_async(self: Any, *args: Any) -> Any:
+            _mark_closed(self)
+            return await method(self, *args)
+
+        closing_async._batch_debug_mark = True  # type: ignore[attr-defined]
+        return closing_async
+
+    def closing(self: Any, *args: Any) -> Any:
+        _mark_closed(self)
+        return method(self, *args)
+
+    closing._batch_debug_mark = True  # type: ignore[attr-defined]
+    return closing
+
+
 def remove_gate() -> None:
     """Take the gate out again (before httpx is instrumented: the gate must stay in front of it)."""
     for cls, name in ((httpx.HTTPTransport, "handle_request"), (httpx.AsyncHTTPTransport, "handle_async_request")):
@@ -116,6 +152,7 @@ def install_gate(is_on: Callable[[], bool]) -> None:
 
     ``is_on`` is the debug switch's cheap check. Idempotent.
     """
+    _note_closing()
     sync_current = httpx.HTTPTransport.handle_request
     if getattr(sync_current, "_batch_debug_gate", False):
         return

@@ -162,6 +162,9 @@ class SimulatorServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of new connections (8 workers starting at once)
+    # would overflow it and wait a SYN retransmit (1 s). Kestrel listens with 512.
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], sim: Any) -> None:
         self.sim = sim

@@ -9,11 +9,12 @@ Evidence keys of these findings (besides the common ones):
 ``credential_fp``, ``credential_form``, ``accepted`` and ``rejected``
 (attempts on routes that need a key), ``last_accepted_ms``,
 ``first_rejected_ms``, ``server_version``, ``forms_accepted`` (forms of the
-same key that worked), ``forms_refused``.
+same key that worked), ``forms_refused``, ``routes`` (route -> attempts).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from .. import attempts as R
@@ -45,9 +46,9 @@ def _version(view: JobView) -> tuple[int, ...] | None:
 
 
 def _keyed(view: JobView) -> list[Record]:
-    """Attempts on routes that need a key and got an answer that speaks about it (2xx or 401)."""
+    """Attempts on routes that need a key and got an answer from Jellyfin that speaks about it (2xx or 401)."""
     return [r for r in view.requests
-            if needs_auth(r.get("route")) is not False
+            if needs_auth(r.get("route")) is not False and view.who_answered(r) != "proxy"  # a proxy's own 401
             and (r.get("status_code") == 401 or (r.get("credential_fp") and 200 <= (r.get("status_code") or 0) < 300
                                                  and not R.broke_in_body(r)))]
 
@@ -101,7 +102,7 @@ def credentials(view: JobView) -> Iterator[Finding]:
             settled = sum(1 for r in rejected if float(r.get("start_offset_ms") or 0.0) > last_accepted)
             if wrong_form and all(r.get("credential_form") in wrong_form for r in rejected):
                 yield _form_refused(view, rejected, fp, wrong_form, base, worked_as=sorted(forms_ok[fp]))
-            elif late_accepted <= max(1, view.peak_concurrency - 1) and settled * 2 >= len(rejected):
+            elif late_accepted <= view.peak_concurrency - 1 and settled * 2 >= len(rejected):
                 yield Finding(
                     "key_revoked",
                     f"API key {fp} was accepted on {plural(len(accepted), 'request')} until "
@@ -144,10 +145,10 @@ def credentials(view: JobView) -> Iterator[Finding]:
             view.evidence(rejected, first_rejected_ms=first_rejected, **base),
         )
     if missing:
-        routes = sorted({str(r.get("route")) for r in missing})
+        routes = dict(Counter(str(r.get("route")) for r in missing))
         yield Finding(
             "no_credential",
-            f"{plural(len(missing), 'request')} to {listing(routes)} carried no API key and "
+            f"{plural(len(missing), 'request')} to {listing(sorted(routes))} carried no API key and "
             f"{verb(len(missing), 'was', 'were')} refused (401).",
             'Send the key with every request to these routes: Authorization: MediaBrowser Token="<key>" '
             "or the ApiKey query parameter.",

@@ -4,10 +4,11 @@ Evidence keys of these findings (besides the common ones): ``kind``
 (outage / down / never / late_start), ``signature`` (the window's common
 outcome), ``recovered_items``, ``answered_by`` (who answered the failures:
 ``{jellyfin|proxy|unknown: n}``), ``last_success_ms``, ``first_failure_ms``,
-``page_title``, ``jellyfin_servers`` (Server headers of the successful
-answers), ``attempts_per_item``, ``other_items_ok`` (successful attempts of other items), ``error_body``,
-``retry_after``,
-``requests_per_second``, ``peak_concurrency``.
+``page_title``, ``proxy_servers`` (Server headers of a proxy's answers),
+``jellyfin_servers`` (Server headers of the successful answers),
+``attempts_per_item``, ``other_items_ok`` (successful attempts of other
+items), ``error_body``, ``retry_after``, ``requests_per_second``,
+``peak_concurrency``.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         keys = list(dict.fromkeys(str(r.get("item_id") or r.get("url")) for r in never))
         yield Finding(
             "server_unavailable",
-            f"No attempt of this job got a working answer: all {plural(len(never), 'attempt')} across "
-            f"{plural(len(keys), 'item')} that reached for the server failed "
+            f"No attempt of this job got a working answer: "
+            + (f"all {len(never)} attempts across {plural(len(keys), 'item')}" if len(never) > 1 else "its one attempt")
+            + " to reach the server failed "
             f"({counts(Counter(R.status_key(r) for r in never))})"
             + (": nothing accepted connections at the server's address." if refused * 2 > len(never) else "."),
             "Check that Jellyfin is running and reachable at the URL the job uses (host, port, base "
@@ -99,7 +101,7 @@ def proxy_answered(view: JobView) -> Iterator[Finding]:
     records = [r for r in view.failed if r.get("status_code") is not None and view.who_answered(r) == "proxy"]
     if not records:
         return
-    servers = Counter(str(r.get("server") or "no Server header") for r in records)
+    servers = Counter(str(r.get("server")) for r in records if r.get("server"))
     titles = Counter(t for t in (title_of(r.get("error_body")) for r in records) if t)
     title = titles.most_common(1)[0][0] if titles else None
     ok_servers = sorted({str(r.get("server")) for r in view.ok if r.get("server")})
@@ -111,15 +113,17 @@ def proxy_answered(view: JobView) -> Iterator[Finding]:
     n = len(records)
     why = ("the proxy in front of Jellyfin could not get an answer from it" if gateway
            else "a proxy refused these requests itself before Jellyfin saw them")
+    by = listing(list(servers)) if servers else "a proxy that sends no Server header"
     yield Finding(
         "proxy_answered",
         f"{plural(n, 'failed answer')} ({counts({str(k): v for k, v in statuses.items()})}) "
-        f"{verb(n, 'was', 'were')} given by {listing(list(servers))}{page}{other}: {why}.",
+        f"{verb(n, 'was', 'were')} given by {by}{page}{other}: {why}.",
         ("Read the proxy's error log for these times (upstream connect errors, timeouts, restarts) and "
          "check that Jellyfin was up; the items themselves are not at fault." if gateway else
          "Check the proxy's rules for these paths (authentication, body size, allowed methods) and its log."),
-        "high" if title or any(s != "no Server header" for s in servers) else "medium",
-        view.evidence(records, answered_by=dict(servers), page_title=title, jellyfin_servers=ok_servers),
+        "high" if title or servers else "medium",
+        view.evidence(records, answered_by=_answered_by(view, records), proxy_servers=dict(servers),
+                      page_title=title, jellyfin_servers=ok_servers),
     )
 
 
@@ -145,6 +149,11 @@ def server_errors(view: JobView) -> Iterator[Finding]:
             persistent.setdefault(item, []).append(r)
         else:
             transient.append(r)
+    for item, failures in list(persistent.items()):
+        names_it = any(item.lower() in str(r.get("error_body") or "").lower() for r in failures)
+        if len(failures) < 2 and not names_it:
+            # Tried once, and the answer does not name the item: nothing shows it would fail again.
+            transient.extend(persistent.pop(item))
     if persistent:
         bad = [r for rs in persistent.values() for r in rs]
         per_item = {i: len(rs) for i, rs in persistent.items()}
@@ -156,7 +165,7 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         each = fewest if fewest == max(per_item.values()) else f"{fewest} or more"
         said = f"; it answered \u201c{body}\u201d" if body else ""
         if others_ok:
-            cause = (f"{plural(n, 'item')} got {codes} on every attempt ({each} each) while "
+            cause = (f"{plural(n, 'item')} got {codes} on every attempt ({each} each, never a success) while "
                      f"{plural(others_ok, 'attempt')} for other items succeeded around them: the server fails on "
                      f"{verb(n, 'this item', 'these items')} specifically{said}.")
         else:
@@ -168,18 +177,21 @@ def server_errors(view: JobView) -> Iterator[Finding]:
             f"Look up {examples(list(persistent))} in the Jellyfin server log at these times to see why it "
             "fails on them (a damaged image or metadata file is common: refresh the item's images in "
             "Jellyfin, or leave the item out).",
-            "high" if fewest >= 2 and others_ok else "medium",
+            "high" if others_ok else "medium",
             view.evidence(bad, attempts_per_item=per_item, error_body=body, other_items_ok=others_ok),
         )
     if transient:
         ids = view.item_ids(transient)
         recovered = view.recovered(ids)
         n = len(transient)
+        tail = (f"{len(recovered)} of the {plural(len(ids), 'item')} concerned succeeded on a later attempt"
+                if recovered else
+                f"the job did not try {verb(len(ids), 'this item', 'these items')} again, so whether "
+                f"{verb(len(ids), 'it', 'they')} would have worked is not known")
         yield Finding(
             "transient_server_errors",
-            f"{plural(n, 'attempt')} got {listing(sorted({R.status_key(r) for r in transient}))} from the server, "
-            f"scattered through the job; {len(recovered)} of the {plural(len(ids), 'item')} concerned "
-            "succeeded on a later attempt: the server failed briefly under load.",
+            f"{plural(n, 'attempt')} got {listing(sorted({R.status_key(r) for r in transient}))} from the server "
+            f"now and then, among answers that worked; {tail}: the server failed briefly, as under load.",
             "Nothing to change while this stays rare and retries recover; if it grows, lower the "
             "concurrency or the request rate (reference worker: --concurrency, --min-interval).",
             "medium",
@@ -187,12 +199,20 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         )
 
 
+def _seconds_first(value: str) -> tuple[bool, float, str]:
+    """Retry-After values in order: numbers of seconds by value, then dates as text."""
+    try:
+        return False, float(value), value
+    except ValueError:
+        return True, 0.0, value
+
+
 @rule(("rate_limited", "the server (or a proxy) refused requests with 429 Too Many Requests"))
 def rate_limited(view: JobView) -> Iterator[Finding]:
     records = [r for r in view.failed if r.get("status_code") == 429]
     if not records:
         return
-    waits = sorted({str(r["retry_after"]) for r in records if r.get("retry_after")})
+    waits = sorted({str(r["retry_after"]) for r in records if r.get("retry_after")}, key=_seconds_first)
     seconds_run = max(view.end_ms / 1000, 0.001)
     rate = round(len(view.requests) / seconds_run, 1)
     ids = view.item_ids(records)

@@ -1,7 +1,7 @@
 """Rules about the items themselves: ids that are no Jellyfin ids, items that no longer exist, a wrong base URL.
 
 Evidence keys of these findings (besides the common ones): ``malformed_ids``
-(ids that are not 32 hex digits or a dashed GUID), ``routes``,
+(ids that are not 32 hex digits or a dashed GUID), ``routes`` (route -> attempts),
 ``probe_error`` (what ``/System/Info/Public`` answered), ``error_body``.
 """
 
@@ -25,23 +25,41 @@ def _everything_404(view: JobView) -> bool:
     return bool(answered) and all(r.get("status_code") == 404 for r in answered)
 
 
+def _probe_404(view: JobView) -> bool:
+    probe = view.env.get("server_info_error")
+    return probe is not None and "404" in str(probe)
+
+
+def _url_suspect(view: JobView) -> bool:
+    """Every answer was 404 and nothing shows the URL reaches Jellyfin's API: its public info did not
+    answer, and the 404s are not Jellyfin's own "no such item" documents (or the public info said 404)."""
+    if not _everything_404(view) or view.env.get("server_info"):
+        return False
+    jellyfin_said_so = all(view.who_answered(r) == "jellyfin" and r.get("error_body")
+                           for r in view.requests if r.get("status_code") == 404)
+    return _probe_404(view) or not jellyfin_said_so
+
+
 @rule(("wrong_base_url", "every request, the server's public info included, was answered 404: the URL's path is wrong"))
 def wrong_base_url(view: JobView) -> Iterator[Finding]:
-    if not _everything_404(view) or len(view.requests) < 2:
+    if not _url_suspect(view):
         return
     probe = view.env.get("server_info_error")
-    if view.env.get("server_info") or (probe is not None and "404" not in str(probe)):
-        return  # the server's public info answered: the base path is right
-    routes = sorted({str(r.get("route")) for r in view.requests})
+    probe_404 = _probe_404(view)
+    if len(view.requests) < 2 and not probe_404:
+        return  # one 404 alone says nothing about the URL
+    routes = dict(Counter(str(r.get("route")) for r in view.requests))
+    n = len(view.requests)
+    told = (", and so was /System/Info/Public" if probe_404 else
+            f" (and /System/Info/Public failed: {probe})" if probe else "")
     yield Finding(
         "wrong_base_url",
-        f"All {plural(len(view.requests), 'request')} were answered 404 Not Found"
-        + (", and so was /System/Info/Public" if probe else "")
-        + ": the server URL probably lacks a base path (Jellyfin behind a proxy often lives at /jellyfin) "
-        "or points at another web server.",
+        (f"All {n} requests were answered 404 Not Found" if n > 1 else "The request was answered 404 Not Found")
+        + f"{told}: the server URL probably lacks a base path (Jellyfin behind a proxy often lives at "
+        "/jellyfin) or points at another web server.",
         "Open <server URL>/System/Info/Public in a browser; when it does not show Jellyfin's JSON, fix the "
         "URL (reference worker: JELLYFIN_URL or --server).",
-        "high" if probe else "medium",
+        "high" if probe_404 else "medium" if probe is None else "low",
         view.evidence(view.requests, routes=routes, probe_error=probe),
     )
 
@@ -60,7 +78,8 @@ def invalid_item_ids(view: JobView) -> Iterator[Finding]:
         confidence = "high"
     else:
         cause = (f"The server answered 400 Bad Request for {plural(len(ids), 'item')} ({examples(ids)})"
-                 + (f", {len(malformed)} of which are not Jellyfin ids" if malformed else "")
+                 + (f", {len(malformed)} of which {verb(len(malformed), 'is', 'are')} not "
+                    f"{verb(len(malformed), 'a Jellyfin id', 'Jellyfin ids')}" if malformed else "")
                  + (f"; it said \u201c{body}\u201d." if body else "."))
         confidence = "medium"
     yield Finding(
@@ -74,18 +93,20 @@ def invalid_item_ids(view: JobView) -> Iterator[Finding]:
 
 @rule(("items_not_found", "items answered 404 Not Found: deleted or moved in Jellyfin since they were picked"))
 def items_not_found(view: JobView) -> Iterator[Finding]:
-    if _everything_404(view) and len(view.requests) >= 2 and not view.env.get("server_info"):
-        return  # wrong_base_url speaks for these
+    if _url_suspect(view):
+        return  # wrong_base_url speaks for these, or nothing shows the URL is right
     records = [r for r in view.failed if r.get("status_code") == 404 and view.who_answered(r) != "proxy"]
     if not records:
         return
     ids = view.item_ids(records)
     routes = Counter(str(r.get("route")) for r in records)
+    right_url = ("while other requests to the same server worked" if view.ok else
+                 "while the server's public info answered (so the URL is right)" if view.env.get("server_info")
+                 else "answered by Jellyfin itself (a \u201cnot found\u201d document, so the URL reaches it)")
     yield Finding(
         "items_not_found",
         f"{plural(len(ids), 'item')} ({examples(ids) or 'no item id recorded'}) got 404 Not Found "
-        f"({counts(routes)}), while other requests to the same server worked: these items (or their "
-        "posters) no longer exist there.",
+        f"({counts(routes)}), {right_url}: these items (or their posters) no longer exist there.",
         "Re-scan the library or reload the item list, and drop these ids from the batch; an item without a "
         "poster answers 404 on its image only.",
         "high" if view.ok else "medium",

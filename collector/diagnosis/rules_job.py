@@ -3,17 +3,18 @@
 Evidence keys of these findings (besides the common ones):
 ``items_declared``, ``items_started``, ``items_finished``, ``items_unfinished``,
 ``items_not_started``, ``error_type``, ``error_message``,
-``requests_outside_jobs``, ``requests_recorded``, ``item_errors`` (item id ->
-the job's own error text).
+``requests_outside_jobs``, ``requests_recorded``, ``items_failed_winding_up``, ``item_errors`` (item id ->
+the job's own error text), ``error_types``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 from .. import attempts as R
 from . import Finding, rule
-from .text import examples, plural, share, verb
+from .text import counts, examples, plural, share, verb
 from .view import JobView
 
 
@@ -44,14 +45,18 @@ def job_crashed(view: JobView) -> Iterator[Finding]:
     done = counts["succeeded"] + counts["failed"]
     kind = error.get("type") or "an error"
     message = str(error.get("message") or "").strip()
+    dragged = [str(i.get("item_id")) for i in view.items
+               if i.get("outcome") != "succeeded" and view.ended_with_the_crash(i)]
+    also = (f" {plural(len(dragged), 'item')} failed as it wound up (e.g. {dragged[0]})." if dragged else "")
     yield Finding(
         "job_crashed",
         f"The job stopped with {kind} ({message[:300]}) after {done} of {plural(counts['total'], 'item')} "
-        f"had finished{_left(view)}. The HTTP figures cover only the items that ran.",
+        f"had finished{_left(view)}.{also} The HTTP figures cover only the items that ran.",
         "Fix the error in the job's code (see the exception); batch-debug did not cause it and the "
         "requests that ran show no sign of it.",
         "high",
-        view.evidence([], error_type=error.get("type"), error_message=message, **_life_evidence(view)),
+        view.evidence([], error_type=error.get("type"), error_message=message, items_failed_winding_up=dragged,
+                      **_life_evidence(view)),
     )
 
 
@@ -91,6 +96,23 @@ def items_not_started(view: JobView) -> Iterator[Finding]:
     )
 
 
+@rule(("items_unfinished", "the job ended normally while some of its items were still in progress"))
+def items_unfinished(view: JobView) -> Iterator[Finding]:
+    counts = view.item_counts
+    if not counts["unfinished"] or view.life.get("error") or not view.life.get("ended", True):
+        return  # a crash or an interruption explains them
+    n = counts["unfinished"]
+    yield Finding(
+        "items_unfinished",
+        f"The job ended while {plural(n, 'item')} {verb(n, 'was', 'were')} still in progress: "
+        f"{verb(n, 'its', 'their')} outcome is not in this file.",
+        "Wait for every item's task or thread before the job ends (await the tasks, join the threads, "
+        "leave the pool's with-block inside the job).",
+        "medium",
+        view.evidence([], **_life_evidence(view)),
+    )
+
+
 @rule(("requests_outside_job", "HTTP requests ran in the process outside any job (threads without copy_context)"))
 def requests_outside_job(view: JobView) -> Iterator[Finding]:
     outside = int(view.life.get("requests_outside_jobs") or 0)
@@ -117,12 +139,33 @@ def requests_outside_job(view: JobView) -> Iterator[Finding]:
     )
 
 
+@rule(("requests_aborted", "requests failed because the job closed its HTTP client under them or cancelled them"))
+def requests_aborted(view: JobView) -> Iterator[Finding]:
+    records = [r for r in view.failed if R.phase(r) == "aborted"]
+    if not records:
+        return
+    n = len(records)
+    crashed = " after the job's code raised" if view.life.get("error") else ""
+    errors = Counter(str(r.get("error_type")) for r in records)
+    yield Finding(
+        "requests_aborted",
+        f"{plural(n, 'request')} {verb(n, 'was', 'were')} still in flight when the job closed its HTTP client "
+        f"or cancelled {verb(n, 'it', 'them')}{crashed} ({counts(errors)}): these failures come from the job, "
+        "not from the server.",
+        "Let every request finish before closing the client or leaving the job: await all tasks "
+        "(asyncio.gather(..., return_exceptions=True) keeps one failure from abandoning the others) and "
+        "close the client last.",
+        "high",
+        view.evidence(records, error_types=dict(errors)),
+    )
+
+
 @rule(("worker_side_failures", "items failed although none of their HTTP attempts failed"))
 def worker_side_failures(view: JobView) -> Iterator[Finding]:
     failed_http = {str(r["item_id"]) for r in view.failed if r.get("item_id")}
     silent = [i for i in view.items
               if i.get("outcome") != "succeeded" and str(i.get("item_id")) not in failed_http
-              and str(i.get("item_id")) in view.by_item]
+              and str(i.get("item_id")) in view.by_item and not view.ended_with_the_crash(i)]
     if not silent:
         return
     errors = {str(i["item_id"]): str(i.get("error") or "no error recorded")[:200] for i in silent[:5]}
@@ -149,6 +192,10 @@ def unexplained(view: JobView, findings: list[Finding]) -> Iterator[Finding]:
     if not view.failed and not failed_items:
         return
     records = view.failed
+    evidence = view.evidence(records)
+    if not records:
+        ids = [str(i.get("item_id")) for i in failed_items]
+        evidence.update(items=len(ids), example_item_ids=ids[:5])
     yield Finding(
         "unexplained_failures",
         f"{share(len(records), len(view.requests))} attempts and {plural(len(failed_items), 'item')} failed "
@@ -157,5 +204,5 @@ def unexplained(view: JobView, findings: list[Finding]) -> Iterator[Finding]:
         "Read the failed requests in the job file (status, error body, headers) and the item errors"
         + (f", e.g. for {examples(view.item_ids(records))}" if records else "") + ".",
         "low",
-        view.evidence(records),
+        evidence,
     )

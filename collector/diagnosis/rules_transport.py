@@ -7,7 +7,7 @@ Evidence keys of these findings (besides the common ones): ``error_types``,
 ``phase``, ``reused_connection`` (attempts on a reused connection),
 ``recovered_items``, ``bytes_before_failure`` (median body bytes received
 before a body failed), ``ttfb_ms`` ({p50, p95, max}), ``routes``,
-``throughput_bytes_per_s`` (median over large bodies), ``large_bodies``,
+``throughput_bytes_per_s`` (median over large bodies), ``ttfb_ms`` also has ``samples``, ``large_bodies``,
 ``new_connections``, ``reused_connections``, ``peak_concurrency``,
 ``expected_new_connections``, ``sessions_created``, ``connection_close``
 (answers that said ``Connection: close``), ``answers``.
@@ -39,7 +39,7 @@ MIN_CLOSE_ANSWERS = 5
 
 
 def _scattered(view: JobView) -> list[Record]:
-    return [r for r in view.unexplained_by_windows(view.failed) if R.phase(r) is not None]
+    return [r for r in view.unexplained_by_windows(view.failed) if R.phase(r) not in (None, "aborted")]
 
 
 def _median_bytes(records: Sequence[Record]) -> int:
@@ -89,14 +89,17 @@ def broken_attempts(view: JobView) -> Iterator[Finding]:
             if ids else ""
         if key == "pool_exhausted":
             yield Finding(key, f"{plural(n, 'attempt')} waited longer than the client's pool timeout for a free "
-                               f"connection ({errors}), with up to {view.peak_concurrency} requests in flight: the "
-                               "job ran more requests at once than its HTTP client allows connections.",
+                               f"connection ({errors}), with up to {plural(view.peak_concurrency, 'request')} in "
+                               "flight: the job ran more requests at once than its HTTP client allows connections "
+                               "(or left responses open that hold them).",
                           "Raise the client's connection limit (httpx.Limits(max_connections=...)) or its pool "
                           "timeout, or run fewer requests at once (reference worker: --concurrency).",
                           "high", view.evidence(records, peak_concurrency=view.peak_concurrency, **base))
         elif key == "connect_failures":
-            yield Finding(key, f"{plural(n, 'attempt')} could not connect ({errors}), scattered through the job "
-                               f"between successful requests{again}.",
+            later_ok = any((r.get("start_offset_ms") or 0) > max(x.get("start_offset_ms") or 0 for x in records)
+                           for r in view.ok)
+            where = ", scattered through the job between successful requests" if later_ok else ""
+            yield Finding(key, f"{plural(n, 'attempt')} could not connect ({errors}){where}{again}.",
                           "Check the network between the job's host and the server (DNS, firewall, proxy, Wi-Fi) "
                           "and the server's connection limits.",
                           "medium", view.evidence(records, **base))
@@ -151,7 +154,7 @@ def _ttfb(view: JobView) -> dict[str, float] | None:
         return values[min(len(values) - 1, round(p * (len(values) - 1)))]
 
     return {"p50": round(pick(0.5), 1), "p95": round(pick(0.95), 1), "max": round(values[-1], 1),
-            "samples": len(values)}
+            "samples": len(values)}  # answers measured
 
 
 @rule(("slow_responses", "the server took long to start answering (time to first byte)"),

@@ -27,6 +27,8 @@ MIN_WINDOW_ATTEMPTS = 4
 #: ... and this share of its attempts fail the same way (same status, or all transport errors).
 WINDOW_SAME_SHARE = 0.8
 
+#: Items that fail this close to the end of a job that raised failed because it was winding up.
+CRASH_TAIL_MS = 100.0
 #: Server header names of reverse proxies, load balancers and CDNs (lower-case substrings).
 PROXY_NAMES = ("nginx", "openresty", "apache", "caddy", "traefik", "envoy", "haproxy", "cloudflare", "squid",
                "varnish", "lighttpd", "microsoft-iis", "istio", "akamai", "cloudfront", "tengine", "pingora")
@@ -74,11 +76,24 @@ def _signature(record: Record) -> str:
 
 
 def _unavailable(record: Record) -> bool:
-    """A failure that says the server side was not serving: 5xx or a transport error (not the client's pool)."""
-    if not R.failed(record) or R.phase(record) == "pool":
+    """A failure that says the server side was not serving: 5xx, or no answer at all.
+
+    Not the client's own pool, not what the job aborted itself, and not a body
+    that broke off: an answer that began came from a server that was there
+    (that is the body rules' to tell).
+    """
+    if not R.failed(record) or R.phase(record) in ("pool", "body", "aborted"):
         return False
     status = record.get("status_code")
-    return status is None or status >= 500 or R.broke_in_body(record)
+    return status is None or status >= 500
+
+
+def _gone(records: Sequence[Record]) -> bool:
+    """Evidence that the server side itself was gone, not only the work that was left:
+    refused connections, a gateway's answer, or failures on more than one route."""
+    return (any(R.is_refused(r) for r in records)
+            or any(r.get("status_code") in (502, 503, 504) for r in records)
+            or len({r.get("route") for r in records}) >= 2)
 
 
 def _item_specific(run: Sequence[Record]) -> bool:
@@ -88,34 +103,56 @@ def _item_specific(run: Sequence[Record]) -> bool:
     return bool(answered) and naming * 2 >= len(answered)
 
 
-def find_windows(requests: Sequence[Record]) -> list[Window]:
-    """Failure windows in ``requests`` (sorted by start offset)."""
-    windows: list[Window] = []
-    run: list[Record] = []
-    success_at = [i for i, r in enumerate(requests) if R.succeeded(r)]
+def _end(record: Record) -> float:
+    return float(record.get("start_offset_ms") or 0.0) + float(record.get("duration_ms") or 0.0)
 
-    def close(end_index: int) -> None:
-        if not run:
-            return
-        keys = list(dict.fromkeys(_key(r) for r in run))
-        signatures = Counter(_signature(r) for r in run)
-        signature, same = signatures.most_common(1)[0]
-        # Nothing in the whole job worked: any size of run says the server side was not there.
-        small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
-        if small or same < WINDOW_SAME_SHARE * len(run) or _item_specific(run):
-            return
-        start_index = end_index - len(run)
-        windows.append(Window(list(run), keys, signature,
-                              before_ok=any(i < start_index for i in success_at),
-                              after_ok=any(i >= end_index for i in success_at)))
 
+def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]:
+    """Failure windows in ``requests`` (sorted by start offset).
+
+    A window is a run of failures that say the server side was not serving.
+    Requests in flight together reach the server in about, not exactly, the
+    order they started: other answers that started while a failure of the
+    run was still in flight were sent before the outage began, and do not
+    split it, as long as they are few (``tolerance``, the job's concurrency
+    less one, or a quarter of the failures around them).
+    """
+    runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
     for index, record in enumerate(requests):
         if _unavailable(record):
-            run.append(record)
-        else:
-            close(index)
-            run = []
-    close(len(requests))
+            if runs and runs[-1][-1] == index - 1:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+    merged: list[list[int]] = []
+    tolerated: set[int] = set()
+    for run in runs:
+        if merged:
+            last = merged[-1]
+            between = range(last[-1] + 1, run[0])
+            in_flight = max(_end(requests[i]) for i in last)
+            few = len(between) <= max(tolerance, (len(last) + len(run)) // 4)
+            if few and all(float(requests[i].get("start_offset_ms") or 0.0) <= in_flight for i in between):
+                tolerated.update(between)
+                last.extend(run)
+                continue
+        merged.append(list(run))
+    success_at = [i for i, r in enumerate(requests) if R.succeeded(r) and i not in tolerated]
+    windows: list[Window] = []
+    for run in merged:
+        records = [requests[i] for i in run]
+        keys = list(dict.fromkeys(_key(r) for r in records))
+        signature, same = Counter(_signature(r) for r in records).most_common(1)[0]
+        before_ok, after_ok = any(i < run[0] for i in success_at), any(i > run[-1] for i in success_at)
+        # Nothing in the whole job worked, or refusals to the end (never about an item): a small run will do.
+        refused_to_end = not after_ok and len(run) >= 2 and all(R.is_refused(r) for r in records)
+        small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
+        if (small and not refused_to_end) or same < WINDOW_SAME_SHARE * len(run) or _item_specific(records):
+            continue
+        window = Window(records, keys, signature, before_ok=before_ok, after_ok=after_ok)
+        if window.kind == "down" and not _gone(records):
+            continue  # only the job's last items failed: nothing says the server went away
+        windows.append(window)
     return windows
 
 
@@ -124,12 +161,14 @@ class JobView:
 
     def __init__(self, requests: Iterable[Record], items: Iterable[Record], *,
                  life: Mapping[str, Any] | None = None, env: Mapping[str, Any] | None = None,
-                 sessions_created: int | None = None) -> None:
+                 sessions_created: int | None = None, duration_ms: float | None = None) -> None:
         self.requests = sorted(requests, key=lambda r: r.get("start_offset_ms") or 0.0)
         self.items = list(items)
         self.life: Mapping[str, Any] = life or {}
         self.env: Mapping[str, Any] = env or {}
         self.sessions_created = sessions_created
+        #: How long the job ran (None: not known; the last request's end stands in).
+        self.duration_ms = duration_ms
         self.failed = [r for r in self.requests if R.failed(r)]
         self.ok = [r for r in self.requests if R.succeeded(r)]
         self.outcome = {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
@@ -137,7 +176,7 @@ class JobView:
         for record in self.requests:
             if record.get("item_id"):
                 self.by_item.setdefault(str(record["item_id"]), []).append(record)
-        self.windows = find_windows(self.requests)
+        self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1))
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(r.get("server")).lower() for r in self.ok if r.get("server"))
 
@@ -189,6 +228,15 @@ class JobView:
     def end_ms(self) -> float:
         return max((float(r.get("start_offset_ms") or 0.0) + float(r.get("duration_ms") or 0.0)
                     for r in self.requests), default=0.0)
+
+    def ended_with_the_crash(self, item: Record) -> bool:
+        """An item that failed in the moments the job's code raised and the job wound up
+        (its client closed, its tasks abandoned): a consequence of the crash, not a cause."""
+        if not self.life.get("error"):
+            return False
+        end = self.duration_ms if self.duration_ms is not None else self.end_ms
+        finished = float(item.get("start_offset_ms") or 0.0) + float(item.get("duration_ms") or 0.0)
+        return finished >= end - CRASH_TAIL_MS
 
     # -- who answered ----------------------------------------------------------------
     def who_answered(self, record: Record) -> str:
