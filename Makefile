@@ -26,8 +26,10 @@ dev: $(DEVSTAMP)
 demo: $(STAMP)
 	$(VENV)/bin/batch-debug demo
 
+# Two workers (these machines have two cores): each a process of its own, so the
+# process-wide instrumentation is never shared between them.
 test: $(DEVSTAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(if $(QUICK),--quick,)

@@ -6,7 +6,6 @@ The OpenTelemetry pipeline is process-wide (httpx is instrumented once), so
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from support import API_KEY
 
 
 @pytest.fixture(scope="session")
-def recorded_spans() -> InMemorySpanExporter:
+def recorded_spans(tmp_path_factory: pytest.TempPathFactory) -> InMemorySpanExporter:
     """Every span the pipeline records in this process (cleared per test)."""
     exporter = InMemorySpanExporter()
-    pipeline = setup(Path(os.environ.get("TMPDIR", "/tmp")) / "batch-debug-tests-unused")
+    pipeline = setup(tmp_path_factory.mktemp("pipeline-unused"))
     pipeline.provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 

@@ -36,3 +36,18 @@ def test_every_api_route_is_in_the_readme_with_a_curl_example() -> None:
         assert path in README, f"{path} is not documented"
         tail = path.split("/batch-debug")[-1].replace("{job_id}", "JOB_ID")
         assert tail in README.split("```bash", 2)[-1] or tail == "/", f"no curl example for {path}"
+
+
+def test_every_finding_id_is_documented_in_reading_a_job_file() -> None:
+    from batch_debug.collector.diagnosis import FINDING_IDS
+
+    section = README.split("## Reading a job file", 1)[1].split("\n## ", 1)[0]
+    missing = [finding_id for finding_id in FINDING_IDS if f"| `{finding_id}` |" not in section]
+    assert missing == []
+
+
+def test_every_simulator_profile_is_in_the_readme() -> None:
+    from batch_debug.jellyfin.profiles import PROFILES
+
+    section = README.split("## The Jellyfin simulator", 1)[1]
+    assert [p for p in PROFILES if f"`{p}`" not in section] == []

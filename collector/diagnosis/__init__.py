@@ -67,9 +67,7 @@ Rule = Callable[[JobView], Iterable[Finding]]
 #: Every rule, in the order findings are reported (most important first).
 RULES: list[Rule] = []
 #: Every finding id a rule may give, with a line saying what it means (for the README and the page).
-FINDING_IDS: dict[str, str] = {
-    "unexplained_failures": "attempts or items failed in a way no rule explains (given only when no other finding is)",
-}
+FINDING_IDS: dict[str, str] = {}
 
 
 def rule(*ids: tuple[str, str]) -> Callable[[Rule], Rule]:
@@ -90,6 +88,9 @@ def rule(*ids: tuple[str, str]) -> Callable[[Rule], Rule]:
 # Registration order is report order: the job's own life first, then who and what failed.
 from . import rules_job, rules_availability, rules_auth, rules_items, rules_transport  # noqa: E402,F401
 from .rules_job import unexplained  # noqa: E402
+
+FINDING_IDS["unexplained_failures"] = (
+    "attempts or items failed in a way no rule explains (given only when no other finding is)")
 
 
 def diagnose(view: JobView) -> list[Finding]:

@@ -4,7 +4,8 @@ Evidence keys of these findings (besides the common ones): ``kind``
 (outage / down / never / late_start), ``signature`` (the window's common
 outcome), ``recovered_items``, ``answered_by`` (who answered the failures:
 ``{jellyfin|proxy|unknown: n}``), ``last_success_ms``, ``first_failure_ms``,
-``page_title``, ``proxy_servers`` (Server headers of a proxy's answers),
+``answers_under_way`` (answers inside the window to requests already in
+flight when it began), ``page_title``, ``proxy_servers`` (Server headers of a proxy's answers),
 ``jellyfin_servers`` (Server headers of the successful answers),
 ``attempts_per_item``, ``other_items_ok`` (successful attempts of other
 items), ``error_body``, ``retry_after``, ``requests_per_second``,
@@ -45,7 +46,9 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         ids = view.item_ids(records)
         recovered = view.recovered(ids)
         base = dict(kind=window.kind, signature=window.signature, recovered_items=len(recovered),
-                    answered_by=_answered_by(view, records))
+                    answered_by=_answered_by(view, records), answers_under_way=window.under_way)
+        apart = (f" (apart from {plural(window.under_way, 'request')} already under way)"
+                 if window.under_way else "")
         span = f"{seconds(window.start_ms)} and {seconds(window.end_ms)}"
         many = f"{plural(len(records), 'attempt')} across {plural(len(window.keys), 'item')}"
         if window.kind in ("outage", "late_start"):
@@ -54,7 +57,7 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                      "attempt." if ids else "")
             yield Finding(
                 "outage_window",
-                f"Every attempt between {span} after the job began failed ({many}; {_what(window)}), while "
+                f"Every attempt between {span} after the job began failed{apart} ({many}; {_what(window)}), while "
                 f"attempts {around} that succeeded: the server side was unavailable for about "
                 f"{seconds(window.end_ms - window.start_ms)}, which is not a problem of these items.{retry}",
                 "Look at what happened at that time in the Jellyfin log and in the log of any proxy in front "
@@ -69,7 +72,7 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
             yield Finding(
                 "server_went_down",
                 f"From {seconds(window.start_ms)} after the job began the server stopped answering: all "
-                f"{many} after that failed ({_what(window)}) and none succeeded until the job ended; "
+                f"{many} after that failed{apart} ({_what(window)}) and none succeeded until the job ended; "
                 f"before that, {plural(len(view.ok), 'attempt')} had succeeded.",
                 "Check whether Jellyfin, its container or its host stopped or restarted at that time (and "
                 "why: a crash, an update, out of memory), then rerun the items that failed once it is up.",

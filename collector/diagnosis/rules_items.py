@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from .. import attempts as R
 from ..bodytext import gist
 from . import Finding, rule
-from .text import counts, examples, plural, verb
+from .text import counts, examples, listing, plural, verb
 from .view import JobView
 
 _GUID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
@@ -103,10 +103,11 @@ def items_not_found(view: JobView) -> Iterator[Finding]:
     right_url = ("while other requests to the same server worked" if view.ok else
                  "while the server's public info answered (so the URL is right)" if view.env.get("server_info")
                  else "answered by Jellyfin itself (a \u201cnot found\u201d document, so the URL reaches it)")
+    n = len(ids)
     yield Finding(
         "items_not_found",
-        f"{plural(len(ids), 'item')} ({examples(ids) or 'no item id recorded'}) got 404 Not Found "
-        f"({counts(routes)}), {right_url}: these items (or their posters) no longer exist there.",
+        f"{plural(n, 'item')} ({examples(ids) or 'no item id recorded'}) got 404 Not Found on "
+        f"{listing(sorted(routes))}, {right_url}: {verb(n, 'this item (or its poster) no longer exists', 'these items (or their posters) no longer exist')} there.",
         "Re-scan the library or reload the item list, and drop these ids from the batch; an item without a "
         "poster answers 404 on its image only.",
         "high" if view.ok else "medium",

@@ -46,6 +46,7 @@ class Window:
     signature: str  # the dominant outcome: a status code, or "transport error"
     before_ok: bool  # an attempt that started earlier succeeded
     after_ok: bool  # an attempt that started later succeeded
+    under_way: int = 0  # answers inside the stretch to requests sent while its failures were in flight
 
     @property
     def start_ms(self) -> float:
@@ -149,7 +150,8 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]
         small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
         if (small and not refused_to_end) or same < WINDOW_SAME_SHARE * len(run) or _item_specific(records):
             continue
-        window = Window(records, keys, signature, before_ok=before_ok, after_ok=after_ok)
+        under_way = sum(1 for i in range(run[0], run[-1] + 1) if i in tolerated)
+        window = Window(records, keys, signature, before_ok=before_ok, after_ok=after_ok, under_way=under_way)
         if window.kind == "down" and not _gone(records):
             continue  # only the job's last items failed: nothing says the server went away
         windows.append(window)

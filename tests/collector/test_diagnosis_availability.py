@@ -57,7 +57,7 @@ def late_start() -> Job:
 def test_failures_across_items_between_successes_are_an_outage():
     found = outage_between_successes().finding("outage_window")
     assert found["evidence"] == common(4, ["c", "d", "e"], (200.0, 550.0), {"503": 4}, {KESTREL: 4}) | {
-        "kind": "outage", "signature": "503", "recovered_items": 3, "answered_by": {"jellyfin": 4}}
+        "kind": "outage", "signature": "503", "recovered_items": 3, "answered_by": {"jellyfin": 4}, "answers_under_way": 0}
     assert found["confidence"] == "medium"
 
 
@@ -67,7 +67,7 @@ def test_an_outage_of_six_items_behind_a_proxy_is_sure_and_the_proxy_is_named():
     found = job.finding("outage_window")
     assert found["evidence"] == common(6, ["o0", "o1", "o2", "o3", "o4", "o5"], (100.0, 650.0), {"502": 6},
                                        {NGINX: 6}) | {
-        "kind": "outage", "signature": "502", "recovered_items": 0, "answered_by": {"proxy": 6}}
+        "kind": "outage", "signature": "502", "recovered_items": 0, "answered_by": {"proxy": 6}, "answers_under_way": 0}
     assert found["confidence"] == "high"
 
 
@@ -83,7 +83,7 @@ def test_failures_that_are_not_one_stretch_across_items_are_no_outage(scenario, 
 def test_failures_before_anything_worked_are_a_late_start_not_a_dead_server():
     found = late_start().finding("outage_window")
     assert found["evidence"] == common(4, ["c", "d", "e", "f"], (0.0, 350.0), {"ConnectError": 4}) | {
-        "kind": "late_start", "signature": "transport error", "recovered_items": 1, "answered_by": {"unknown": 4}}
+        "kind": "late_start", "signature": "transport error", "recovered_items": 1, "answered_by": {"unknown": 4}, "answers_under_way": 0}
     assert late_start().ids == ["outage_window"]
 
 
@@ -107,7 +107,7 @@ def one_item_one_connect_error() -> Job:
 def test_successes_then_only_transport_errors_to_the_end_is_a_server_that_went_down():
     found = server_went_down().finding("server_went_down")
     assert found["evidence"] == common(4, ["c", "d", "e", "f"], (200.0, 550.0), {"ConnectError": 4}) | {
-        "kind": "down", "signature": "transport error", "recovered_items": 0, "answered_by": {"unknown": 4},
+        "kind": "down", "signature": "transport error", "recovered_items": 0, "answered_by": {"unknown": 4}, "answers_under_way": 0,
         "last_success_ms": 100.0, "first_failure_ms": 200.0}
     assert (found["confidence"], server_went_down().ids) == ("high", ["server_went_down"])
 
@@ -242,3 +242,18 @@ def test_429_answers_are_rate_limiting_with_the_waits_asked_for():
 def test_a_503_with_retry_after_is_no_rate_limit():
     job = Job(run(ok("a"), attempt("b", 503, retry_after="5"), ok("b")))
     assert job.ids == ["transient_server_errors"]
+
+
+def test_an_answer_already_under_way_does_not_split_an_outage():
+    """Requests in flight together reach the server in about the order they started: an answer to one
+    sent just before the outage, but started a moment after its first failure, stays inside the window."""
+    base = run(*[attempt(f"ok{k}") for k in range(4)])
+    first = {**attempt("a", 502), "start_offset_ms": 400.0, "duration_ms": 60.0}
+    in_flight = {**attempt("late"), "start_offset_ms": 405.0, "duration_ms": 5.0}
+    rest = [{**attempt(i, 502), "start_offset_ms": 410.0 + 10 * n, "duration_ms": 5.0}
+            for n, i in enumerate("bcdef")]
+    after = run(*[attempt(f"ok{k}") for k in range(4, 7)], start_ms=600.0)
+    job = Job(base + [first, in_flight] + rest + after)
+    found = job.finding("outage_window")
+    assert (found["evidence"]["attempts"], found["evidence"]["answers_under_way"]) == (6, 1)
+    assert "already under way" in found["cause"]

@@ -1,4 +1,4 @@
-"""Many jobs at once in one process: 8 in threads and 8 in asyncio tasks, 200 items each."""
+"""Many jobs at once in one process: 8 in threads and 8 in asyncio tasks, 60 items each."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from collections import Counter
 
 from batch_debug.collector import jobfile
 from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
-from support import API_KEY
+from support import API_KEY, NO_WAIT
 
 JOBS = 8
-ITEMS = 200
+ITEMS = 60
 
 
 def test_sixteen_concurrent_jobs_never_mix(debug_pipeline, make_sim, debug_dir) -> None:
     sim = make_sim("mixed", seed=21, item_count=ITEMS)
-    config = WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=2, min_interval=0.0, backoff=(0.01, 0.02))
+    config = WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=2, **NO_WAIT)
     ids = sim.item_ids[:ITEMS]
     results = {}
 
