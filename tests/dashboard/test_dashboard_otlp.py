@@ -188,3 +188,51 @@ def test_a_real_exporter_reaches_a_real_sidecar(tmp_path: Path, local_job) -> No
         _same_job(jobfile.load(path), local)
     finally:
         server.stop()
+
+
+def _value(value: object) -> dict:
+    if isinstance(value, list):
+        return {"arrayValue": {"values": [_value(v) for v in value]}}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    return {"stringValue": str(value)}
+
+
+def _span(span_id: str, parent: str | None, name: str, kind: int, attrs: dict, start: int, events=()) -> dict:
+    span = {"traceId": "ab" * 16, "spanId": span_id, "name": name, "kind": kind,
+            "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 1_000_000),
+            "attributes": [{"key": k, "value": _value(v)} for k, v in attrs.items()],
+            "events": [{"name": n, "timeUnixNano": str(start), "attributes": [
+                {"key": k, "value": _value(v)} for k, v in a.items()]} for n, a in events]}
+    if parent:
+        span["parentSpanId"] = parent
+    return span
+
+
+def test_keys_in_spans_from_a_foreign_worker_are_learned_and_never_written(app, client) -> None:
+    """A worker with another instrumentation captured its key in a header attribute and a URL, and its
+    code pasted the bare key into an item error: the sidecar's job file holds none of them."""
+    header_key, query_key, token_key = "hdr-" + "1a2b" * 6, "qry-" + "3c4d" * 6, "tok-" + "5e6f" * 6
+    base = 1_700_000_000_000_000_000
+    job = "11" * 8
+    item = "22" * 8
+    request = _span("33" * 8, item, "GET", 3, {
+        "http.request.method": "GET", "url.full": f"http://jf:8096/Items/x?api_key={query_key}",
+        "http.response.status_code": 401, "http.request.header.x-emby-token": [header_key],
+        "batch_debug.item.id": "x"}, base + 2_000_000,
+        events=[("exception", {"exception.message": f'Authorization: MediaBrowser Token="{token_key}"'})])
+    pasted = _span(item, job, "poster item", 1, {
+        "batch_debug.item.id": "x", "batch_debug.item.outcome": "failed",
+        "batch_debug.item.error": f"401 with {header_key} and {query_key}"}, base + 1_000_000)
+    root = _span(job, None, "batch job", 1, {"batch_debug.job.id": "foreign", "batch_debug.job.items_total": 1},
+                 base)
+    for spans in ([pasted], [request], [root]):  # the item's error arrives before the key is seen
+        body = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "other"},
+                                                                                  "spans": spans}]}]}
+        assert client.post("/v1/traces", json=body).status_code == 200
+    data = _written(app, "foreign")
+    text = json.dumps(data)
+    for key in (header_key, query_key, token_key):
+        assert key not in text, key
+    assert data["items"][0]["error"] == "401 with [REDACTED] and [REDACTED]"
+    assert data["summary"]["status_code_breakdown"] == {"401": 1}

@@ -47,6 +47,10 @@ def key_headers(key: str, form: str) -> dict[str, str]:
     raise ValueError(form)
 
 
+def key_params(key: str, form: str) -> dict[str, str]:
+    return {"ApiKey": key} if form == "query-apikey" else {}
+
+
 @dataclass
 class Outcome:
     sent: int = 0
@@ -63,7 +67,8 @@ def _describe(item: Any, response: httpx.Response | None, error: BaseException |
     if paste:
         request = response.request if response is not None else getattr(error, "request", None)
         if request is not None:
-            what += f" sent with headers {dict(request.headers)}"
+            # What people paste when they debug: the headers as a dict, and the query values bare.
+            what += f" sent with headers {dict(request.headers)} and query {dict(request.url.params)}"
     return what
 
 
@@ -71,14 +76,14 @@ def threaded_job(server: str, key: str, ids: list[str], job_id: str, *, concurre
                  form: str = "authorization", timeout: float = 5.0, copy_context: bool = True,
                  paste_headers: bool = False, crash_after: int | None = None) -> Outcome:
     outcome = Outcome()
-    headers = key_headers(key, form)
+    headers, params = (key_headers(key, form), {}) if form != "query-apikey" else ({}, key_params(key, form))
 
     def fetch(client: httpx.Client, path: str, auth: bool) -> httpx.Response | BaseException:
         result: httpx.Response | BaseException = RuntimeError("not sent")
         for _ in range(2):
             outcome.count()
             try:
-                result = client.get(path, headers=headers if auth else None)
+                result = client.get(path, headers=headers if auth else None, params=params if auth else None)
             except httpx.TransportError as exc:
                 result = exc
                 continue
@@ -119,14 +124,14 @@ def gather_job(server: str, key: str, ids: list[str], job_id: str, *, concurrenc
                form: str = "authorization", timeout: float = 5.0, paste_headers: bool = False,
                crash_after: int | None = None) -> Outcome:
     outcome = Outcome()
-    headers = key_headers(key, form)
+    headers, params = (key_headers(key, form), {}) if form != "query-apikey" else ({}, key_params(key, form))
 
     async def fetch(client: httpx.AsyncClient, path: str, auth: bool) -> httpx.Response | BaseException:
         result: httpx.Response | BaseException = RuntimeError("not sent")
         for _ in range(2):
             outcome.count()
             try:
-                result = await client.get(path, headers=headers if auth else None)
+                result = await client.get(path, headers=headers if auth else None, params=params if auth else None)
             except httpx.TransportError as exc:
                 result = exc
                 continue
@@ -162,14 +167,25 @@ Job = Callable[..., Outcome]
 
 
 def reference_job(server: str, key: str, ids: list[str], job_id: str, *, concurrency: int = 8,
-                  form: str = "authorization", timeout: float = 5.0, **_: Any) -> Outcome:
-    """The reference worker (lookup, HEAD, GET; three attempts), with no pacing or backoff."""
+                  form: str = "authorization", timeout: float = 5.0, crash_after: int | None = None,
+                  **_: Any) -> Outcome:
+    """The reference worker (lookup, HEAD, GET; three attempts), with no pacing or backoff.
+
+    ``crash_after``: its progress callback (the caller's code) raises after that many items.
+    """
     from batch_debug.jellyfin.worker import WorkerConfig, run_job
     from support import NO_WAIT
 
-    auth = {"authorization": "header", "x-emby-token": "legacy-header"}[form]
+    auth = {"authorization": "header", "x-emby-token": "legacy-header", "query-apikey": "query"}[form]
+    done: list[Any] = []
+
+    def progress(item: Any) -> None:
+        done.append(item)
+        if crash_after is not None and len(done) == crash_after:
+            raise JobCrashed(f"could not parse the row after item {crash_after}")
+
     result = run_job(WorkerConfig(server=server, api_key=key, concurrency=concurrency, timeout=timeout, auth=auth,
-                                  **NO_WAIT), ids, job_id)
+                                  **NO_WAIT), ids, job_id, progress=progress)
     return Outcome(sent=result.requests, failed_items=[i.item_id for i in result.items if not i.ok])
 
 

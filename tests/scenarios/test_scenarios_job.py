@@ -10,16 +10,17 @@ from scenario_jobs import STYLES, JobCrashed
 from support import API_KEY
 
 
-@pytest.mark.parametrize("style", ["gather", "threads"])
+@pytest.mark.parametrize("style", ["reference", "gather", "threads"])
 def test_a_job_whose_code_raised_is_never_called_clean(debug_pipeline, make_sim, style) -> None:
     sim = make_sim("healthy")
     ids = sim.item_ids[:40]
     with pytest.raises(JobCrashed):
-        STYLES[style](sim.url, API_KEY, ids, f"crash-{style}", concurrency=4, crash_after=20)
+        STYLES[style](sim.url, API_KEY, ids, f"crash-{style}", concurrency=4 if style != "reference" else 1,
+                      crash_after=20)
     data = load(debug_pipeline, f"crash-{style}")
     summary = data["summary"]
     sent = len(served_by_job(sim))
-    found = check_common(data, sent if style == "threads" else summary["total_requests"])
+    found = check_common(data, sent if style != "gather" else summary["total_requests"])
     assert data["complete"] is False and summary["complete"] is False
     assert data["job_error"]["type"] == "JobCrashed" and "item 20" in data["job_error"]["message"]
     assert summary["items_total"] == 40  # as declared, not as started
@@ -28,7 +29,7 @@ def test_a_job_whose_code_raised_is_never_called_clean(debug_pipeline, make_sim,
     assert summary["items_not_started"] > 0
     # Nothing but the crash (and requests it abandoned when the job closed its client) is reported.
     assert set(found) <= {"job_crashed", "requests_aborted"}
-    if style == "threads":  # the main loop stopped after exactly 20 items
+    if style != "gather":  # the main loop stopped after exactly 20 items
         assert (summary["items_started"], summary["items_succeeded"], summary["items_not_started"]) == (20, 20, 20)
         assert summary["items_failed"] == 0
     evidence = found["job_crashed"]["evidence"]
