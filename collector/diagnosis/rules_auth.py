@@ -97,12 +97,15 @@ def credentials(view: JobView) -> Iterator[Finding]:
         if accepted:
             last_accepted = max(float(r.get("start_offset_ms") or 0.0) for r in accepted)
             wrong_form = [f for f in refused_forms if f not in forms_ok[fp]]
-            # Requests in flight when the key went are on both sides of the moment: allow that many.
-            late_accepted = sum(1 for r in accepted if float(r.get("start_offset_ms") or 0.0) > first_rejected)
-            settled = sum(1 for r in rejected if float(r.get("start_offset_ms") or 0.0) > last_accepted)
+            # The server decided each attempt somewhere between its start and its end. Some moment
+            # splits every acceptance from every refusal exactly when the last acceptance started
+            # before the first refusal ended: then the key went at that moment, whatever the order
+            # in which requests in flight together happened to start.
+            first_rejected_end = min(float(r.get("start_offset_ms") or 0.0) + float(r.get("duration_ms") or 0.0)
+                                     for r in rejected)
             if wrong_form and all(r.get("credential_form") in wrong_form for r in rejected):
                 yield _form_refused(view, rejected, fp, wrong_form, base, worked_as=sorted(forms_ok[fp]))
-            elif late_accepted <= view.peak_concurrency - 1 and settled * 2 >= len(rejected):
+            elif last_accepted < first_rejected_end:
                 yield Finding(
                     "key_revoked",
                     f"API key {fp} was accepted on {plural(len(accepted), 'request')} until "
@@ -112,7 +115,7 @@ def credentials(view: JobView) -> Iterator[Finding]:
                     "Check the API keys (Dashboard > API Keys) or the user's sessions in Jellyfin: was this key "
                     "deleted or the user's password changed around that time? Give the job a new key, then rerun "
                     "the items that failed.",
-                    "high" if settled >= 2 else "medium",
+                    "high" if len(rejected) >= 2 else "medium",
                     view.evidence(rejected, last_accepted_ms=last_accepted, first_rejected_ms=first_rejected,
                                   **base),
                 )
