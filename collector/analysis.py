@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batch_debug.collector import diagnosis
-from batch_debug.collector.attempts import broke_in_body, failed as _failed, status_key, succeeded as _succeeded
+from batch_debug.collector.attempts import broke_in_body, failed as _failed, status_key
 from batch_debug.collector.diagnosis.view import JobView
 from batch_debug.collector.report import render_text
 
@@ -91,7 +91,7 @@ def _pct(part: int | float, whole: int | float) -> float | None:
 
 
 def failure_patterns(requests: Sequence[Record], items: Iterable[Record] = ()) -> list[dict[str, Any]]:
-    """Failed attempts grouped by cause, most frequent first."""
+    """Failed attempts grouped by cause, most frequent first (``requests`` may hold only the failed ones)."""
     groups: dict[str, list[Record]] = {}
     for record in requests:
         if _failed(record):
@@ -201,8 +201,7 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
                    duration_ms=duration_seconds * 1000)
     findings = diagnosis.diagnose(view)
     total = len(requests)
-    successful = sum(1 for r in requests if _succeeded(r))
-    failed = sum(1 for r in requests if _failed(r))
+    successful, failed = len(view.ok), len(view.failed)
     counts = view.item_counts
     return {
         "job_id": job_id,
@@ -223,11 +222,11 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
         "items_unfinished": counts["unfinished"],
         "items_not_started": counts["not_started"],
         "item_success_rate_percent": _pct(counts["succeeded"], counts["total"]),
-        "failure_patterns": failure_patterns(requests, items),
+        "failure_patterns": failure_patterns(view.failed, items),
         "findings": [f.to_dict() for f in findings],
         "recommendations": diagnosis.render(findings, view),
         "retries": sum(1 for r in requests if (r.get("attempt") or 1) > 1),
-        "connections": _connections(requests),
+        "connections": (env or {}).get("connections") or _connections(requests),
         "peak_concurrency": view.peak_concurrency,
         "latency_ms": latency_percentiles(requests),
         "sessions_created": sessions_created,

@@ -43,6 +43,18 @@ def succeeded(record: Record) -> bool:
     return status is not None and 200 <= status < 300 and not broke_in_body(record)
 
 
+def outcome(record: Record) -> str:
+    """``"ok"``, ``"failed"`` or ``"other"`` (as :func:`succeeded` / :func:`failed` say), in one look."""
+    status = record.get("status_code")
+    if status is None:
+        return "failed"
+    if record.get("error_phase") in ("body", "aborted"):
+        return "failed"
+    if status >= 400:
+        return "failed"
+    return "ok" if status >= 200 and status < 300 else "other"
+
+
 def status_key(record: Record) -> str:
     """The breakdown key: the status code as text; the error type when no answer came or its body broke."""
     status = record.get("status_code")

@@ -28,7 +28,7 @@ SERVER_INFO_PREFIX = "batch_debug.server.info."  # + ServerName, Version, ...
 SERVER_INFO_ERROR = "batch_debug.server.info_error"
 
 # HTTP attempt spans. Ours (``instrumentation.exchange``) carry the semantic-convention
-# method, URL, status and error type, the item id, the resend count and RECORD; the
+# method, URL, status and error type, the resend count and RECORD (item id included); the
 # stock httpx CLIENT span (requests outside jobs) carries the rest below, set by our hooks.
 REQUEST_ITEM_ID = "batch_debug.item.id"
 RESEND_COUNT = "http.request.resend_count"  # semconv: 0 on the first attempt

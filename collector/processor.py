@@ -86,19 +86,21 @@ class JobSpanProcessor(SpanProcessor):
     def _collect(self, job: OpenJob, span: ReadableSpan) -> None:
         counters = job.progress
         attrs = span.attributes or {}
-        if records.is_request_span(span):
+        if A.RECORD in attrs or records.is_request_span(span):
             counters.requests += 1
             status = attrs.get(A.HTTP_STATUS_NEW) or attrs.get(A.HTTP_STATUS_OLD)
             if A.ERROR_TYPE in attrs or status is None or int(status) >= 400:
                 counters.failed_requests += 1
             # Its record is read from the span on the writer thread (``records.request_record``).
-            job.add_request_span(span)
-        elif A.ITEM_OUTCOME in attrs:
-            counters.items_done += 1
-            if attrs[A.ITEM_OUTCOME] == "failed":
-                counters.items_failed += 1
-            job.items.append(records.item_record(span))
-        if job.keep(span, self.max_spans):
+            full = job.keep_request(span, self.max_spans)
+        else:
+            if A.ITEM_OUTCOME in attrs:
+                counters.items_done += 1
+                if attrs[A.ITEM_OUTCOME] == "failed":
+                    counters.items_failed += 1
+                job.items.append(records.item_record(span))
+            full = job.keep(span, self.max_spans)
+        if full:
             self.writer.spool_batch(job)
         if counters.due():
             self.writer.publish(job)
@@ -116,6 +118,9 @@ class JobSpanProcessor(SpanProcessor):
         self.writer.flush(timeout)
         written = []
         for job in unfinished:
+            if job.items_started is not None and job.job_span is not None:
+                # The job span is still open: it learns now what its end would have recorded.
+                job.job_span.set_attribute(A.JOB_ITEMS_STARTED, job.items_started())  # type: ignore[attr-defined]
             # Written here, not queued: the interpreter may be on its way out.
             path = self.writer.write(job, complete=False)
             progress.retire(self.writer.directory, job.job_id)

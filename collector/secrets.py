@@ -2,7 +2,7 @@
 
 Usage::
 
-    found = credentials(request.headers.raw, request.url.query)  # {"authorization": "k3y..."}
+    found = credentials(request.headers, request.url.query)      # {"authorization": "k3y..."}
     for value in found.values():
         current_book().learn(value)                               # scrubbed from now on
     form, value = effective(found)                                # the one Jellyfin would use
@@ -33,6 +33,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import unquote
@@ -121,15 +122,24 @@ def token_field(value: str) -> str | None:
     return unquote(match.group(1) if match.group(1) is not None else match.group(2)) or None
 
 
-def credentials(headers: Iterable[tuple[bytes, bytes]], query: bytes) -> dict[str, str]:
+def _pairs(headers: Any) -> Iterable[tuple[bytes, bytes]]:
+    """(lower-case name, value) byte pairs of ``httpx.Headers`` (its list holds the lower-case names
+    already) or of any iterable of raw byte pairs."""
+    items = getattr(headers, "_list", None)
+    if items is not None:
+        return ((lower, value) for _, lower, value in items)
+    return ((name.lower(), value) for name, value in headers)
+
+
+def credentials(headers: Any, query: bytes) -> dict[str, str]:
     """Every credential a request carries, ``{form: value}`` (the first value of each form).
 
-    ``headers`` are raw (name, value) byte pairs (``httpx.Headers.raw``),
+    ``headers`` are ``httpx.Headers`` or raw (name, value) byte pairs,
     ``query`` the raw query string.
     """
     found: dict[str, str] = {}
-    for name, raw in headers:
-        form = HEADER_FORMS.get(name.lower())
+    for name, raw in _pairs(headers):
+        form = HEADER_FORMS.get(name)
         if form is None or form in found:
             continue
         value = raw.decode("latin-1")

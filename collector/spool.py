@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,12 +28,18 @@ from .bodytext import gist
 from .redact import REDACTED, is_literal_secret
 
 #: Record fields the analysis reads; kept in memory, in this order, per request.
-SLIM_FIELDS = ("item_id", "attempt", "method", "route", "status_code", "error_type", "error_phase", "duration_ms",
+SLIM_FIELDS = ("item_id", "attempt", "route", "status_code", "error_type", "error_phase", "duration_ms",
                "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
-               "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp", "content_type",
-               "error_body", "redirect_to")
+               "connect_ms", "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp",
+               "content_type", "error_body", "url")
+#: Text fields with few distinct values: one shared copy each, not one per request.
+_SHARED = tuple(SLIM_FIELDS.index(name) for name in (
+    "route", "error_type", "error_phase", "server", "http_version", "retry_after", "credential_form",
+    "credential_fp", "content_type"))
 _INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
 _BODY = _INDEX["error_body"]
+_URL = _INDEX["url"]
+_ITEM = _INDEX["item_id"]
 
 
 class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instance dict
@@ -54,13 +61,21 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> SlimRecord:
-        slim = cls(record.get(name) for name in SLIM_FIELDS)
-        if slim[_BODY] is not None:
+        values = list(map(record.get, SLIM_FIELDS))
+        for index in _SHARED:
+            value = values[index]
+            if type(value) is str:
+                values[index] = sys.intern(value)
+        if values[_BODY] is not None:
             # The analysis reads an error body's gist (its message), never all of it.
-            values = list(slim)
             values[_BODY] = gist(values[_BODY])
-            return cls(values)
-        return slim
+        if values[_ITEM] is not None:
+            values[_URL] = None  # the URL stands in for the item only where there is none
+        return cls(values)
+
+
+#: Compact JSON, built once (json.dumps with arguments builds an encoder per call).
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -100,7 +115,7 @@ class JobSpool:
         if self._spans is None:
             self._open()
         if records:
-            text = ",".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in records)
+            text = _compact(records)[1:-1]  # one call for the batch: the list's items, comma-separated
             self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
         if spans:
             # Imported on first use: a process that never records never needs the encoder.
@@ -108,7 +123,7 @@ class JobSpool:
 
             resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
-            text = ",".join(json.dumps(rs, separators=(",", ":"), ensure_ascii=False) for rs in resource_spans)
+            text = _compact(resource_spans)[1:-1]
             self._spans.write(("," if self._spans.tell() else "") + _scrub(text, secrets))
             self.span_count += len(spans)
 

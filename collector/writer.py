@@ -54,21 +54,25 @@ class OpenJob:
         self.items: list[dict[str, Any]] = []
         #: Secrets learned by the instrumentation while the job ran (``secrets.SecretBook``s).
         self.secret_books: list[Any] = []
+        #: How many items have started so far (the instrumentation's count; set while the job runs).
+        self.items_started: Callable[[], int] | None = None
         self.kept = 0
         self.dropped = 0
         self._queued = False  # a batch is waiting for the writer thread
         self.spool: JobSpool | None = None  # writer thread only
 
-    def add_request_span(self, span: ReadableSpan) -> None:
+    def keep_request(self, span: ReadableSpan, max_spans: int) -> bool:
+        """Take an attempt span's record (read on the writer thread) and :meth:`keep` the span."""
         with self.lock:
             self.request_spans.append(span)
+            return self.keep(span, max_spans)
 
     def keep(self, span: ReadableSpan, max_spans: int) -> bool:
         """Keep ``span`` for the file (or count it dropped past ``max_spans``).
 
         True, once per batch, when a batch is full: the caller queues it for the writer thread.
         """
-        with self.lock:
+        with self.lock:  # re-entrant: keep_request holds it already
             if self.kept < max_spans:
                 self.kept += 1
                 self.spans.append(span)

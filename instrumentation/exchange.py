@@ -18,11 +18,11 @@ What the attempt covers:
   of the body (read ahead, up to ``bodytext.CAPTURE_LIMIT``, and given back
   to the caller untouched, so an error body is kept even if the job never
   reads it);
-- *the body*: the response's stream is wrapped, so bytes received, the time
-  of the last byte and an error while reading (``phase: body``: a stall, a
-  connection cut mid-body) belong to the attempt. The attempt ends when the
-  response is closed (httpx closes it once the body is read), or when its
-  job ends, whichever comes first.
+- *the body*: the response's stream is wrapped (``streams.RecordedBody``), so
+  bytes received, the time of the last byte and an error while reading
+  (``phase: body``: a stall, a connection cut mid-body) belong to the
+  attempt. The attempt ends when the response is closed (httpx closes it
+  once the body is read), or when its job ends, whichever comes first.
 
 Nothing here may break the request: callers wrap every call in ``try``.
 """
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -43,7 +43,7 @@ from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
-from .spans import JobState, current_item
+from .jobstate import JobState, current_item
 
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
@@ -67,21 +67,52 @@ class Timings:
         self.stamps = [0.0] * 6
         self.chained = chained
 
-    def __call__(self, name: str, info: dict[str, Any]) -> Any:
-        index = _EVENTS.get(name)
+    # httpcore calls this about ten times a request: locals bound as defaults save the global lookups.
+    def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,
+                 _now: Any = time.perf_counter) -> Any:
+        index = _index(name)
         if index is not None:
-            self.stamps[index] = time.perf_counter()
-        return self.chained(name, info) if self.chained is not None else None
+            self.stamps[index] = _now()
+        chained = self.chained
+        return chained(name, info) if chained is not None else None
 
 
 class AsyncTimings(Timings):
     __slots__ = ()
 
-    async def __call__(self, name: str, info: dict[str, Any]) -> Any:  # type: ignore[override]
-        index = _EVENTS.get(name)
+    async def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,  # type: ignore[override]
+                       _now: Any = time.perf_counter) -> Any:
+        index = _index(name)
         if index is not None:
-            self.stamps[index] = time.perf_counter()
-        return await self.chained(name, info) if self.chained is not None else None
+            self.stamps[index] = _now()
+        chained = self.chained
+        return await chained(name, info) if chained is not None else None
+
+
+#: Response headers an answer is read for (lower-case).
+_WANTED = frozenset({b"server", b"connection", b"location", b"retry-after", b"content-type",
+                     b"content-encoding"})
+
+
+def header_values(headers: httpx.Headers, wanted: frozenset[bytes] = _WANTED) -> dict[bytes, bytes]:
+    """The first value of each ``wanted`` header, in one pass.
+
+    httpx's ``Headers.get`` works out the headers' text encoding on every call;
+    its internal list already holds lower-case names (read as ``raw`` when
+    that list is not there).
+    """
+    found: dict[bytes, bytes] = {}
+    items = getattr(headers, "_list", None)
+    if items is not None:
+        for _, name, value in items:
+            if name in wanted and name not in found:
+                found[name] = value
+        return found
+    for name, value in headers.raw:
+        lower = name.lower()
+        if lower in wanted and lower not in found:
+            found[lower] = value
+    return found
 
 
 def _ms(seconds: float) -> float:
@@ -125,10 +156,9 @@ class Attempt:
         self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url}
         if sent_before:
             self.attrs[A.RESEND_COUNT] = sent_before  # semantic conventions: only on resends
-        if item is not None:
-            self.attrs[A.REQUEST_ITEM_ID] = item.item_id
-        self.extras: dict[str, Any] = {}
-        found = credentials(request.headers.raw, request.url.query)
+        # The item id rides in the record (its parent, the item span, names it too): one attribute less to encode.
+        self.extras: dict[str, Any] = {"item_id": item.item_id} if item is not None else {}
+        found = credentials(request.headers, request.url.query)
         if found:
             # Learned before anything about this request is recorded.
             for value in found.values():
@@ -180,27 +210,29 @@ class Attempt:
         self.response = response
         status = response.status_code
         headers = response.headers
+        wanted = header_values(headers)
         extras = self.extras
         self.attrs[A.HTTP_STATUS_NEW] = status
-        server = headers.get("server")
+        server = wanted.get(b"server")
         if server is not None:
-            extras["server"] = server
+            extras["server"] = server.decode("latin-1")
         version = response.extensions.get("http_version")
         if version is not None:
             extras["http_version"] = version.decode() if isinstance(version, bytes) else version
-        connection = headers.get("connection")
-        if connection is not None and connection.lower() == "close":
+        connection = wanted.get(b"connection")
+        if connection is not None and connection.lower() == b"close":
             extras["conn_close"] = True
         if 300 <= status < 400:
-            location = headers.get("location")
+            location = wanted.get(b"location")
             if location:
-                extras["redirect_to"] = redact_url(location)
+                extras["redirect_to"] = redact_url(location.decode("latin-1"))
         elif status >= 400:
             extras["request_headers"] = redact_headers(request.headers.multi_items())
             extras["response_headers"] = redact_headers(headers.multi_items())
-            if "retry-after" in headers:
-                extras["retry_after"] = headers["retry-after"]
-            extras["content_type"] = headers.get("content-type")
+            if b"retry-after" in wanted:
+                extras["retry_after"] = wanted[b"retry-after"].decode("latin-1")
+            content_type = wanted.get(b"content-type")
+            extras["content_type"] = content_type.decode("latin-1") if content_type is not None else None
             self.attrs[A.ERROR_TYPE] = str(status)
             self.status = _ERROR
         if status >= 400 or (status == 200 and request.url.path.lower().endswith(_LOGIN_PATH)):
@@ -291,113 +323,3 @@ def _connection(stamps: list[float]) -> tuple[bool | None, float | None, float |
     tls = _ms(stamps[3] - stamps[2]) if stamps[3] else None
     ttfb = _ms(stamps[5] - stamps[4]) if stamps[5] else None
     return not new, connect, tls, ttfb
-
-
-class RecordedBody(httpx.SyncByteStream):
-    """The response body as the caller reads it, counted for the attempt (see the module doc)."""
-
-    def __init__(self, attempt: Attempt, inner: httpx.SyncByteStream) -> None:
-        self.attempt, self.inner = attempt, inner
-        self.head: list[bytes] = []
-        self.rest: Iterator[bytes] | None = None
-        self.error: BaseException | None = None
-        self.read_ahead = False
-
-    def read_ahead_upto(self, limit: int) -> None:
-        """Read the first ``limit`` bytes now; they (or the error) are given back when the caller reads."""
-        self.read_ahead = True
-        attempt, rest = self.attempt, iter(self.inner)
-        size = 0
-        try:
-            while size < limit:
-                chunk = next(rest)
-                attempt.received(chunk)
-                self.head.append(chunk)
-                size += len(chunk)
-            self.rest = rest
-        except StopIteration:
-            attempt.body_complete()
-        except Exception as exc:  # noqa: BLE001 - given back to the caller when they read
-            self.error = exc
-            attempt.body_failed(exc)
-
-    def __iter__(self) -> Iterator[bytes]:
-        head, self.head = self.head, []
-        yield from head
-        if self.error is not None:
-            raise self.error
-        rest = self.rest if self.read_ahead else iter(self.inner)
-        if rest is None:
-            return
-        attempt = self.attempt
-        try:
-            for chunk in rest:
-                attempt.received(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise  # the caller stopped reading: closing is not failing
-        except BaseException as exc:
-            attempt.body_failed(exc)
-            raise
-        attempt.body_complete()
-
-    def close(self) -> None:
-        try:
-            self.inner.close()
-        finally:
-            self.attempt.finish()
-
-
-class AsyncRecordedBody(httpx.AsyncByteStream):
-    """The async twin of :class:`RecordedBody`."""
-
-    def __init__(self, attempt: Attempt, inner: httpx.AsyncByteStream) -> None:
-        self.attempt, self.inner = attempt, inner
-        self.head: list[bytes] = []
-        self.rest: AsyncIterator[bytes] | None = None
-        self.error: BaseException | None = None
-        self.read_ahead = False
-
-    async def read_ahead_upto(self, limit: int) -> None:
-        self.read_ahead = True
-        attempt, rest = self.attempt, self.inner.__aiter__()
-        size = 0
-        try:
-            while size < limit:
-                chunk = await rest.__anext__()
-                attempt.received(chunk)
-                self.head.append(chunk)
-                size += len(chunk)
-            self.rest = rest
-        except StopAsyncIteration:
-            attempt.body_complete()
-        except Exception as exc:  # noqa: BLE001
-            self.error = exc
-            attempt.body_failed(exc)
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        head, self.head = self.head, []
-        for chunk in head:
-            yield chunk
-        if self.error is not None:
-            raise self.error
-        rest = self.rest if self.read_ahead else self.inner.__aiter__()
-        if rest is None:
-            return
-        attempt = self.attempt
-        try:
-            async for chunk in rest:  # type: ignore[attr-defined]
-                attempt.received(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise
-        except BaseException as exc:  # CancelledError included: the job stopped the download
-            attempt.body_failed(exc)
-            raise
-        attempt.body_complete()
-
-    async def aclose(self) -> None:
-        try:
-            await self.inner.aclose()
-        finally:
-            self.attempt.finish()

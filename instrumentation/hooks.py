@@ -23,14 +23,14 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.instrumentation.httpx import RequestInfo, ResponseInfo
 from opentelemetry.trace import Span
 
 from ..collector import attributes as A
-from ..collector.redact import redact_headers, redact_text, redact_url
+from ..collector.redact import redact_headers, redact_url
 from .body import peek_error_body, peek_error_body_async
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Span, SpanContext
 
-from ..collector import attributes as A
 from ..collector.secrets import SecretBook, current_book, fingerprint
 
 
@@ -114,10 +113,6 @@ class JobState:
     def item_started(self) -> None:
         with self.lock:
             self.items_started += 1
-            started = self.items_started
-        if self.recorded and self.span.is_recording():  # not once the job has ended (a task left running)
-            # On the live job span, so a job written mid-way (SIGTERM) knows it too.
-            self.span.set_attribute(A.JOB_ITEMS_STARTED, started)
 
     def finish_open_attempts(self) -> None:
         """End every attempt whose body the job never closed (it ends with the job)."""

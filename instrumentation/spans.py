@@ -67,6 +67,7 @@ def _job_state(job_id: str, span: Span, tracer: trace.Tracer) -> JobState | None
         job = pipeline.processor.job_for(span.get_span_context().trace_id)
         if job is not None:
             job.secret_books.append(state.secrets)  # learned keys are scrubbed from its file too
+            job.items_started = lambda: state.items_started  # for a file written mid-job (SIGTERM)
     return state
 
 

@@ -36,7 +36,8 @@ import httpx
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 
 from ..collector.bodytext import CAPTURE_LIMIT
-from .exchange import AsyncRecordedBody, Attempt, RecordedBody, AsyncTimings, Timings
+from .exchange import Attempt, AsyncTimings, Timings
+from .streams import AsyncRecordedBody, RecordedBody
 from .jobstate import OUTSIDE, JobState, current_job
 
 logger = logging.getLogger(__name__)

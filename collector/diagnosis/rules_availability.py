@@ -86,7 +86,7 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         keys = list(dict.fromkeys(str(r.get("item_id") or r.get("url")) for r in never))
         yield Finding(
             "server_unavailable",
-            f"No attempt of this job got a working answer: "
+            "No attempt of this job got a working answer: "
             + (f"all {len(never)} attempts across {plural(len(keys), 'item')}" if len(never) > 1 else "its one attempt")
             + " to reach the server failed "
             f"({counts(Counter(R.status_key(r) for r in never))})"

@@ -171,8 +171,14 @@ class JobView:
         self.sessions_created = sessions_created
         #: How long the job ran (None: not known; the last request's end stands in).
         self.duration_ms = duration_ms
-        self.failed = [r for r in self.requests if R.failed(r)]
-        self.ok = [r for r in self.requests if R.succeeded(r)]
+        self.failed: list[Record] = []
+        self.ok: list[Record] = []
+        for record in self.requests:
+            kind = R.outcome(record)
+            if kind == "failed":
+                self.failed.append(record)
+            elif kind == "ok":
+                self.ok.append(record)
         self.outcome = {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
         self.by_item: dict[str, list[Record]] = {}
         for record in self.requests:

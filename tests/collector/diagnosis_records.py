@@ -142,8 +142,8 @@ class Job:
 #: "1 of which are".
 _NOUNS = "item|attempt|request|answer|download|retry|client|connection"
 BAD_FORMS = [
-    re.compile(rf"(?<![\d.,])\b1 (?:[A-Za-z]+ )?(?:items|attempts|requests|answers|downloads|retries|clients"
-               rf"|connections|item ids)\b"),
+    re.compile(r"(?<![\d.,])\b1 (?:[A-Za-z]+ )?(?:items|attempts|requests|answers|downloads|retries|clients"
+               r"|connections|item ids)\b"),
     re.compile(rf"(?<![\d.,])\b(?:0|[2-9]|[1-9]\d+) (?:[A-Za-z]+ )?(?:{_NOUNS})(?![\w(]| id)"),
     re.compile(r"\w\(s\)"),
     re.compile(r"(?<![\d.,])\b1 (?:[A-Za-z]+ ){1,2}were\b"),

@@ -101,3 +101,12 @@ def test_findings_are_well_formed_and_never_claim_a_clean_job_wrongly(requests, 
         assert not clean, (advice, life)
     if clean:
         assert findings == [] and len(advice) == 1
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(request_record())
+def test_outcome_agrees_with_failed_and_succeeded(record) -> None:
+    from batch_debug.collector.attempts import outcome, succeeded
+
+    expected = "failed" if is_failed(record) else "ok" if succeeded(record) else "other"
+    assert outcome(record) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector.redact import REDACTED, redact_headers, redact_text, redact_tree, redact_url
 
@@ -75,3 +76,25 @@ def test_scrubbing_json_text_keeps_it_valid() -> None:
     text = json.dumps({"ok": True, "n": 1700000000000, "k": None, "url": f"http://h/?x={KEY}"})
     out = _scrub(text, ["k", "true", "00000", "e", KEY])
     assert json.loads(out) == {"ok": True, "n": 1700000000000, "k": None, "url": "http://h/?x=[REDACTED]"}
+
+
+def _patterns_only(text: str) -> str:
+    from batch_debug.collector import redact as R
+
+    text = R._TOKEN_FIELD.sub(R._quoted, text)
+    text = R._TOKEN_FIELD_BARE.sub(lambda m: m.group(1) + R.REDACTED, text)
+    text = R._QUERY_SECRET.sub(lambda m: m.group(1) + R.REDACTED, text)
+    text = R._JSON_SECRET.sub(lambda m: m.group(1) + '"' + R.REDACTED + '"', text)
+    text = R._HEADER_LINE.sub(lambda m: m.group(1) + R.REDACTED, text)
+    return R._BEARER.sub(lambda m: m.group(1) + R.REDACTED, text)
+
+
+_PIECES = st.sampled_from(['Token="', "token=", "ApiKey=", "?api_key=", "&ApiKey=", '"AccessToken": "', "Bearer ",
+                           "X-Emby-Token: ", "x-mediabrowser-token=", "TOKEN", "K", "\u212a", "e", '"', " ", ",",
+                           "abc123XYZ", "=", ":", "&", "?"])
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=12).map("".join))
+def test_the_quick_look_skips_only_texts_no_pattern_would_change(text: str) -> None:
+    assert redact_text(text) == _patterns_only(text)

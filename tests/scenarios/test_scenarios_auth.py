@@ -87,7 +87,7 @@ def test_a_key_only_ever_sent_in_headers_never_leaks_even_pasted_into_errors(
     assert key not in caplog.text
     client = create_app({"TESTING": True, "DEBUG_DIR": str(debug_dir), "API_TOKEN": None}).test_client()
     base = "/api/v1/batch-debug"
-    for path in (f"/job/pasted/summary", f"/job/pasted/full-log", f"/job/pasted/trace", "/jobs", "/status"):
+    for path in ("/job/pasted/summary", "/job/pasted/full-log", "/job/pasted/trace", "/jobs", "/status"):
         answer = client.get(base + path)
         assert answer.status_code == 200, path
         assert key.encode() not in answer.data, path
