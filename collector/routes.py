@@ -21,20 +21,22 @@ from urllib.parse import urlsplit
 
 _ID = r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SEG = r"[^/]+"
-#: (template, pattern, needs a key). Order matters: the first match wins.
+#: (template, pattern, needs a key). Order matters: the first match wins, so a route comes before
+#: any shorter one it ends with (``/Users/{userId}/Items/{itemId}`` before ``/Items/{itemId}``).
 _KNOWN: tuple[tuple[str, str, bool], ...] = (
     ("/System/Info/Public", r"/System/Info/Public", False),
     ("/System/Ping", r"/System/Ping", False),
     ("/Users/AuthenticateByName", r"/Users/AuthenticateByName", False),
     ("/Items/{itemId}/Images/{imageType}", rf"/Items/{_SEG}/Images/{_SEG}(?:/{_SEG})?", False),
-    ("/Items/{itemId}", rf"/Items/{_SEG}", True),
     ("/Users/{userId}/Items/{itemId}", rf"/Users/{_SEG}/Items/{_SEG}", True),
     ("/Users/{userId}/Items", rf"/Users/{_SEG}/Items", True),
+    ("/Items/{itemId}", rf"/Items/{_SEG}", True),
     ("/Items", r"/Items", True),
     ("/System/Info", r"/System/Info", True),
 )
-_PATTERNS = [(template, re.compile(rf"(?:^|.*?)({pattern})/?$", re.IGNORECASE), auth)
-             for template, pattern, auth in _KNOWN]
+# One pattern for all known routes (the first alternative that matches wins, as in the list).
+_ANY = re.compile("|".join(rf"(?:^|.*?)(?P<r{i}>{pattern})/?$" for i, (_, pattern, _) in enumerate(_KNOWN)),
+                  re.IGNORECASE)
 _ID_SEGMENT = re.compile(rf"^(?:{_ID}|\d+)$")
 _ANONYMOUS = frozenset(template for template, _, auth in _KNOWN if not auth)
 _MAX_PATH = 512
@@ -42,9 +44,9 @@ _MAX_PATH = 512
 
 @lru_cache(maxsize=4096)
 def _template(path: str) -> str:
-    for template, pattern, _ in _PATTERNS:
-        if pattern.match(path):
-            return template
+    match = _ANY.match(path)
+    if match is not None:
+        return _KNOWN[int(match.lastgroup[1:])][0]  # type: ignore[index]
     parts = ["{id}" if _ID_SEGMENT.match(part) else part for part in path.split("/")]
     return "/".join(parts)[:_MAX_PATH] or "/"
 

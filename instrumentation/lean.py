@@ -32,6 +32,25 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status()
 
 
+class _HashedResource(Resource):
+    """The provider's resource, its hash worked out once.
+
+    The OTLP encoders group spans by resource, hashing it for every span, and
+    ``Resource.__hash__`` serialises every attribute to JSON each time. Equal
+    to the provider's resource, so grouped with the spans the SDK makes.
+    """
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = Resource.__hash__(self)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return Resource.__eq__(self, other)
+
+
 class LeanSpans:
     """Builds finished spans for one provider and hands them to its processors.
 
@@ -46,7 +65,7 @@ class LeanSpans:
             self.resource = Resource.get_empty()
             self.new_span_id = RandomIdGenerator().generate_span_id
             return
-        self.resource = provider.resource
+        self.resource = _HashedResource(provider.resource)
         self.new_span_id = provider.id_generator.generate_span_id
         # The provider's own fan-out to every processor added to it, including
         # ones added after setup (an OTLP exporter, a test's in-memory one).

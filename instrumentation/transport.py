@@ -33,7 +33,10 @@ from types import FunctionType
 from typing import Any
 
 import httpx
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import (
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
+)
 
 from ..collector.bodytext import CAPTURE_LIMIT
 from .exchange import Attempt, AsyncTimings, Timings
@@ -43,8 +46,16 @@ from .jobstate import OUTSIDE, JobState, current_job
 logger = logging.getLogger(__name__)
 
 
+def _suppressed() -> bool:
+    """OpenTelemetry's suppress-instrumentation context (plain or HTTP) is on: one read of the context
+    (``is_http_instrumentation_enabled`` reads it three times)."""
+    current = otel_context.get_current()
+    return bool(current.get(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) or current.get(_SUPPRESS_INSTRUMENTATION_KEY)
+                or current.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN))
+
+
 def _traced(original: Callable[..., Any], transport: Any, request: httpx.Request, job: JobState) -> Any:
-    if not is_http_instrumentation_enabled():
+    if _suppressed():
         return original(transport, request)
     try:
         attempt = Attempt(job, request, Timings, transport)
@@ -68,7 +79,7 @@ def _traced(original: Callable[..., Any], transport: Any, request: httpx.Request
 
 async def _traced_async(original: Callable[..., Any], transport: Any, request: httpx.Request,
                         job: JobState) -> Any:
-    if not is_http_instrumentation_enabled():
+    if _suppressed():
         return await original(transport, request)
     try:
         attempt = Attempt(job, request, AsyncTimings, transport)
@@ -99,7 +110,7 @@ def _safely(fn: Callable[..., Any], *args: Any) -> None:
 
 def _outside_job() -> None:
     """A request with debug on but no job in its context: counted, for the job files' hint."""
-    if is_http_instrumentation_enabled():  # our own probes and exporters suppress instrumentation
+    if not _suppressed():  # our own probes and exporters suppress instrumentation
         OUTSIDE.add()
 
 

@@ -109,8 +109,10 @@ def render(findings: list[Finding], view: JobView) -> list[str]:
     n, items = len(view.requests), len(view.items)
     if not n and not items:
         return ["Nothing was recorded for this job: no HTTP request and no item, so there is nothing to analyse."]
-    from ..analysis import latency_percentiles  # late: analysis imports this package
+    p95 = (view.env.get("latency_ms") or {}).get("p95_ms")
+    if p95 is None and view.requests:
+        from ..analysis import latency_percentiles  # late: analysis imports this package
 
-    p95 = latency_percentiles(view.requests).get("p95_ms")
+        p95 = latency_percentiles(view.requests).get("p95_ms")
     latency = f", p95 latency {p95:.0f} ms" if p95 is not None else ""
     return [f"No problems found: none of {plural(n, 'attempt')} or {plural(items, 'item')} failed{latency}."]

@@ -203,7 +203,7 @@ def connections(view: JobView) -> Iterator[Finding]:
         yield Finding(
             "server_closes_connections",
             f"{share(len(closing), len(answered))} answers said Connection: close ({counts(servers)}), so "
-            f"every request needed a new connection{cost}: keep-alive is off on the server or a proxy, not "
+            f"the next request after each needed a new connection{cost}: keep-alive is off on the server or a proxy, not "
             "in the job.",
             "Turn keep-alive on where it is off (nginx: keepalive_timeout above 0; for the upstream: "
             "proxy_http_version 1.1 and an empty Connection header); the job's client cannot reuse "

@@ -217,3 +217,19 @@ def test_job_started_while_on_is_traced_to_its_end_after_disable(debug_pipeline,
             debug_pipeline.switch.disable()
             client.get(f"{sim.url}/Items/{sim.item_ids[1]}/Images/Primary")
     assert _load(debug_pipeline, "long")["summary"]["total_requests"] == 2
+
+
+@pytest.mark.parametrize("suppress", ["http", "all"])
+def test_requests_with_instrumentation_suppressed_are_not_recorded(debug_pipeline, sim, suppress) -> None:
+    """An exporter's or a probe's own requests, made inside a job, never count as the job's."""
+    from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
+
+    quiet = suppress_http_instrumentation if suppress == "http" else suppress_instrumentation
+    with job_span(f"suppressed-{suppress}"):
+        with httpx.Client() as client:
+            with item_span("a"):
+                client.get(f"{sim.url}/Items/{sim.item_ids[0]}/Images/Primary")
+                with quiet():
+                    client.get(f"{sim.url}/Items/{sim.item_ids[1]}/Images/Primary")
+    data = _load(debug_pipeline, f"suppressed-{suppress}")
+    assert [r["url"].rsplit("/Items/", 1)[1] for r in data["requests"]] == [f"{sim.item_ids[0]}/Images/Primary"]

@@ -1,0 +1,27 @@
+"""Route templates: what an attempt asked for, whatever the item, the base path or the query."""
+
+from __future__ import annotations
+
+import pytest
+
+from batch_debug.collector.routes import needs_auth, route_of
+
+GUID = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize("url, route, auth", [
+    (f"http://jf:8096/Items/{GUID}/Images/Primary?ApiKey=x", "/Items/{itemId}/Images/{imageType}", False),
+    (f"http://jf/jellyfin/Items/{GUID}/Images/Backdrop/0", "/Items/{itemId}/Images/{imageType}", False),
+    (f"http://jf/Items/{GUID}", "/Items/{itemId}", True),
+    (f"http://jf/jellyfin/Items/not-a-guid/", "/Items/{itemId}", True),
+    (f"http://jf/Users/{GUID}/Items/{GUID}", "/Users/{userId}/Items/{itemId}", True),
+    (f"http://jf/Users/{GUID}/Items?StartIndex=0", "/Users/{userId}/Items", True),
+    ("http://jf/System/Info/Public", "/System/Info/Public", False),
+    ("http://jf/users/authenticatebyname", "/Users/AuthenticateByName", False),
+    ("/System/Info", "/System/Info", True),
+    (f"http://jf/cdn/posters/{GUID}", "/cdn/posters/{id}", None),
+    ("http://jf/plugins/42/config", "/plugins/{id}/config", None),
+])
+def test_route_templates_and_whether_they_need_a_key(url: str, route: str, auth: bool | None) -> None:
+    assert route_of(url) == route
+    assert needs_auth(route) is auth
