@@ -85,52 +85,31 @@ def request_record(span: ReadableSpan, job_start_ns: int | None) -> dict[str, An
     attrs = span.attributes or {}
     extras = _extras(attrs)
     if extras is not None:
-        return _from_our_span(span, attrs, extras, job_start_ns)
-    status = _first(attrs, A.HTTP_STATUS_NEW, A.HTTP_STATUS_OLD)
-    status = int(status) if status is not None else None
-    error_type = _first(attrs, A.ERROR_TYPE)
-    if error_type is not None and status is not None and str(error_type) == str(status):
-        error_type = None  # semantic conventions put the status there for HTTP errors
-    url = redact_url(str(_first(attrs, A.URL_REDACTED, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""))
-    start = span.start_time or job_start_ns or 0
-    end = span.end_time or start
-    record: dict[str, Any] = {
-        "item_id": attrs.get(A.REQUEST_ITEM_ID),
-        "attempt": int(attrs.get(A.RESEND_COUNT, 0)) + 1,
-        "method": str(_first(attrs, A.HTTP_METHOD_NEW, A.HTTP_METHOD_OLD) or ""),
-        "url": url,
-        "route": route_of(url),
-        "status_code": status,
-        "error_type": error_type,
-        "duration_ms": round((end - start) / 1e6, 3),
-        "start_offset_ms": round((start - job_start_ns) / 1e6, 3) if job_start_ns is not None else None,
-        "connection_reused": None,
-        "http_version": None,
-        "server": None,
-    }
-    _from_stock_attributes(record, span, attrs)
+        # Ours (the hot case, one per request): its URL was redacted when it was recorded, and a span
+        # from elsewhere claiming to be ours went through ``sanitize`` first: read as it is.
+        record = _base(span, job_start_ns, attrs.get(A.HTTP_METHOD_NEW), str(attrs.get(A.HTTP_URL_NEW) or ""),
+                       attrs.get(A.HTTP_STATUS_NEW), attrs.get(A.ERROR_TYPE), attrs)
+        record.update(extras)
+    else:
+        url = redact_url(str(_first(attrs, A.URL_REDACTED, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""))
+        record = _base(span, job_start_ns, _first(attrs, A.HTTP_METHOD_NEW, A.HTTP_METHOD_OLD), url,
+                       _first(attrs, A.HTTP_STATUS_NEW, A.HTTP_STATUS_OLD), _first(attrs, A.ERROR_TYPE), attrs)
+        _from_stock_attributes(record, span, attrs)
     record["span_id"] = f"{span.context.span_id:016x}"
     return record
 
 
-def _from_our_span(span: ReadableSpan, attrs: Mapping[str, Any], extras: dict[str, Any],
-                   job_start_ns: int | None) -> dict[str, Any]:
-    """The record of an attempt span made by ``instrumentation.exchange`` (the hot case: one per request).
-
-    Its URL was redacted when it was recorded, and a span from elsewhere that claims to be ours went
-    through ``sanitize`` first, so the attributes are read as they are.
-    """
-    status = attrs.get(A.HTTP_STATUS_NEW)
-    error_type = attrs.get(A.ERROR_TYPE)
-    if error_type is not None and status is not None and error_type == str(status):
-        error_type = None
-    url = str(attrs.get(A.HTTP_URL_NEW) or "")
+def _base(span: ReadableSpan, job_start_ns: int | None, method: Any, url: str, status: Any, error_type: Any,
+          attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys every request record has, in their order."""
+    if error_type is not None and status is not None and str(error_type) == str(status):
+        error_type = None  # semantic conventions put the status there for HTTP errors
     start = span.start_time or job_start_ns or 0
     end = span.end_time or start
-    record: dict[str, Any] = {
+    return {
         "item_id": attrs.get(A.REQUEST_ITEM_ID),
         "attempt": int(attrs.get(A.RESEND_COUNT, 0)) + 1,
-        "method": str(attrs.get(A.HTTP_METHOD_NEW) or ""),
+        "method": str(method or ""),
         "url": url,
         "route": route_of(url),
         "status_code": int(status) if status is not None else None,
@@ -141,9 +120,6 @@ def _from_our_span(span: ReadableSpan, attrs: Mapping[str, Any], extras: dict[st
         "http_version": None,
         "server": None,
     }
-    record.update(extras)
-    record["span_id"] = f"{span.context.span_id:016x}"
-    return record
 
 
 def _from_stock_attributes(record: dict[str, Any], span: ReadableSpan, attrs: Mapping[str, Any]) -> None:

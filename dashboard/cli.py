@@ -161,7 +161,8 @@ def _preflight(server: str) -> None:
 
 
 def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async: bool, quiet: bool) -> Any:
-    from ..jellyfin.worker import run_job, run_job_async
+    from ..jellyfin.worker import run_job
+    from ..jellyfin.worker_async import run_job_async
 
     with click.progressbar(length=len(item_ids), label="posters", file=sys.stderr,
                            show_pos=True, hidden=quiet) as bar:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -43,80 +42,14 @@ from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
+from .wire import Timings, connection_figures, header_values, ms
 from .jobstate import JobState, current_item
 
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
 # One encoder, built once: json.dumps with arguments builds a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_EVENTS = {
-    "connection.connect_tcp.started": 0, "connection.connect_tcp.complete": 1,
-    "connection.start_tls.started": 2, "connection.start_tls.complete": 3,
-    "http11.send_request_headers.started": 4, "http2.send_request_headers.started": 4,
-    "http11.receive_response_headers.complete": 5, "http2.receive_response_headers.complete": 5,
-}
 _LOGIN_PATH = "/users/authenticatebyname"
-
-
-class Timings:
-    """httpcore ``trace`` callback that only stamps times; the attempt reads them at its end."""
-
-    __slots__ = ("stamps", "chained")
-
-    def __init__(self, chained: Callable[..., Any] | None) -> None:
-        self.stamps = [0.0] * 6
-        self.chained = chained
-
-    # httpcore calls this about ten times a request: locals bound as defaults save the global lookups.
-    def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,
-                 _now: Any = time.perf_counter) -> Any:
-        index = _index(name)
-        if index is not None:
-            self.stamps[index] = _now()
-        chained = self.chained
-        return chained(name, info) if chained is not None else None
-
-
-class AsyncTimings(Timings):
-    __slots__ = ()
-
-    async def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,  # type: ignore[override]
-                       _now: Any = time.perf_counter) -> Any:
-        index = _index(name)
-        if index is not None:
-            self.stamps[index] = _now()
-        chained = self.chained
-        return await chained(name, info) if chained is not None else None
-
-
-#: Response headers an answer is read for (lower-case).
-_WANTED = frozenset({b"server", b"connection", b"location", b"retry-after", b"content-type",
-                     b"content-encoding"})
-
-
-def header_values(headers: httpx.Headers, wanted: frozenset[bytes] = _WANTED) -> dict[bytes, bytes]:
-    """The first value of each ``wanted`` header, in one pass.
-
-    httpx's ``Headers.get`` works out the headers' text encoding on every call;
-    its internal list already holds lower-case names (read as ``raw`` when
-    that list is not there).
-    """
-    found: dict[bytes, bytes] = {}
-    items = getattr(headers, "_list", None)
-    if items is not None:
-        for _, name, value in items:
-            if name in wanted and name not in found:
-                found[name] = value
-        return found
-    for name, value in headers.raw:
-        lower = name.lower()
-        if lower in wanted and lower not in found:
-            found[lower] = value
-    return found
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 3)
 
 
 def _phase(exc: BaseException, stamps: list[float]) -> str:
@@ -264,7 +197,7 @@ class Attempt:
         extras = self.extras
         extras["body_bytes"] = self.body_bytes
         if self.last_byte:
-            extras["body_ms"] = _ms(self.last_byte - self.headers_at)
+            extras["body_ms"] = ms(self.last_byte - self.headers_at)
         if not self.body_done and self.failed_in is None:
             extras["body_complete"] = False  # closed (or abandoned) before its end: not a failure
         if self.capture is not None:
@@ -296,7 +229,7 @@ class Attempt:
             self.job.secrets.learn(data["AccessToken"])
 
     def _emit(self, end: float) -> None:
-        reused, connect, tls, ttfb = _connection(self.timings.stamps)
+        reused, connect, tls, ttfb = connection_figures(self.timings.stamps)
         extras = self.extras
         if reused is not None:
             extras["connection_reused"] = reused
@@ -312,14 +245,3 @@ class Attempt:
         self.job.deliver(self.job.lean.build(
             attrs[A.HTTP_METHOD_NEW], self.context, self.parent, attrs, kind=SpanKind.CLIENT,
             start_ns=self.start_ns, end_ns=end_ns, status=self.status, events=self.events))
-
-
-def _connection(stamps: list[float]) -> tuple[bool | None, float | None, float | None, float | None]:
-    """(connection reused, connect ms, tls ms, time to first byte ms) from the trace stamps."""
-    if not stamps[4]:
-        return None, None, None, None
-    new = bool(stamps[1])
-    connect = _ms(stamps[1] - stamps[0]) if new else None
-    tls = _ms(stamps[3] - stamps[2]) if stamps[3] else None
-    ttfb = _ms(stamps[5] - stamps[4]) if stamps[5] else None
-    return not new, connect, tls, ttfb

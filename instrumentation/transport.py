@@ -39,7 +39,8 @@ from opentelemetry.instrumentation.utils import (
 )
 
 from ..collector.bodytext import CAPTURE_LIMIT
-from .exchange import Attempt, AsyncTimings, Timings
+from .exchange import Attempt
+from .wire import AsyncTimings, Timings
 from .streams import AsyncRecordedBody, RecordedBody
 from .jobstate import OUTSIDE, JobState, current_job
 

@@ -16,12 +16,11 @@ attempts, waiting ``backoff`` seconds (1 s then 2 s) or the server's
 
 The job runs inside ``job_span`` and each item inside ``item_span``; with
 debug on, the job file records every attempt. The worker itself does not
-depend on debug being on.
+depend on debug being on. The asyncio twin is ``worker_async.run_job_async``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import secrets
 import threading
@@ -294,64 +293,4 @@ def run_job(
         finally:
             if client is not None:
                 client.close()
-    return _finish(result, started)
-
-
-async def run_job_async(
-    config: WorkerConfig,
-    item_ids: Sequence[str],
-    job_id: str | None = None,
-    progress: Progress | None = None,
-) -> JobResult:
-    """The asyncio version of :func:`run_job`, with ``concurrency`` tasks at once."""
-    result, started, pacer = _begin(config, job_id)
-    job_id = result.job_id
-    gate = asyncio.Semaphore(config.concurrency)
-    async with job_span(job_id, items_total=len(item_ids)):
-        shared = (httpx.AsyncClient(timeout=config.timeout, follow_redirects=True)
-                  if config.session_strategy == "shared" else None)
-        try:
-            async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
-                kwargs = {"headers": config.auth_headers() if auth else {},
-                          "params": config.auth_params() if auth else {}}
-                for attempt in range(1, config.max_attempts + 1):
-                    await asyncio.sleep(pacer.reserve())
-                    item.requests += 1
-                    response, error = None, None
-                    try:
-                        if shared is not None:
-                            response = await shared.request(method, config.base_url + path, **kwargs)
-                        else:
-                            async with httpx.AsyncClient(timeout=config.timeout, follow_redirects=True) as client:
-                                response = await client.request(method, config.base_url + path, **kwargs)
-                    except httpx.TransportError as exc:
-                        error = exc
-                    delay = _judge(config, attempt, method, path, response, error)
-                    if delay is None:
-                        return response  # type: ignore[return-value]
-                    await asyncio.sleep(delay)
-                raise AssertionError("unreachable: _judge raises on the last attempt")
-
-            async def one(item_id: str) -> ItemResult:
-                async with gate:
-                    outcome = ItemResult(item_id, ok=False)
-                    async with item_span(item_id) as span:
-                        try:
-                            for method, path, auth in _paths(config, item_id):
-                                response = await send(method, path, auth, outcome)
-                                outcome.status_code = response.status_code
-                            outcome.size_bytes = len(response.content)
-                            _save(config, item_id, response)
-                            outcome.ok = True
-                        except _Failure as failure:
-                            outcome.status_code, outcome.error = failure.status, str(failure)
-                            span.fail(outcome.error)
-                    if progress is not None:
-                        progress(outcome)
-                    return outcome
-
-            result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
-        finally:
-            if shared is not None:
-                await shared.aclose()
     return _finish(result, started)

@@ -13,7 +13,7 @@ GUID = "0123456789abcdef0123456789abcdef"
     (f"http://jf:8096/Items/{GUID}/Images/Primary?ApiKey=x", "/Items/{itemId}/Images/{imageType}", False),
     (f"http://jf/jellyfin/Items/{GUID}/Images/Backdrop/0", "/Items/{itemId}/Images/{imageType}", False),
     (f"http://jf/Items/{GUID}", "/Items/{itemId}", True),
-    (f"http://jf/jellyfin/Items/not-a-guid/", "/Items/{itemId}", True),
+    ("http://jf/jellyfin/Items/not-a-guid/", "/Items/{itemId}", True),
     (f"http://jf/Users/{GUID}/Items/{GUID}", "/Users/{userId}/Items/{itemId}", True),
     (f"http://jf/Users/{GUID}/Items?StartIndex=0", "/Users/{userId}/Items", True),
     ("http://jf/System/Info/Public", "/System/Info/Public", False),

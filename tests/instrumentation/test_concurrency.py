@@ -7,7 +7,8 @@ import threading
 from collections import Counter
 
 from batch_debug.collector import jobfile
-from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+from batch_debug.jellyfin.worker_async import run_job_async
 from support import API_KEY, NO_WAIT
 
 JOBS = 8

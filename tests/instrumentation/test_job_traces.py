@@ -19,7 +19,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
 from batch_debug.collector import jobfile
 from batch_debug.instrumentation import item_span, job_span
-from batch_debug.jellyfin.worker import WorkerConfig, run_job, run_job_async
+from batch_debug.jellyfin.worker import WorkerConfig, run_job
+from batch_debug.jellyfin.worker_async import run_job_async
 from support import API_KEY, NO_WAIT as FAST, scan_for_secret
 
 

@@ -62,7 +62,14 @@ class Outcome:
             self.sent += 1
 
 
-def _describe(item: Any, response: httpx.Response | None, error: BaseException | None, paste: bool) -> str:
+def failure(got: httpx.Response | BaseException, paste: bool) -> str | None:
+    """Why a request failed the item (None when it did not), as the job words it."""
+    if isinstance(got, BaseException):
+        return _describe(None, got, paste)
+    return _describe(got, None, paste) if got.status_code >= 400 else None
+
+
+def _describe(response: httpx.Response | None, error: BaseException | None, paste: bool) -> str:
     what = f"HTTP {response.status_code}" if response is not None else type(error).__name__
     if paste:
         request = response.request if response is not None else getattr(error, "request", None)
@@ -94,11 +101,9 @@ def threaded_job(server: str, key: str, ids: list[str], job_id: str, *, concurre
     def one(client: httpx.Client, item_id: str) -> None:
         with item_span(item_id) as item:
             for path, auth in ((f"/Items/{item_id}", True), (f"/Items/{item_id}/Images/Primary", False)):
-                got = fetch(client, path, auth)
-                if isinstance(got, BaseException) or got.status_code >= 400:
-                    response = None if isinstance(got, BaseException) else got
-                    error = got if isinstance(got, BaseException) else None
-                    item.fail(_describe(item, response, error, paste_headers))
+                reason = failure(fetch(client, path, auth), paste_headers)
+                if reason is not None:
+                    item.fail(reason)
                     outcome.failed_items.append(item_id)
                     return
 
@@ -145,11 +150,9 @@ def gather_job(server: str, key: str, ids: list[str], job_id: str, *, concurrenc
                 raise JobCrashed(f"could not parse the row after item {n}")
             async with item_span(item_id) as item:
                 for path, auth in ((f"/Items/{item_id}", True), (f"/Items/{item_id}/Images/Primary", False)):
-                    got = await fetch(client, path, auth)
-                    if isinstance(got, BaseException) or got.status_code >= 400:
-                        response = None if isinstance(got, BaseException) else got
-                        error = got if isinstance(got, BaseException) else None
-                        item.fail(_describe(item, response, error, paste_headers))
+                    reason = failure(await fetch(client, path, auth), paste_headers)
+                    if reason is not None:
+                        item.fail(reason)
                         outcome.failed_items.append(item_id)
                         return
 
