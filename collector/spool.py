@@ -12,7 +12,6 @@ All methods run on the writer thread only.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import jobfile
 from .bodytext import gist
+from .jsontext import compact
 from .redact import REDACTED, is_literal_secret
 
 #: Record fields the analysis reads; kept in memory, in this order, per request.
@@ -74,10 +74,6 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
         return cls(values)
 
 
-#: Compact JSON, built once (json.dumps with arguments builds an encoder per call).
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def _scrub(text: str, secrets: Sequence[str]) -> str:
     # Sources redact every known form; this catches the literal key anywhere
     # else at the cost of a substring search. Only values that cannot be part
@@ -115,7 +111,7 @@ class JobSpool:
         if self._spans is None:
             self._open()
         if records:
-            text = _compact(records)[1:-1]  # one call for the batch: the list's items, comma-separated
+            text = compact(records)[1:-1]  # one call for the batch: the list's items, comma-separated
             self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
         if spans:
             # Imported on first use: a process that never records never needs the encoder.
@@ -123,7 +119,7 @@ class JobSpool:
 
             resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
-            text = _compact(resource_spans)[1:-1]
+            text = compact(resource_spans)[1:-1]
             self._spans.write(("," if self._spans.tell() else "") + _scrub(text, secrets))
             self.span_count += len(spans)
 
@@ -138,7 +134,7 @@ class JobSpool:
         fd, tmp = jobfile.temp_file(self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-1])
+                out.write(compact(head)[:-1])
                 out.write(',"requests":[')
                 with open(self._records_path, encoding="utf-8") as src:  # type: ignore[arg-type]
                     _copy_scrubbed(src, out, secrets)

@@ -38,6 +38,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..collector import attributes as A, bodytext
+from ..collector.jsontext import compact
 from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
@@ -47,8 +48,6 @@ from .jobstate import JobState, current_item
 
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
-# One encoder, built once: json.dumps with arguments builds a new one per call.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _LOGIN_PATH = "/users/authenticatebyname"
 
 
@@ -240,7 +239,7 @@ class Attempt:
         if ttfb is not None:
             extras["ttfb_ms"] = ttfb
         attrs = self.attrs
-        attrs[A.RECORD] = _encode(extras)
+        attrs[A.RECORD] = compact(extras)
         end_ns = self.start_ns + int((end - self.start) * 1e9)
         self.job.deliver(self.job.lean.build(
             attrs[A.HTTP_METHOD_NEW], self.context, self.parent, attrs, kind=SpanKind.CLIENT,
