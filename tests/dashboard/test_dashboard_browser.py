@@ -157,3 +157,51 @@ def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path
             assert errors == []
     finally:
         server.stop()
+
+
+V1_FILE = REPO / "tests" / "data" / "job_v1-fixture_20261129_144406.json"
+
+
+def _crashed(document: dict) -> dict:
+    """A version 2 file of a job whose code raised after 2 of 5 items."""
+    summary = document["summary"]
+    summary.update(complete=False, job_error={"type": "ValueError", "message": "ValueError: bad row"},
+                   items_total=5, items_started=3, items_unfinished=1, items_not_started=2)
+    document.update(complete=False, job_error=summary["job_error"], format_version=2)
+    summary["findings"] = [{"id": "job_crashed", "cause": "The job stopped with ValueError.", "confidence": "high",
+                            "action": "Fix the error.", "evidence": {"attempts": 0, "items": 0}}]
+    return document
+
+
+def test_old_and_crashed_job_files_render_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path) -> None:
+    """A file of format version 1 shows its recommendations; a crashed job shows why it stopped."""
+    (job_dir / V1_FILE.name).write_bytes(V1_FILE.read_bytes())
+    crashed = _crashed(json.loads(V1_FILE.read_text()))
+    crashed["job_id"] = crashed["summary"]["job_id"] = "crashed-job"
+    (job_dir / "job_crashed-job_20261129_150000.json").write_text(json.dumps(crashed))
+    server = ServerProcess(job_dir, tmp_path / "server.log")
+    try:
+        with Browser.launch(chromium, tmp_path / "profile") as browser:
+            page = browser.page
+            page.goto(server.url + "/")
+            for job in ("v1-fixture", "crashed-job"):
+                page.wait_for(f"!!document.querySelector('[data-testid=session-row][data-job-id={job}]')",
+                              what=f"{job} in Recent debug sessions")
+            page.click("[data-testid=session-row][data-job-id=v1-fixture] [data-testid=view-summary]")
+            page.wait_for(visible("[data-testid=summary-card]"), what="the v1 summary")
+            page.wait_for("document.querySelector('#summary-job').textContent === 'v1-fixture'", what="v1 loaded")
+            old = json.loads(V1_FILE.read_text())["summary"]["recommendations"]
+            assert page.count("#recommendations [data-testid=recommendation]") == len(old) == 4
+            assert not page.evaluate(visible("[data-testid=summary-life]"))
+            page.click("[data-testid=session-row][data-job-id=crashed-job] [data-testid=view-summary]")
+            page.wait_for("document.querySelector('#summary-job').textContent === 'crashed-job'",
+                          what="the crashed job's summary")
+            assert page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
+                                 ".map((e) => e.dataset.findingId)") == ["job_crashed"]
+            notes = page.text("[data-testid=summary-life]")
+            assert "ValueError" in notes and "2 declared items never started" in notes
+            assert page.text("[data-testid=summary-complete]") == "partial"
+            errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
+            assert errors == []
+    finally:
+        server.stop()
