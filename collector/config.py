@@ -26,6 +26,10 @@ APHRODITE_BATCH_DEBUG_MAX_SPANS = "APHRODITE_BATCH_DEBUG_MAX_SPANS"
 APHRODITE_BATCH_DEBUG_MAX_MB = "APHRODITE_BATCH_DEBUG_MAX_MB"
 #: The sidecar a worker on another host follows for the debug switch (``http://sidecar:8000``).
 APHRODITE_BATCH_DEBUG_URL = "APHRODITE_BATCH_DEBUG_URL"
+#: Host names (comma-separated) the dashboard answers to besides loopback, for requests without the token.
+APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS = "APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS"
+#: Permission bits of job, spool and progress files (octal, e.g. ``0640``); default owner-only.
+APHRODITE_BATCH_DEBUG_FILE_MODE = "APHRODITE_BATCH_DEBUG_FILE_MODE"
 #: Default Jellyfin server for the CLI.
 JELLYFIN_URL = "JELLYFIN_URL"
 #: Default Jellyfin API key for the CLI (always redacted in output).
@@ -35,6 +39,7 @@ TRUTHY = frozenset({"true", "1", "yes", "on"})
 DEFAULT_DEBUG_DIR = "./debug_logs/batch_jobs"
 DEFAULT_MAX_SPANS = 250_000
 DEFAULT_MAX_MB = 500
+DEFAULT_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(APHRODITE_BATCH_DEBUG_URL, "",
             "sidecar URL (e.g. `http://sidecar:8000`) whose `/status` a worker on another host polls for the "
             "debug switch instead of reading the debug folder; sends the token when set"),
+    Setting(APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS, "",
+            "comma-separated host names (e.g. `debug.example.lan`) the dashboard answers to besides loopback "
+            "names and addresses, for requests without the token (a request with the token passes)"),
+    Setting(APHRODITE_BATCH_DEBUG_FILE_MODE, "0600",
+            "permission bits (octal) of job, spool and progress files, e.g. `0640` when the sidecar runs as "
+            "another user of the same group"),
     Setting(JELLYFIN_URL, "", "default Jellyfin server URL for `batch-debug run-job`"),
     Setting(JELLYFIN_API_KEY, "", "default Jellyfin API key for `batch-debug run-job`"),
 )
@@ -75,6 +86,28 @@ def debug_dir(environ: dict[str, str] | None = None) -> Path:
     """The debug folder: ``APHRODITE_BATCH_DEBUG_DIR`` or the default."""
     value = (environ if environ is not None else os.environ).get(APHRODITE_BATCH_DEBUG_DIR, "")
     return Path(value.strip() or DEFAULT_DEBUG_DIR)
+
+
+def allowed_hosts(environ: dict[str, str] | None = None) -> frozenset[str]:
+    """``APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS`` as lower-case host names (ports and blanks dropped)."""
+    raw = (environ if environ is not None else os.environ).get(APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS, "")
+    return frozenset(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def file_mode(environ: dict[str, str] | None = None) -> int:
+    """``APHRODITE_BATCH_DEBUG_FILE_MODE`` (octal, at most ``0o666``); a bad value is logged and 0600 used."""
+    raw = (environ if environ is not None else os.environ).get(APHRODITE_BATCH_DEBUG_FILE_MODE, "").strip()
+    if not raw:
+        return DEFAULT_FILE_MODE
+    try:
+        mode = int(raw, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o666 or not mode & 0o600 == 0o600:
+        logger.warning("%s=%r is not an octal mode the owner can read and write, up to 0666; using 0600",
+                       APHRODITE_BATCH_DEBUG_FILE_MODE, raw)
+        return DEFAULT_FILE_MODE
+    return mode
 
 
 def env_int(name: str, default: int, minimum: int = 1, environ: dict[str, str] | None = None) -> int:
