@@ -108,15 +108,41 @@ def _end(record: Record) -> float:
     return float(record.get("start_offset_ms") or 0.0) + float(record.get("duration_ms") or 0.0)
 
 
+def _merge(requests: Sequence[Record], runs: list[list[int]], tolerance: int,
+           tolerated: set[int]) -> list[list[int]]:
+    """Runs with the answers between them taken in where they may stand on the wrong side of an edge."""
+    merged: list[list[int]] = []
+    for run in runs:
+        if merged:
+            last = merged[-1]
+            between = range(last[-1] + 1, run[0])
+            in_flight = max(_end(requests[i]) for i in last)
+            next_start = float(requests[run[0]].get("start_offset_ms") or 0.0)
+            # Fewer than the failures around them: a long-hung failure must not swallow a busy stretch.
+            few = len(between) <= tolerance or len(between) < len(last) + len(run)
+            # Each answer overlapped a failure: it started while one was in flight, or was in flight
+            # itself when the next failure started.
+            overlapped = all(float(requests[i].get("start_offset_ms") or 0.0) <= in_flight
+                             or next_start <= _end(requests[i]) for i in between)
+            if few and overlapped:
+                tolerated.update(between)
+                merged[-1] = last + run
+                continue
+        merged.append(list(run))
+    return merged
+
+
 def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]:
     """Failure windows in ``requests`` (sorted by start offset).
 
     A window is a run of failures that say the server side was not serving.
     Requests in flight together reach the server in about, not exactly, the
-    order they started: other answers that started while a failure of the
-    run was still in flight were sent before the outage began, and do not
+    order they started (a thread can be held back between stamping its start
+    and sending): other answers that overlapped a failure of the run in time
+    (sent while one was in flight, or in flight when the next one started)
+    may have reached the server on the other side of its edge, and do not
     split it, as long as they are few (``tolerance``, the job's concurrency
-    less one, or a quarter of the failures around them).
+    less one, or fewer than the failures around them).
     """
     runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
     for index, record in enumerate(requests):
@@ -125,19 +151,13 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]
                 runs[-1].append(index)
             else:
                 runs.append([index])
-    merged: list[list[int]] = []
     tolerated: set[int] = set()
-    for run in runs:
-        if merged:
-            last = merged[-1]
-            between = range(last[-1] + 1, run[0])
-            in_flight = max(_end(requests[i]) for i in last)
-            few = len(between) <= max(tolerance, (len(last) + len(run)) // 4)
-            if few and all(float(requests[i].get("start_offset_ms") or 0.0) <= in_flight for i in between):
-                tolerated.update(between)
-                last.extend(run)
-                continue
-        merged.append(list(run))
+    merged = _merge(requests, runs, tolerance, tolerated)
+    while True:  # a merge makes a run longer, which may let it take in its neighbour: until nothing changes
+        again = _merge(requests, merged, tolerance, tolerated)
+        if len(again) == len(merged):
+            break
+        merged = again
     success_at = [i for i, r in enumerate(requests) if R.succeeded(r) and i not in tolerated]
     windows: list[Window] = []
     for run in merged:

@@ -257,3 +257,18 @@ def test_an_answer_already_under_way_does_not_split_an_outage():
     found = job.finding("outage_window")
     assert (found["evidence"]["attempts"], found["evidence"]["answers_under_way"]) == (6, 1)
     assert "already under way" in found["cause"]
+
+
+def test_an_outage_edge_blurred_by_a_loaded_machine_stays_one_window():
+    """A heavily loaded client: the first 502 was held back before it was sent, so answers that reached
+    the server earlier started after it; each of them overlaps a failure in flight. One window."""
+    def at(item, status, start, duration):
+        return {**attempt(item, status), "start_offset_ms": start, "duration_ms": duration}
+
+    before = [at(f"ok{k}", 200, 10.0 * k, 5.0) for k in range(5)]
+    edge = [at("a", 502, 100.0, 9.0)] + [at(f"e{k}", 200, 101.0 + k, 1.0) for k in range(4)]
+    edge += [at("b", 502, 105.0, 5.0)] + [at(f"f{k}", 200, 105.5 + 0.5 * k, 0.4) for k in range(5)]
+    outage = [at(i, 502, 110.0 + n, 0.5) for n, i in enumerate("cdefghijklmnop")]
+    after = [at(f"ok{k}", 200, 200.0 + 10 * k, 5.0) for k in range(5, 9)]
+    found = Job(before + edge + outage + after).finding("outage_window")
+    assert (found["evidence"]["attempts"], found["evidence"]["answers_under_way"]) == (16, 9)
