@@ -185,7 +185,8 @@ def diagnose(requests: Sequence[Record], items: Sequence[Record], *, life: Mappi
 def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], *,
               duration_seconds: float, debug_enabled: bool = True,
               env: Mapping[str, Any] | None = None, life: Mapping[str, Any] | None = None,
-              sessions_created: int | None = None, dropped_spans: int = 0) -> dict[str, Any]:
+              sessions_created: int | None = None, dropped_spans: int = 0,
+              dropped_records: int = 0) -> dict[str, Any]:
     """The job file's ``summary`` (DESIGN.md keys plus the job's life, findings and a few extras).
 
     ``life`` is ``records.job_life``; without it the job counts as complete
@@ -232,4 +233,5 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
         "sessions_created": sessions_created,
         "requests_outside_jobs": int(life.get("requests_outside_jobs") or 0),
         "dropped_spans": dropped_spans,
+        "dropped_records": dropped_records,
     }

@@ -2,9 +2,11 @@
 
 Usage::
 
-    assembler = JobAssembler(JobFileWriter(folder))
+    assembler = JobAssembler(JobFileWriter(folder, max_bytes=500 * 2**20))
+    assembler.start()             # sweep stale traces on a timer (add() starts it too)
     assembler.add(spans)          # any finished spans, in any grouping and order
     assembler.flush()             # wait until the files of finished jobs are written
+    assembler.shutdown()          # stop the timer, drop what still waits, stop the writer
 
 Where :class:`processor.JobSpanProcessor` watches this process's spans start
 and end, the assembler only ever sees finished spans: the ones an exporter
@@ -24,10 +26,22 @@ How spans are put together (one job = one trace):
   outside any job): what was gathered for it is dropped at once;
 - a trace whose job span has not come ``pending_timeout`` seconds after its
   last span (the worker died, or its job span was lost) is dropped with a
-  debug log, as are the oldest traces beyond ``max_pending_traces``.
+  debug log, as are the least recently seen traces beyond
+  ``max_pending_traces`` and, when the spools of waiting traces alone exceed
+  the writer's disk quota, the least recently seen traces that have a spool.
+  Every drop is counted in :attr:`JobAssembler.dropped_traces`; later spans
+  of a dropped trace are ignored (no file of half a job).
 
-Memory stays bounded: spans go to the writer in batches of ``BATCH_SIZE``
-and are spooled on disk until the job ends; in memory stay the item records
+Stale traces are swept by a daemon thread every ``sweep_interval`` seconds,
+so a sidecar that stops receiving spans still lets them go; :meth:`start`
+starts it (the sidecar's app does, and :meth:`add` does on first use), and
+:meth:`shutdown` stops it. The thread holds the assembler only weakly: an
+assembler that is forgotten without ``shutdown`` ends its thread too.
+
+Memory, disk and file descriptors stay bounded: spans go to the writer in
+batches of ``BATCH_SIZE`` and are spooled on disk until the job ends (the
+spool holds no file open between batches, and counts in the disk quota);
+in memory stay the item records
 and, for spans without a record attribute, at most a batch of records whose
 start offset waits for the job's start time (past a batch, the earliest
 span seen stands in for it).
@@ -45,10 +59,12 @@ thread). It never raises for a bad span: it logs and goes on.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -62,7 +78,8 @@ from .writer import BATCH_SIZE, JobFileWriter, OpenJob
 logger = logging.getLogger(__name__)
 
 PENDING_TIMEOUT_SECONDS = 600.0
-MAX_PENDING_TRACES = 10_000
+#: Traces waiting for their job span at once; each costs memory and (once past a batch) two spool files.
+MAX_PENDING_TRACES = 1000
 MAX_IGNORED_TRACES = 10_000
 SWEEP_SECONDS = 5.0
 
@@ -95,32 +112,41 @@ class JobAssembler:
         max_spans: int = 250_000,
         pending_timeout: float = PENDING_TIMEOUT_SECONDS,
         max_pending_traces: int = MAX_PENDING_TRACES,
+        sweep_interval: float = SWEEP_SECONDS,
         sanitize: bool = False,
     ) -> None:
-        if max_spans < 1 or max_pending_traces < 1 or pending_timeout <= 0:
-            raise ValueError("max_spans and max_pending_traces must be at least 1, and pending_timeout above 0.")
+        if max_spans < 1 or max_pending_traces < 1 or pending_timeout <= 0 or sweep_interval <= 0:
+            raise ValueError("max_spans and max_pending_traces must be at least 1, and pending_timeout and "
+                             "sweep_interval above 0.")
         self.writer = writer
         self.max_spans = max_spans
         self.pending_timeout = pending_timeout
         self.max_pending_traces = max_pending_traces
+        self.sweep_interval = sweep_interval
         self._pending: OrderedDict[int, _Pending] = OrderedDict()  # least recently seen first
         self._ignored: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
-        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+        #: Traces given up (no job span in time, too many waiting, no room on disk).
         self.dropped_traces = 0
         #: Credentials learned from the spans (``sanitize``): redacted from them and scrubbed from every file.
         self.secrets: SecretBook | None = SecretBook() if sanitize else None
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+        self._sweeper_pid = 0  # the process the sweeper runs in (a forked child has none)
+        self._closed = False
+        # Weakly, like the sweeper: the writer's thread must not keep a forgotten assembler alive.
+        writer.drop_waiting = _weak_call(weakref.ref(self))
 
     # -- input -------------------------------------------------------------------
     def add(self, spans: Iterable[ReadableSpan]) -> None:
         """Take finished spans of any traces; never raises."""
+        if self._sweeper_pid != os.getpid():
+            self.start()
         for span in spans:
             try:
                 self._add(span)
             except Exception:  # noqa: BLE001 - one bad span must not cost the others
                 logger.exception("batch-debug could not assemble span %r", getattr(span, "name", span))
-        if time.monotonic() >= self._next_sweep:
-            self.sweep()
 
     def _add(self, span: ReadableSpan) -> None:
         if self.secrets is not None:
@@ -163,7 +189,11 @@ class JobAssembler:
                     # Ours carry their start offset: read on the writer thread like the processor's.
                     job.request_spans.append(span)
                 else:
-                    job.deferred.append((start, records.request_record(span, None)))
+                    try:
+                        job.deferred.append((start, records.request_record(span, None)))
+                    except (ValueError, TypeError) as exc:
+                        job.dropped_records += 1
+                        logger.warning("batch-debug dropped the record of a request span: %s", exc)
                     if len(job.deferred) >= BATCH_SIZE:
                         job.settle(job.first_start_ns)  # the best estimate of the job's start so far
             elif records.is_item_span(span):
@@ -194,39 +224,51 @@ class JobAssembler:
             self._close(job)
 
     def _evict_over_limit(self) -> None:
+        """Drop the least recently seen traces beyond ``max_pending_traces`` (call under ``_lock``)."""
         while len(self._pending) > self.max_pending_traces:
             trace_id, job = self._pending.popitem(last=False)
             logger.debug("batch-debug: too many open traces; dropped trace %032x", trace_id)
-            self.dropped_traces += 1
+            self._given_up(trace_id)
             self._close(job)
+
+    def _given_up(self, trace_id: int) -> None:
+        """Count a dropped trace and ignore the rest of it (call under ``_lock``)."""
+        self.dropped_traces += 1
+        self._ignore(trace_id, None)
+
+    def _drop_oldest_spooled(self) -> OpenJob | None:
+        """The writer's ``drop_waiting`` (writer thread): forget the least recently seen trace with a spool."""
+        with self._lock:
+            for trace_id, job in self._pending.items():
+                # Read here safely: the writer thread, the only one that changes spools, is the caller.
+                if job.spool is not None and job.spool.bytes:
+                    del self._pending[trace_id]
+                    self._given_up(trace_id)
+                    logger.debug("batch-debug: no room for trace %032x on disk; dropped", trace_id)
+                    return job
+        return None
 
     def sweep(self, now: float | None = None) -> int:
         """Drop traces whose job span did not come in time; returns how many."""
         now = time.monotonic() if now is None else now
         expired: list[tuple[int, _Pending]] = []
         with self._lock:
-            self._next_sweep = now + SWEEP_SECONDS
             while self._pending:
                 trace_id, job = next(iter(self._pending.items()))
                 if now - job.last_seen < self.pending_timeout:
                     break
                 del self._pending[trace_id]
+                self._given_up(trace_id)
                 expired.append((trace_id, job))
         for trace_id, job in expired:
             logger.debug("batch-debug: no job span for trace %032x after %.0f s; dropped %d spans",
                          trace_id, self.pending_timeout, job.kept)
             self._close(job)
-        self.dropped_traces += len(expired)
         return len(expired)
 
     def _close(self, job: _Pending) -> None:
         """Forget a trace: its spool (on the writer thread, which owns it) goes too."""
-
-        def close() -> None:
-            if job.spool is not None:
-                job.spool.close()
-
-        self.writer.call(close)
+        self.writer.discard(job)
 
     def pending(self) -> int:
         """How many traces wait for their job span."""
@@ -234,12 +276,30 @@ class JobAssembler:
             return len(self._pending)
 
     # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        """Start the sweeper thread (idempotent; again in a forked child, where the parent's does not run)."""
+        with self._lock:
+            if self._closed or (self._sweeper_pid == os.getpid() and self._sweeper is not None):
+                return
+            self._sweeper_pid = os.getpid()
+            self._sweeper = threading.Thread(target=_sweep_until_stopped,
+                                             args=(weakref.ref(self), self._stop, self.sweep_interval),
+                                             name="batch-debug-sweeper", daemon=True)
+            self._sweeper.start()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every finished job's file is written; False on timeout."""
         return self.writer.flush(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Drop traces still waiting (they have no job id to name a file by), then stop the writer."""
+        """Stop the sweeper, drop traces still waiting (they have no job id to name a file by), then stop
+        the writer."""
+        with self._lock:
+            self._closed = True
+            sweeper, self._sweeper = self._sweeper, None
+        self._stop.set()
+        if sweeper is not None and sweeper is not threading.current_thread():
+            sweeper.join(timeout)
         with self._lock:
             waiting = list(self._pending.values())
             self._pending.clear()
@@ -248,3 +308,26 @@ class JobAssembler:
         for job in waiting:
             self._close(job)
         self.writer.close(timeout)
+
+
+def _sweep_until_stopped(ref: weakref.ref[JobAssembler], stop: threading.Event, interval: float) -> None:
+    """The sweeper thread: sweep every ``interval`` seconds until ``stop`` is set or the assembler is gone."""
+    while not stop.wait(interval):
+        assembler = ref()
+        if assembler is None:
+            return
+        try:
+            assembler.sweep()
+        except Exception:  # noqa: BLE001 - the timer must outlive any one failure
+            logger.exception("batch-debug could not sweep stale traces")
+        del assembler
+
+
+def _weak_call(ref: weakref.ref[JobAssembler]) -> Callable[[], OpenJob | None]:
+    """The writer's ``drop_waiting`` hook, calling the assembler while it exists."""
+
+    def drop_waiting() -> OpenJob | None:
+        assembler = ref()
+        return assembler._drop_oldest_spooled() if assembler is not None else None  # noqa: SLF001
+
+    return drop_waiting

@@ -32,6 +32,7 @@ def build_head(
     *,
     ended: bool,
     dropped_spans: int = 0,
+    dropped_records: int = 0,
     debug_enabled: bool = True,
     secrets: Sequence[str] = (),
     end_time_ns: int | None = None,
@@ -40,7 +41,8 @@ def build_head(
 
     ``ended``: the job span ended; False when the process stops mid-job
     (``job_span`` is then still open). ``complete`` in the head is True only
-    when the job ended without raising.
+    when the job ended without raising. ``dropped_records``: request records
+    left out because they could not be read (``records.DamagedRecord``).
     """
     start_ns = job_span.start_time or 0
     end_ns = job_span.end_time or end_time_ns or start_ns
@@ -62,6 +64,7 @@ def build_head(
         life=life,
         sessions_created=int(sessions) if sessions is not None else None,
         dropped_spans=dropped_spans,
+        dropped_records=dropped_records,
     )
     head = {
         "format_version": FORMAT_VERSION,
@@ -72,6 +75,7 @@ def build_head(
         "started_at": datetime.fromtimestamp(start_ns / 1e9, timezone.utc).isoformat(),
         "trace_id": f"{job_span.context.trace_id:032x}",
         "dropped_spans": dropped_spans,
+        "dropped_records": dropped_records,
         "summary": summary,
         "environment": env,
         "items": items,

@@ -3,11 +3,22 @@
 When the debug folder is unwritable or full, or the OTLP receiver is down,
 the batch job goes on and the failure must still reach the operator
 (``/status``, ``batch-debug status``). The folder itself cannot hold that
-news, so each process keeps a small report per kind of failure in a folder
-of the system's temporary directory, named after the debug folder:
-``<tmp>/batch-debug-health/<hash of folder>/<pid>.json`` for write failures,
-``<pid>.export.json`` for export failures. :func:`read_reports` returns the
-reports of one kind from live processes for a folder.
+news, so each process keeps a small report per kind of failure outside it,
+in a folder private to the user: ``$XDG_RUNTIME_DIR/batch-debug`` when that
+is set and private, else ``<tmp>/batch-debug-<uid>``; inside it one folder
+per debug folder (a hash of its path) holds ``<pid>.json`` for write
+failures and ``<pid>.export.json`` for export failures. :func:`read_reports`
+returns the reports of one kind from live processes for a debug folder.
+
+Only processes of the same user see each other's reports. The folders are
+made 0700 and checked each time before use, through a descriptor opened
+without following links: owned by this user, no group or other permission
+bits. A folder that fails the check (another local user made it first, or
+it is open to others) is refused with one warning: no report is written
+to it or read from it, and write failures are then only logged. Reports
+are created under a fresh temporary name (``O_CREAT|O_EXCL|O_NOFOLLOW``)
+and renamed into place, and read with ``O_NOFOLLOW``, so a planted link is
+never written through or read from.
 
 :class:`WriteHealth` also decides what is logged: the first failure of a
 streak with its traceback, later ones only counted, and the recovery once.
@@ -19,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -29,10 +41,85 @@ from .jobfile import pid_alive
 
 logger = logging.getLogger(__name__)
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_MAX_REPORT_BYTES = 64 * 1024
+_refused: set[str] = set()
+_refused_lock = threading.Lock()
 
-def _report_dir(directory: Path) -> Path:
+
+class _Unsafe(Exception):
+    """A report folder this process must not use."""
+
+
+def _private(st: os.stat_result) -> bool:
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def report_root() -> Path:
+    """The user's private folder for health reports (see the module doc)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime):
+        try:
+            if _private(os.stat(runtime)):
+                return Path(runtime) / "batch-debug"
+        except OSError:
+            pass
+    return Path(tempfile.gettempdir()) / f"batch-debug-{os.getuid()}"
+
+
+def _open_private(name: str, dir_fd: int | None, create: bool) -> int:
+    """A descriptor of the folder ``name`` (in ``dir_fd``), made 0700 if missing; _Unsafe if not ours alone."""
+    if create:
+        try:
+            os.mkdir(name, 0o700, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a link (ELOOP) or no folder (ENOTDIR) where ours should be
+        raise _Unsafe(f"it is not a folder ({exc.strerror})") from exc
+    st = os.fstat(fd)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        os.close(fd)
+        raise _Unsafe(f"it belongs to uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}, "
+                      f"not to uid {os.getuid()} alone")
+    return fd
+
+
+def _report_dir_fd(directory: Path, create: bool) -> int | None:
+    """A descriptor of the checked report folder for ``directory``; None when missing or refused."""
     key = hashlib.sha1(str(Path(directory).resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / "batch-debug-health" / key
+    root = report_root()
+    where = root
+    try:
+        root_fd = _open_private(str(root), None, create)
+        try:
+            where = root / key
+            return _open_private(key, root_fd, create)
+        finally:
+            os.close(root_fd)
+    except FileNotFoundError:
+        return None
+    except _Unsafe as exc:
+        with _refused_lock:
+            first = str(where) not in _refused
+            _refused.add(str(where))
+        if first:
+            logger.warning("batch-debug does not use %s for health reports: %s; failures are only logged "
+                           "(remove it, or set XDG_RUNTIME_DIR to a private folder)", where, exc)
+        return None
+    except OSError:
+        logger.debug("batch-debug cannot open the health report folder %s", where, exc_info=True)
+        return None
+
+
+def _pid_of(name: str) -> int | None:
+    head = name.lstrip(".").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 WRITE = "write"
@@ -82,43 +169,81 @@ class WriteHealth:
             self._report(directory)
 
     def _report(self, directory: Path) -> None:
-        folder = _report_dir(directory)
+        folder = _report_dir_fd(directory, create=True)
+        if folder is None:
+            return
+        name = f"{os.getpid()}" if self.kind == WRITE else f"{os.getpid()}.{self.kind}"
+        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            name = f"{os.getpid()}" if self.kind == WRITE else f"{os.getpid()}.{self.kind}"
-            target = folder / f"{name}.json"
-            tmp = folder / f".{name}.tmp"
-            tmp.write_text(json.dumps({
-                "pid": os.getpid(), "kind": self.kind, "directory": str(directory), "errors": self.errors,
-                "failing": self.failing, "last_error": self.last_error,
-                "updated_at": datetime.now(timezone.utc).isoformat(),
-            }))
-            os.replace(tmp, target)
+            fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps({
+                    "pid": os.getpid(), "kind": self.kind, "directory": str(directory), "errors": self.errors,
+                    "failing": self.failing, "last_error": self.last_error,
+                    "updated_at": datetime.now(timezone.utc).isoformat(),
+                }))
+            # rename() replaces whatever has the name, a link included, and never writes through it.
+            os.replace(tmp, f"{name}.json", src_dir_fd=folder, dst_dir_fd=folder)
         except OSError:
-            logger.debug("could not write the health report in %s", folder, exc_info=True)
+            logger.debug("could not write the health report for %s", directory, exc_info=True)
+            _unlink(tmp, folder)
+        finally:
+            os.close(folder)
+
+
+def _unlink(name: str, dir_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _read(name: str, dir_fd: int) -> Any:
+    """A report's JSON, read without following a link; OSError or ValueError when it cannot be."""
+    fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{name} is not a regular file")
+        return json.loads(os.read(fd, _MAX_REPORT_BYTES))
+    finally:
+        os.close(fd)
 
 
 def read_reports(directory: Path, kind: str = WRITE) -> list[dict[str, Any]]:
-    """Failure reports of one kind from live processes working for ``directory``."""
-    folder = _report_dir(directory)
+    """Failure reports of one kind from live processes working for ``directory``.
+
+    Reports (and temporary files) of processes that are gone are removed.
+    """
+    folder = _report_dir_fd(directory, create=False)
+    if folder is None:
+        return []
     reports = []
     try:
-        entries = list(folder.glob("*.json"))
-    except OSError:
-        return []
-    for path in entries:
         try:
-            data = json.loads(path.read_text())
-            alive = pid_alive(int(data["pid"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if data.get("kind", WRITE) != kind:
-            continue
-        if alive:
-            reports.append(data)
-        else:
+            names = os.listdir(folder)
+        except OSError:
+            return []
+        for name in names:
+            pid = _pid_of(name)
+            if pid is None:
+                continue
+            if name.endswith(".tmp"):
+                if pid != os.getpid() and not pid_alive(pid):
+                    _unlink(name, folder)  # left by a writer killed mid-report
+                continue
+            if not name.endswith(".json"):
+                continue
             try:
-                path.unlink()
-            except OSError:
-                pass
+                data = _read(name, folder)
+                alive = pid_alive(int(data["pid"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if not isinstance(data, dict) or data.get("kind", WRITE) != kind:
+                continue
+            if alive:
+                reports.append(data)
+            else:
+                _unlink(name, folder)
+    finally:
+        os.close(folder)
     return sorted(reports, key=lambda r: str(r.get("updated_at")))

@@ -5,6 +5,12 @@ folder. Files are written to a temporary name in the same folder and renamed,
 so a reader sees a whole file or none; temporary files left by a killed
 process are removed by :func:`remove_stale_temp_files`.
 
+Every file made here (job files, the spool's and the progress files'
+temporary files) is created with the permission bits of
+``APHRODITE_BATCH_DEBUG_FILE_MODE`` (:func:`file_mode`, default 0600) in
+the ``open`` call itself, so the umask can only narrow them and nothing is
+ever widened afterwards.
+
 Job ids are validated here, once, for every caller (processor, CLI,
 dashboard): ``[A-Za-z0-9._-]{1,128}`` and no ``..``, so a job id can never
 name a path outside the folder.
@@ -15,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+from . import config
 
 JOB_ID_PATTERN = r"[A-Za-z0-9._-]{1,128}"
 _JOB_ID_RE = re.compile(rf"^{JOB_ID_PATTERN}$")
@@ -48,10 +55,37 @@ def filename(job_id: str, when: datetime) -> str:
     return f"job_{validate_job_id(job_id)}_{when.astimezone(timezone.utc).strftime(STAMP_FORMAT)}.json"
 
 
+_mode_memo: tuple[str | None, int] | None = None
+#: A new file's name is never taken over from someone else, nor followed if it is a link.
+_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def file_mode() -> int:
+    """``config.file_mode()``, parsed once per distinct value: a bad value is logged once, not per file."""
+    global _mode_memo
+    raw = os.environ.get(config.APHRODITE_BATCH_DEBUG_FILE_MODE)
+    memo = _mode_memo
+    if memo is None or memo[0] != raw:
+        memo = _mode_memo = (raw, config.file_mode())
+    return memo[1]
+
+
 def temp_file(directory: Path, kind: str = "job") -> tuple[int, str]:
-    """``mkstemp`` in the folder, named ``.{kind}-{pid}-*.tmp`` so a later start can
-    tell a dead writer's leftovers from a live one's work in progress."""
-    return tempfile.mkstemp(prefix=f".{kind}-{os.getpid()}-", suffix=TEMP_SUFFIX, dir=directory)
+    """A new file ``.{kind}-{pid}-*.tmp`` in the folder, open for writing: (fd, absolute path).
+
+    The pid in the name lets a later start tell a dead writer's leftovers from
+    a live one's work in progress. Created with :func:`file_mode` (like
+    ``mkstemp``, it never opens an existing name or follows a link).
+    """
+    folder = os.path.abspath(directory)
+    mode = file_mode()
+    for _ in range(100):
+        path = os.path.join(folder, f".{kind}-{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            return os.open(path, _CREATE_FLAGS, mode), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {folder}")  # pragma: no cover - 2**48 names
 
 
 def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None = None) -> Path:
@@ -80,9 +114,9 @@ def link_into_place(directory: Path, job_id: str, tmp: str, when: datetime) -> P
     for _ in range(3600):
         target = directory / filename(job_id, when)
         try:
-            # link() fails if the name is taken, unlike replace(): no file is overwritten.
+            # link() fails if the name is taken, unlike replace(): no file is overwritten. The file keeps
+            # the mode it was created with (``file_mode``): never widened here.
             os.link(tmp, target)
-            os.chmod(target, 0o644)
             return target
         except FileExistsError:
             when += timedelta(seconds=1)

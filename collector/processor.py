@@ -23,6 +23,11 @@ there is logged with ``logger.exception``, counted in
 
 On ``shutdown`` (interpreter exit, or SIGTERM when the host installs the
 handler) jobs still open are written with ``"complete": false``.
+
+A job span whose job id is not valid (``jobfile.validate_job_id``: it could
+name a path outside the folder) is not recorded as a job: no progress file,
+no job file, one warning. ``instrumentation.job_span`` refuses such ids
+already; this guards spans made by hand.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from . import attributes as A, progress, records
+from .jobfile import validate_job_id
 from .writer import BATCH_SIZE, JobFileWriter, OpenJob
 
 __all__ = ["BATCH_SIZE", "JobFileWriter", "JobSpanProcessor", "OpenJob"]
@@ -61,8 +67,17 @@ class JobSpanProcessor(SpanProcessor):
         attrs = span.attributes
         if attrs is None or A.JOB_ID not in attrs:
             return
+        try:
+            job_id = validate_job_id(str(attrs[A.JOB_ID]))
+        except ValueError as exc:
+            logger.warning("batch-debug does not record the job span %r: %s", span.name, exc)
+            return
         total = attrs.get(A.JOB_ITEMS_TOTAL)
-        job = OpenJob(str(attrs[A.JOB_ID]), span, int(total) if total is not None else None)
+        try:
+            items_total = int(total) if total is not None else None  # type: ignore[call-overload]
+        except (ValueError, TypeError):
+            items_total = None  # on_start must not raise: the job goes on without a declared total
+        job = OpenJob(job_id, span, items_total)
         with self._lock:
             self._jobs[span.context.trace_id] = job
         job.progress.due()
@@ -89,7 +104,7 @@ class JobSpanProcessor(SpanProcessor):
         if A.RECORD in attrs or records.is_request_span(span):
             counters.requests += 1
             status = attrs.get(A.HTTP_STATUS_NEW) or attrs.get(A.HTTP_STATUS_OLD)
-            if A.ERROR_TYPE in attrs or status is None or int(status) >= 400:
+            if A.ERROR_TYPE in attrs or status is None or _status_at_least(status, 400):
                 counters.failed_requests += 1
             # Its record is read from the span on the writer thread (``records.request_record``).
             full = job.keep_request(span, self.max_spans)
@@ -134,3 +149,11 @@ class JobSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return self.writer.flush(timeout_millis / 1000)
+
+
+def _status_at_least(status: object, floor: int) -> bool:
+    """``status >= floor``; a status that is no number (a span made by hand) counts as at least."""
+    try:
+        return int(status) >= floor  # type: ignore[call-overload]
+    except (ValueError, TypeError):
+        return True

@@ -6,6 +6,11 @@ far, pid, updated_at), rewritten atomically at most every
 ``INTERVAL_SECONDS`` and removed when the job ends. The dashboard reads the
 folder with :func:`read_active`; entries whose process is gone, or that were
 not refreshed for ``STALE_SECONDS``, are ignored (and removed).
+
+A progress file is named only from a valid job id
+(``jobfile.validate_job_id``), so it can never land outside ``.active/``;
+for any other id nothing is written. It is created with the mode of
+``APHRODITE_BATCH_DEBUG_FILE_MODE`` like every other file in the folder.
 """
 
 from __future__ import annotations
@@ -13,13 +18,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .jobfile import pid_alive
+from .jobfile import pid_alive, temp_file, validate_job_id
 
 logger = logging.getLogger(__name__)
 
@@ -64,28 +68,41 @@ class JobProgress:
 
 
 def _path(directory: Path, job_id: str) -> Path:
-    return Path(directory) / ACTIVE_DIRNAME / f"{job_id}.{os.getpid()}.json"
+    """The job's progress file; ValueError for a job id that could name a path outside the folder."""
+    return Path(directory) / ACTIVE_DIRNAME / f"{validate_job_id(job_id)}.{os.getpid()}.json"
 
 
 def publish(directory: Path, progress: JobProgress) -> None:
     """Write the job's progress file atomically; errors are logged, not raised."""
-    target = _path(directory, progress.job_id)
+    try:
+        target = _path(directory, progress.job_id)
+    except ValueError as exc:
+        logger.warning("batch-debug publishes no progress for this job: %s", exc)
+        return
+    tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=target.parent)
+        fd, tmp = temp_file(target.parent, "progress")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(progress.to_dict(), handle)
         os.replace(tmp, target)
+        tmp = None
     except OSError:
         # Reported once by the writer's health check; every second here would flood the log.
         logger.debug("batch-debug could not publish progress of %s", progress.job_id, exc_info=True)
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def retire(directory: Path, job_id: str) -> None:
     """Remove the job's progress file (the job ended)."""
     try:
         os.unlink(_path(directory, job_id))
-    except OSError:
+    except (OSError, ValueError):
         pass
 
 

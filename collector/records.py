@@ -7,11 +7,18 @@ only module that knows both span attribute names and record keys, and the
 only reader of attempt spans: the local processor, the assembler (spans from
 an exporter or another host) and a replay of a job file's own spans all get
 the same records from the same spans.
+
+A record is type-checked as it is read (:func:`check_record`): spans may
+come from anywhere (OTLP from other hosts), and one ``error_body`` that is a
+number would break the job's page, one ``status_code`` that is text the
+analysis. A record that fails is :class:`DamagedRecord`; the caller drops it
+and counts it (``dropped_records`` in the job file).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +28,53 @@ from opentelemetry.trace import SpanKind, StatusCode
 from . import attributes as A
 from .redact import redact_url
 from .routes import route_of
+
+
+class DamagedRecord(ValueError):
+    """A request record that cannot be read, or a known key of it with the wrong type."""
+
+
+_NONE = type(None)
+_TEXT = frozenset({str})
+_TEXT_OR_NONE = frozenset({str, _NONE})
+_INT = frozenset({int})
+_INT_OR_NONE = frozenset({int, _NONE})
+_NUMBER_OR_NONE = frozenset({int, float, _NONE})
+_BOOL_OR_NONE = frozenset({bool, _NONE})
+_HEADERS = frozenset({dict})
+
+#: The types each known record key may have (README "Requests"); ``bool`` is no number here.
+#: Keys not listed pass as they are (they came from JSON and nothing reads them).
+RECORD_TYPES: dict[str, frozenset[type]] = {
+    "item_id": _TEXT_OR_NONE, "attempt": _INT, "method": _TEXT, "url": _TEXT, "route": _TEXT_OR_NONE,
+    "status_code": _INT_OR_NONE, "error_type": _TEXT_OR_NONE, "error_phase": _TEXT_OR_NONE,
+    "duration_ms": _NUMBER_OR_NONE, "start_offset_ms": _NUMBER_OR_NONE, "connect_ms": _NUMBER_OR_NONE,
+    "tls_ms": _NUMBER_OR_NONE, "ttfb_ms": _NUMBER_OR_NONE, "body_ms": _NUMBER_OR_NONE,
+    "connection_reused": _BOOL_OR_NONE, "conn_close": _BOOL_OR_NONE, "body_complete": _BOOL_OR_NONE,
+    "error_body_truncated": _BOOL_OR_NONE, "body_bytes": _INT, "error_body_bytes": _INT,
+    "http_version": _TEXT_OR_NONE, "server": _TEXT_OR_NONE, "content_type": _TEXT_OR_NONE,
+    "retry_after": _TEXT_OR_NONE, "redirect_to": _TEXT_OR_NONE, "credential_form": _TEXT_OR_NONE,
+    "credential_fp": _TEXT_OR_NONE, "request_headers": _HEADERS, "response_headers": _HEADERS,
+    "error_body": _TEXT, "span_id": _TEXT,
+}
+_NAMES = {str: "text", int: "an integer", float: "a number", bool: "true/false", _NONE: "null", dict: "an object"}
+
+
+def check_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` if every known key has its type (see ``RECORD_TYPES``), else :class:`DamagedRecord`."""
+    for key, value in record.items():
+        allowed = RECORD_TYPES.get(key)
+        if allowed is None:
+            continue
+        kind = type(value)
+        if kind not in allowed:
+            expected = " or ".join(sorted(_NAMES[t] for t in allowed))
+            raise DamagedRecord(f"record key {key!r} must be {expected}, not {str(value)[:40]!r}")
+        if kind is float and not math.isfinite(value):
+            raise DamagedRecord(f"record key {key!r} must be a finite number, not {value!r}")
+        if kind is dict and not all(type(k) is str and type(v) is str for k, v in value.items()):
+            raise DamagedRecord(f"record key {key!r} must map header names to text")
+    return record
 
 
 def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
@@ -66,9 +120,14 @@ def _extras(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     raw = attrs.get(A.RECORD)
     if raw is None:
         return None
-    value = json.loads(raw)
+    if not isinstance(raw, str):
+        raise DamagedRecord(f"{A.RECORD} is not text")
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise DamagedRecord(f"{A.RECORD} is not JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise ValueError(f"{A.RECORD} is not a JSON object")
+        raise DamagedRecord(f"{A.RECORD} is not a JSON object")
     return value
 
 
@@ -81,6 +140,10 @@ def request_record(span: ReadableSpan, job_start_ns: int | None) -> dict[str, An
     instrumentation give what their attributes hold. ``job_start_ns`` gives
     the start offset when the span does not carry it (None: unknown yet,
     the caller sets ``start_offset_ms`` later).
+
+    Raises ``ValueError`` (:class:`DamagedRecord`) or ``TypeError`` for a
+    span whose record cannot be read or has a key of the wrong type: the
+    caller drops that record and counts it.
     """
     attrs = span.attributes or {}
     extras = _extras(attrs)
@@ -96,7 +159,7 @@ def request_record(span: ReadableSpan, job_start_ns: int | None) -> dict[str, An
                        _first(attrs, A.HTTP_STATUS_NEW, A.HTTP_STATUS_OLD), _first(attrs, A.ERROR_TYPE), attrs)
         _from_stock_attributes(record, span, attrs)
     record["span_id"] = f"{span.context.span_id:016x}"
-    return record
+    return check_record(record)
 
 
 def _base(span: ReadableSpan, job_start_ns: int | None, method: Any, url: str, status: Any, error_type: Any,
@@ -162,12 +225,15 @@ def item_record(span: ReadableSpan) -> dict[str, Any]:
 def job_records(
     spans: Iterable[ReadableSpan], job_start_ns: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(request records sorted by start time, item records sorted likewise)."""
+    """(request records sorted by start time, item records sorted likewise); damaged records are left out."""
     requests: list[tuple[int, dict[str, Any]]] = []
     items: list[tuple[int, dict[str, Any]]] = []
     for span in spans:
         if is_request_span(span):
-            requests.append((span.start_time or 0, request_record(span, job_start_ns)))
+            try:
+                requests.append((span.start_time or 0, request_record(span, job_start_ns)))
+            except (ValueError, TypeError):
+                continue
         elif is_item_span(span):
             items.append((span.start_time or 0, item_record(span)))
     requests.sort(key=lambda pair: pair[0])

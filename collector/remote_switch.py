@@ -18,6 +18,10 @@ never leaves a worker stuck recording. The one wait is the process's first
 ``is_on``, which gives the first poll up to ``first_wait`` seconds, so a job
 started right after the worker starts is recorded when debug is on.
 
+The token never leaves the sidecar's origin: a redirect is followed only
+to the same scheme, host and port; one elsewhere fails the poll (debug off,
+logged) without a request to it.
+
 The poller starts on first use and again in a forked child (Celery's
 prefork workers), whose copy of the parent's thread does not run.
 ``APHRODITE_BATCH_DEBUG`` still turns debug on for the process's whole life.
@@ -36,6 +40,7 @@ import urllib.request
 import weakref
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
@@ -50,6 +55,29 @@ POLL_SECONDS = 1.0
 TIMEOUT_SECONDS = 1.0
 STALE_SECONDS = 5.0
 FIRST_WAIT_SECONDS = 1.0
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = -1  # a malformed port: no origin of ours
+    return scheme, parts.hostname, port
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only within the origin it came from: urllib would resend the token anywhere."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        if _origin(newurl) != _origin(req.full_url):
+            scheme, host, port = _origin(newurl)
+            raise urllib.error.HTTPError(req.full_url, code, f"redirected to another origin "
+                                         f"({scheme}://{host}:{port}), not followed so that the token stays with "
+                                         "the sidecar", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def validate_url(url: str) -> str:
@@ -89,6 +117,7 @@ class RemoteSwitch:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.polls = 0
+        self._opener = urllib.request.build_opener(_SameOriginRedirects)
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: (s := ref()) is not None and s._forked())
 
@@ -152,7 +181,7 @@ class RemoteSwitch:
         try:
             # Our own calls are no one's telemetry, whatever instrumentation the host installed.
             with suppress_instrumentation(), suppress_http_instrumentation():
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) only
+                with self._opener.open(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) only
                     data = json.loads(answer.read(1 << 20))
             enabled = data["debug_enabled"]
             remaining = data.get("remaining_seconds")

@@ -3,9 +3,10 @@
 A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
 encodes each batch at once (OTLP JSON via the OpenTelemetry encoder) and
-appends it to temporary files in the debug folder, keeping only a slim tuple
-per request for the summary. When the job ends, :meth:`JobSpool.write_job_file`
-streams header, records and spans into the job file.
+appends it to temporary files in the debug folder (opened per batch, never
+held open), keeping only a slim tuple per request for the summary. When the
+job ends, :meth:`JobSpool.write_job_file` streams header, records and spans
+into the job file.
 
 All methods run on the writer thread only.
 """
@@ -85,7 +86,13 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
 
 
 class JobSpool:
-    """The on-disk part of one open job."""
+    """The on-disk part of one open job.
+
+    Its two temporary files are opened for each batch, appended to and closed
+    again: a sidecar with a thousand traces waiting for their job spans holds
+    no file descriptor for them. :attr:`bytes` is what they take on disk, for
+    the writer's disk quota.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -93,26 +100,33 @@ class JobSpool:
         self.span_count = 0
         self._spans_path: str | None = None
         self._records_path: str | None = None
-        self._spans: Any = None
-        self._records: Any = None
+        self._spans_bytes = 0
+        self._records_bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of the temporary files (0 once closed)."""
+        return self._spans_bytes + self._records_bytes
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, self._spans_path = jobfile.temp_file(self.directory)
-        self._spans = os.fdopen(fd, "w", encoding="utf-8")
+        os.close(fd)
         fd, self._records_path = jobfile.temp_file(self.directory)
-        self._records = os.fdopen(fd, "w", encoding="utf-8")
+        os.close(fd)
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
             secrets: Sequence[str] = ()) -> None:
         """Encode and append one batch. The slim records are kept even if the disk fails."""
         records = list(records)
         self.slim.extend(SlimRecord.of(r) for r in records)
-        if self._spans is None:
+        if self._spans_path is None:
             self._open()
         if records:
             text = compact(records)[1:-1]  # one call for the batch: the list's items, comma-separated
-            self._records.write(("," if self._records.tell() else "") + _scrub(text, secrets))
+            data = (("," if self._records_bytes else "") + _scrub(text, secrets)).encode("utf-8")
+            _append(self._records_path, data)  # type: ignore[arg-type]
+            self._records_bytes += len(data)
         if spans:
             # Imported on first use: a process that never records never needs the encoder.
             from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
@@ -120,17 +134,17 @@ class JobSpool:
             resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
             text = compact(resource_spans)[1:-1]
-            self._spans.write(("," if self._spans.tell() else "") + _scrub(text, secrets))
+            data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
+            _append(self._spans_path, data)  # type: ignore[arg-type]
+            self._spans_bytes += len(data)
             self.span_count += len(spans)
 
     def write_job_file(self, job_id: str, head: dict[str, Any], secrets: Sequence[str] = (),
                        when: datetime | None = None) -> Path:
         """Write the job file: ``head`` plus ``requests`` and ``resourceSpans`` from the spool,
         scrubbed of ``secrets`` once more on the way (one may have been learned after a batch)."""
-        if self._spans is None:
+        if self._spans_path is None:
             self._open()
-        self._spans.flush()
-        self._records.flush()
         fd, tmp = jobfile.temp_file(self.directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -150,16 +164,28 @@ class JobSpool:
 
     def close(self) -> None:
         """Remove the temporary files (always call, also after a failure)."""
-        for handle in (self._spans, self._records):
-            if handle is not None:
-                try:
-                    handle.close()
-                except OSError:
-                    pass
         for path in (self._spans_path, self._records_path):
             if path:
                 _unlink(path)
-        self._spans = self._records = None
+        self._spans_path = self._records_path = None
+        self._spans_bytes = self._records_bytes = 0
+
+
+def _append(path: str, data: bytes) -> None:
+    """Append ``data`` to the spool file at ``path`` and close it again (never through a link)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            # Half a batch would break the JSON of every later one: the file goes back to its last whole batch.
+            os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _copy_scrubbed(src: Any, out: Any, secrets: Sequence[str], chunk: int = 1 << 20) -> None:

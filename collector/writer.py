@@ -13,6 +13,14 @@ stays bounded however long the job is; when the job ends the summary is
 computed and ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` written atomically. A
 failure there is logged with ``logger.exception``, counted in
 :attr:`JobFileWriter.errors` and never reaches the batch job.
+
+The disk quota (``max_bytes``) covers job files and the spools of open
+jobs together: after each job file, and each time the spools have grown by a
+sixteenth of the quota, the oldest job files go until both fit. When the
+spools alone are over it, the writer asks its :attr:`JobFileWriter.drop_waiting`
+hook (the assembler's: jobs waiting for a job span from elsewhere) for
+jobs to give up, oldest first; the local processor's running jobs are never
+dropped.
 """
 
 from __future__ import annotations
@@ -58,6 +66,10 @@ class OpenJob:
         self.items_started: Callable[[], int] | None = None
         self.kept = 0
         self.dropped = 0
+        #: Request records left out because they could not be read (``records.DamagedRecord``).
+        self.dropped_records = 0
+        #: Given up (its trace waited too long, or there was no room): the writer spools nothing more for it.
+        self.discarded = False
         self._queued = False  # a batch is waiting for the writer thread
         self.spool: JobSpool | None = None  # writer thread only
 
@@ -95,9 +107,9 @@ class OpenJob:
         for span in pending:
             try:
                 batch.append(records.request_record(span, self.start_ns))
-            except (ValueError, TypeError):
-                logger.warning("batch-debug skipped a request span of job %s with a damaged record",
-                               self.job_id, exc_info=True)
+            except (ValueError, TypeError) as exc:
+                self.dropped_records += 1
+                logger.warning("batch-debug dropped the record of a request span of job %s: %s", self.job_id, exc)
         return spans, batch
 
     def learned_secrets(self) -> tuple[str, ...]:
@@ -127,6 +139,11 @@ class JobFileWriter:
         self.written: dict[str, Path] = {}  # job id -> newest file written here
         self._health: dict[Path, WriteHealth] = {}
         self.max_bytes = max_bytes
+        #: Called on the writer thread when spools alone exceed ``max_bytes``: forget the oldest job that
+        #: may be given up and return it (None: there is none). The assembler sets it.
+        self.drop_waiting: Callable[[], OpenJob | None] | None = None
+        self._spool_total = 0  # bytes the spools of open jobs take (writer thread only)
+        self._grown = 0  # spool bytes added since the quota was last applied
 
     # -- queueing ------------------------------------------------------------
     def call(self, work: Callable[[], object]) -> None:
@@ -146,6 +163,11 @@ class JobFileWriter:
             progress.retire(self.directory, job.job_id)
 
         self.call(finish)
+
+    def discard(self, job: OpenJob) -> None:
+        """Give up a job that will get no file: nothing more is spooled for it and its spool goes."""
+        job.discarded = True
+        self.call(lambda: self._close_spool(job))
 
     def publish(self, job: OpenJob) -> None:
         snapshot = job.progress
@@ -191,13 +213,55 @@ class JobFileWriter:
         return self.health.last_error
 
     def _spool(self, job: OpenJob, spans: list[ReadableSpan], batch: list[dict[str, Any]]) -> None:
+        if job.discarded:
+            return  # a batch queued before the job was given up
         if job.spool is None:
             job.spool = JobSpool(self.directory)
+        before = job.spool.bytes
         try:
             job.spool.add(spans, batch, self._secrets(job))
         except OSError as exc:
             # Disk full or folder gone: note it, drop this batch, keep the job's summary going.
             self.health.failed(self.directory, f"spooling job {job.job_id}", exc)
+        grown = job.spool.bytes - before
+        self._spool_total += grown
+        self._grown += grown
+        if self.max_bytes is not None and (self._spool_total > self.max_bytes
+                                           or self._grown >= self.max_bytes // 16):
+            self._apply_quota()
+
+    def _close_spool(self, job: OpenJob) -> None:
+        if job.spool is not None:
+            self._spool_total -= job.spool.bytes
+            job.spool.close()
+
+    def spool_bytes(self) -> int:
+        """Bytes the spools of open jobs take on disk now."""
+        return self._spool_total
+
+    def _apply_quota(self, keep: Path | None = None) -> None:
+        """Fit spools and job files into ``max_bytes``: waiting jobs first if spools alone are over,
+        then the oldest job files (never ``keep``, the file just written)."""
+        max_bytes = self.max_bytes
+        if max_bytes is None:
+            return
+        self._grown = 0
+        dropped = 0
+        while self._spool_total > max_bytes and self.drop_waiting is not None:
+            job = self.drop_waiting()
+            if job is None:
+                break
+            job.discarded = True
+            self._close_spool(job)
+            dropped += 1
+        if dropped:
+            logger.warning("batch-debug quota: traces waiting for their job span took more than %d bytes on disk; "
+                           "dropped the %d oldest", max_bytes, dropped)
+        try:
+            for removed in jobfile.enforce_quota(self.directory, max(0, max_bytes - self._spool_total), keep=keep):
+                logger.info("batch-debug quota: removed %s", removed.name)
+        except OSError:
+            logger.warning("batch-debug could not apply the disk quota", exc_info=True)
 
     def _secrets(self, job: OpenJob) -> tuple[str, ...]:
         return tuple(self.secrets()) + job.learned_secrets()
@@ -213,10 +277,12 @@ class JobFileWriter:
                 spans.append(job.job_span)  # type: ignore[arg-type]
             self._spool(job, spans, batch)
             secrets = self._secrets(job)
+            if job.spool is None:  # nothing was spooled (a discarded job's batches are not)
+                job.spool = JobSpool(self.directory)
             head = build_head(
-                job.job_id, job.job_span, job.spool.slim, job.items,  # type: ignore[arg-type, union-attr]
-                ended=complete, dropped_spans=job.dropped, debug_enabled=self._debug_enabled(),
-                secrets=secrets, end_time_ns=time.time_ns(),
+                job.job_id, job.job_span, job.spool.slim, job.items,  # type: ignore[arg-type]
+                ended=complete, dropped_spans=job.dropped, dropped_records=job.dropped_records,
+                debug_enabled=self._debug_enabled(), secrets=secrets, end_time_ns=time.time_ns(),
             )
             # Scrubbed again as a whole: a secret learned late must not survive in an early batch.
             path = job.spool.write_job_file(job.job_id, head, secrets)  # type: ignore[union-attr]
@@ -228,17 +294,11 @@ class JobFileWriter:
             self.health.failed(self.directory, f"building the job file for {job.job_id}", exc)
             return None
         finally:
-            if job.spool is not None:
-                job.spool.close()
+            self._close_spool(job)
         self.health.succeeded(self.directory)
         self.written[job.job_id] = path
         logger.info("batch-debug wrote %s", path)
-        if self.max_bytes is not None:
-            try:
-                for removed in jobfile.enforce_quota(self.directory, self.max_bytes, keep=path):
-                    logger.info("batch-debug quota: removed %s", removed.name)
-            except OSError:
-                logger.warning("batch-debug could not apply the disk quota", exc_info=True)
+        self._apply_quota(keep=path)
         return path
 
     def flush(self, timeout: float | None = None) -> bool:

@@ -12,6 +12,10 @@ They are decoded to finished spans (``collector.otlp_decode``) and handed to
 one :class:`~batch_debug.collector.assembler.JobAssembler` per app, which
 writes job files into the app's ``DEBUG_DIR`` exactly as a local worker
 would (one job = one trace; the file appears once the job span arrives).
+The assembler keeps what waits for a job span bounded whatever senders do:
+at most ``MAX_PENDING_TRACES`` traces, no file descriptor held per trace,
+their spools inside the disk quota (``APHRODITE_BATCH_DEBUG_MAX_MB``), and a
+timer that lets stale traces go even when nothing more arrives.
 
 Answers, per the specification: 200 with an ``ExportTraceServiceResponse``
 in the request's encoding; 400 for a malformed payload, with a
@@ -36,7 +40,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ..collector import config
-from ..collector.assembler import JobAssembler
+from ..collector.assembler import MAX_PENDING_TRACES, JobAssembler
 from ..collector.otlp_decode import JSON, MAX_DECODED_BYTES, PROTOBUF, OtlpDecodeError, decode_traces
 from ..collector.otlp_schema import EXPORT_TRACE_REQUEST, EXPORT_TRACE_RESPONSE, OTLP_ERROR
 from ..collector.writer import JobFileWriter
@@ -66,7 +70,8 @@ _RESPONSES = {
 
 
 def assembler_for(app: Flask) -> JobAssembler:
-    """The app's assembler, made on first use; it writes into the app's ``DEBUG_DIR``."""
+    """The app's assembler, made (and its sweeper timer started) on first use; it writes into the app's
+    ``DEBUG_DIR``."""
     found = app.extensions.get(ASSEMBLER_EXTENSION)
     if found is None:
         with _lock:
@@ -77,10 +82,13 @@ def assembler_for(app: Flask) -> JobAssembler:
                     debug_enabled=lambda: True,  # the spans were recorded because debug was on
                     max_bytes=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_MB, config.DEFAULT_MAX_MB) * 2**20,
                 )
-                found = app.extensions[ASSEMBLER_EXTENSION] = JobAssembler(
+                found = JobAssembler(
                     writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS,
                                                      config.DEFAULT_MAX_SPANS),
+                    max_pending_traces=MAX_PENDING_TRACES,
                     sanitize=True)  # spans from anywhere: credentials learned and redacted
+                found.start()  # stale traces go on a timer, also when no span arrives any more
+                app.extensions[ASSEMBLER_EXTENSION] = found
     return found
 
 

@@ -195,8 +195,8 @@ DESIGN_KEYS = {"job_id", "debug_enabled", "duration_seconds", "total_requests", 
                "failed_requests", "success_rate_percent", "status_code_breakdown", "items_total",
                "items_succeeded", "items_failed", "failure_patterns", "recommendations"}
 EXTRA_KEYS = {"other_requests", "item_success_rate_percent", "retries", "connections", "latency_ms",
-              "sessions_created", "dropped_spans", "complete", "job_error", "items_started", "items_unfinished",
-              "items_not_started", "findings", "peak_concurrency", "requests_outside_jobs"}
+              "sessions_created", "dropped_spans", "dropped_records", "complete", "job_error", "items_started",
+              "items_unfinished", "items_not_started", "findings", "peak_concurrency", "requests_outside_jobs"}
 
 
 def mixed_job() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -246,7 +246,7 @@ def test_empty_job():
         "retries": 0, "connections": {"new": 0, "reused": 0, "unknown": 0, "new_share_percent": None},
         "peak_concurrency": 0,
         "latency_ms": dict.fromkeys(("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")),
-        "sessions_created": None, "requests_outside_jobs": 0, "dropped_spans": 0}
+        "sessions_created": None, "requests_outside_jobs": 0, "dropped_spans": 0, "dropped_records": 0}
 
 
 def test_the_jobs_life_counts_declared_started_and_unfinished_items():

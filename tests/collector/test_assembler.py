@@ -170,6 +170,27 @@ def test_bad_spans_are_skipped_and_the_job_still_written(debug_pipeline, recorde
     _assemble(tmp_path, [broken if s is first else s for s in spans])
     got = _only_file(tmp_path)
     assert len(got["requests"]) == len(local["requests"]) - 1
+    assert got["dropped_records"] == got["summary"]["dropped_records"] == 1
+
+
+@pytest.mark.parametrize("wrong", [
+    {"error_body": 12345}, {"status_code": "abc"}, {"body_bytes": "many"}, {"ttfb_ms": [1]},
+    {"connection_reused": "yes"}, {"response_headers": {"server": 1}}, {"item_id": {"id": 1}},
+], ids=lambda wrong: next(iter(wrong)))
+def test_a_record_with_a_key_of_the_wrong_type_is_dropped_and_counted(debug_pipeline, recorded_spans, sim,
+                                                                      tmp_path: Path, wrong: dict) -> None:
+    local, spans = _run(debug_pipeline, recorded_spans, sim, "typed", count=2)
+    first = next(s for s in spans if A.RECORD in s.attributes)
+    record = {**json.loads(first.attributes[A.RECORD]), **wrong}
+    broken = ReadableSpan(first.name, first.context, first.parent, first.resource,
+                          {**first.attributes, A.RECORD: json.dumps(record)}, kind=first.kind,
+                          start_time=first.start_time, end_time=first.end_time)
+    _assemble(tmp_path, [broken if s is first else s for s in spans])
+    got = _only_file(tmp_path)
+    assert got["dropped_records"] == got["summary"]["dropped_records"] == 1
+    assert got["summary"]["total_requests"] == local["summary"]["total_requests"] - 1
+    assert [r["span_id"] for r in got["requests"]] == [r["span_id"] for r in local["requests"]
+                                                       if r["span_id"] != f"{first.context.span_id:016x}"]
 
 
 @pytest.mark.parametrize("job_id", ["../escape", "a" * 200, ""])

@@ -141,3 +141,33 @@ def test_job_file_is_compact_json_with_the_design_keys(tmp_path: Path) -> None:
         "job_id", "debug_enabled", "duration_seconds", "total_requests", "successful_requests",
         "failed_requests", "success_rate_percent", "status_code_breakdown", "items_total",
         "items_succeeded", "items_failed", "failure_patterns", "recommendations"}
+
+
+def test_a_job_span_with_an_invalid_id_writes_nothing_outside_the_folder(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "a" / "debug"
+    provider, switch, processor, _ = _provider(folder)
+    switch.enable(5)
+    tracer = provider.get_tracer("t")
+    with caplog.at_level(logging.WARNING, logger="batch_debug.collector.processor"):
+        with tracer.start_as_current_span("batch job", context=Context(),
+                                          attributes={A.JOB_ID: "../../x", A.JOB_ITEMS_TOTAL: 2}):
+            with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
+                                              attributes={"http.method": "GET", "http.status_code": 200}):
+                pass
+            assert processor.force_flush()
+            assert processor.open_jobs() == [] and progress.read_active(folder) == []
+    assert processor.force_flush()
+    outside = [p for p in tmp_path.rglob("*") if p != folder and folder not in p.parents and p not in folder.parents]
+    assert outside == []
+    assert jobfile.list_job_files(folder) == []
+    assert "../../x" in caplog.text
+
+
+def test_progress_is_never_published_under_an_invalid_job_id(tmp_path: Path) -> None:
+    folder = tmp_path / "a" / "debug"
+    folder.mkdir(parents=True)
+    for job_id in ("../../x", "/etc/x", "a/b", ""):
+        progress.publish(folder, progress.JobProgress(job_id, None))
+        progress.retire(folder, job_id)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("a"), Path("a/debug")]

@@ -1,12 +1,15 @@
-"""Workers on other hosts follow the sidecar's switch over HTTP (a real dashboard server on loopback)."""
+"""Workers on other hosts follow the sidecar's switch over HTTP (a real dashboard server on loopback), and
+their token goes nowhere else."""
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -158,3 +161,77 @@ def test_make_switch_picks_by_environment(tmp_path: Path, caplog) -> None:
         fallback = make_switch(tmp_path, environ={"APHRODITE_BATCH_DEBUG_URL": "sidecar:8000"})
     assert isinstance(fallback, DebugSwitch)
     assert "APHRODITE_BATCH_DEBUG_URL" in caplog.text
+
+
+class _Recording(ThreadingHTTPServer):
+    """A tiny HTTP server on loopback that notes the Authorization header of every request it gets."""
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler], None]) -> None:
+        self.seen: list[str | None] = []
+        recording = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                recording.seen.append(self.headers.get("Authorization"))
+                answer(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_port}"
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def _switch_state(handler: BaseHTTPRequestHandler) -> None:
+    body = json.dumps({"debug_enabled": True, "remaining_seconds": 300}).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _redirect_to(base: Callable[[], str], path: str | None = None) -> Callable[[BaseHTTPRequestHandler], None]:
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if handler.path != "/api/v1/batch-debug/status":
+            return _switch_state(handler)
+        handler.send_response(302)
+        handler.send_header("Location", base() + (path or handler.path))
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+    return answer
+
+
+def test_a_redirect_to_another_origin_never_gets_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    elsewhere = _Recording(_switch_state)
+    sidecar = _Recording(_redirect_to(lambda: elsewhere.url))
+    switch = RemoteSwitch(sidecar.url, token="remote-s3cret", environ={}, interval=60)
+    try:
+        with caplog.at_level(logging.WARNING, logger="batch_debug.collector.remote_switch"):
+            assert switch.poll() is False
+        assert sidecar.seen == ["Bearer remote-s3cret"]
+        assert "another origin" in caplog.text
+        assert switch.is_on() is False  # the poller too
+        assert elsewhere.seen == []  # not asked at all, so certainly without the token
+    finally:
+        switch.close()
+        sidecar.stop()
+        elsewhere.stop()
+
+
+def test_a_redirect_within_the_sidecar_is_followed_with_the_token() -> None:
+    holder: list[_Recording] = []
+    sidecar = _Recording(_redirect_to(lambda: holder[0].url, "/status-moved"))
+    holder.append(sidecar)
+    switch = RemoteSwitch(sidecar.url, token="remote-s3cret", environ={}, interval=60)
+    try:
+        assert switch.poll() is True
+        assert sidecar.seen == ["Bearer remote-s3cret"] * 2  # the status path, then where it moved
+    finally:
+        switch.close()
+        sidecar.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -236,3 +237,44 @@ def test_keys_in_spans_from_a_foreign_worker_are_learned_and_never_written(app, 
         assert key not in text, key
     assert data["items"][0]["error"] == "401 with [REDACTED] and [REDACTED]"
     assert data["summary"]["status_code_breakdown"] == {"401": 1}
+
+
+@pytest.mark.parametrize("wrong", [{"error_body": 12345}, {"status_code": "abc"}], ids=["error_body", "status_code"])
+def test_a_record_of_the_wrong_type_from_elsewhere_is_dropped_and_the_job_still_shown(app, client,
+                                                                                      wrong: dict) -> None:
+    base = 1_700_000_000_000_000_000
+    job, item = "11" * 8, "22" * 8
+
+    def attempt(span_id: str, status: int, record: dict) -> dict:
+        return _span(span_id, item, "GET", 3, {
+            "http.request.method": "GET", "url.full": "http://jf:8096/Items/x/Images/Primary",
+            "http.response.status_code": status, "batch_debug.record": json.dumps(record)}, base + 2_000_000)
+
+    spans = [
+        attempt("33" * 8, 500, {"item_id": "x", "start_offset_ms": 2.0, "body_bytes": 5, **wrong}),
+        attempt("44" * 8, 200, {"item_id": "x", "start_offset_ms": 3.0, "body_bytes": 5}),
+        _span(item, job, "poster item", 1, {"batch_debug.item.id": "x", "batch_debug.item.outcome": "succeeded"},
+              base + 1_000_000),
+        _span(job, None, "batch job", 1, {"batch_debug.job.id": "typed", "batch_debug.job.items_total": 1}, base),
+    ]
+    body = {"resourceSpans": [{"resource": {"attributes": []},
+                               "scopeSpans": [{"scope": {"name": "other"}, "spans": spans}]}]}
+    assert client.post("/v1/traces", json=body).status_code == 200
+    data = _written(app, "typed")
+    assert data["dropped_records"] == data["summary"]["dropped_records"] == 1
+    assert [r["span_id"] for r in data["requests"]] == ["44" * 8]
+    assert data["summary"]["status_code_breakdown"] == {"200": 1}
+    for view in ("summary", "full-log"):
+        assert client.get(f"/api/v1/batch-debug/job/typed/{view}").status_code == 200
+
+
+def test_the_receiver_sweeps_stale_traces_on_a_timer_from_its_start(app) -> None:
+    before = set(threading.enumerate())
+    assembler = assembler_for(app)
+    sweepers = [t for t in set(threading.enumerate()) - before if t.name == "batch-debug-sweeper"]
+    try:
+        assert len(sweepers) == 1 and sweepers[0].is_alive()
+        assert assembler.max_pending_traces == 1000
+    finally:
+        assembler.shutdown()
+    assert not sweepers[0].is_alive()
