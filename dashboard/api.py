@@ -7,9 +7,12 @@ Usage::
     curl localhost:8000/api/v1/batch-debug/job/JOB_ID/summary
 
 Contract: every answer is JSON (or a JSON file download) with a real status;
-bad input is a 400 (or 422 for a damaged job file), never a 500. Job files
-are found by the server from a validated job id (``jobfile.newest_for``);
-no request names a path, so none can read or delete outside ``DEBUG_DIR``.
+bad input is a 4xx (400, 413 for a body too big, 422 for a damaged job file),
+never a 500. Bodies are read by ``jsonbody.json_object`` (size, depth and
+fields bounded). Job files are found by the server from a validated job id
+(``jobfile.newest_for``); no request names a path, so none can read or delete
+outside ``DEBUG_DIR``, and a full log is sent from the descriptor that was
+checked (``sendfile``), never through a link.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+from werkzeug.exceptions import TooManyRequests
 
 from ..collector import health, jobfile, progress
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
-from . import joblist, testitem
+from . import joblist, sendfile, testitem
+from .auth import token_required
+from .jsonbody import json_object
 from .schemas import API_KEY_PATTERN, HTTP_URL_PATTERN
 from .openapi import ATTRIBUTE, build_document, operation, query_param
 
@@ -33,10 +39,13 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1/batch-debug")
 
 SWITCH_EXTENSION = "batch_debug_switch"
+TEST_SLOTS_EXTENSION = "batch_debug_test_slots"
 RECENT_FILES = 20
 MAX_CLEANUP_DAYS = 36500
 DEFAULT_CLEANUP_DAYS = 7
 _JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
+_ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
+RETRY_TEST_AFTER_SECONDS = 5
 
 
 def _switch() -> DebugSwitch:
@@ -70,25 +79,6 @@ def _refuse_unknown_query_parameters() -> None:
         hint = f"allowed: {', '.join(allowed)}" if allowed else "this route takes none"
         abort(400, f"Unknown query parameter(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; {hint}.")
 
-def _json_object(*, required: bool, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The request body as a JSON object; an empty body is ``{}`` unless required.
-
-    Unknown fields are refused: a typo such as ``duration_minute`` must not
-    silently mean "the default".
-    """
-    if not request.get_data(cache=True).strip():
-        if required:
-            abort(400, "Send a JSON object as the request body.")
-        return {}
-    data = request.get_json(force=True, silent=True)
-    if not isinstance(data, dict):
-        abort(400, 'The request body must be a JSON object, e.g. {"duration_minutes": 30}.')
-    unknown = sorted(str(key) for key in data if key not in allowed)
-    if unknown:
-        abort(400, f"Unknown field(s) {', '.join(repr(k[:40]) for k in unknown[:5])}; "
-                   f"allowed: {', '.join(allowed)}.")
-    return data
-
 
 def _job_path(job_id: str) -> Path:
     try:
@@ -110,10 +100,10 @@ def _load(path: Path, *, head_only: bool = False) -> dict[str, Any]:
 
 @bp.post("/enable")
 @operation("Switch debug on for every process sharing the debug folder", body="EnableRequest",
-           responses={200: "SwitchState", 400: "Error"})
+           responses={200: "SwitchState", 400: "Error", 413: "Error"})
 def enable() -> Any:
     """Switch debug on for ``duration_minutes`` (1..1440, default 30)."""
-    body = _json_object(required=False, allowed=("duration_minutes",))
+    body = json_object(required=False, allowed=("duration_minutes",))
     minutes = body.get("duration_minutes")
     if minutes is None:
         minutes = DEFAULT_MINUTES
@@ -133,9 +123,11 @@ def enable() -> Any:
 
 
 @bp.post("/disable")
-@operation("Switch debug off everywhere", responses={200: "SwitchState"})
+@operation("Switch debug off everywhere", body="DisableRequest",
+           responses={200: "SwitchState", 400: "Error", 413: "Error"})
 def disable() -> Any:
-    """Switch debug off (the env var still wins in processes that set it)."""
+    """Switch debug off (the env var still wins in processes that set it); the body, if any, is ``{}``."""
+    json_object(required=False, allowed=())
     try:
         state = _switch().disable()
     except OSError as exc:
@@ -199,13 +191,19 @@ def job_summary(job_id: str) -> Any:
 @bp.get("/job/<path:job_id>/full-log")
 @operation("The job's newest file as a download", download="JobDocument", responses=_JOB_ERRORS)
 def job_full_log(job_id: str) -> Any:
-    """The whole job file, as written, as an attachment."""
+    """The whole job file, as written, as an attachment; 422 if it is damaged."""
     path = _job_path(job_id)
     try:
-        return send_file(path, mimetype="application/json", as_attachment=True,
-                         download_name=path.name, max_age=0)
-    except FileNotFoundError:
-        abort(404, f"The debug file of job {job_id!r} was removed while it was being sent.")
+        job = sendfile.open_job_file(_directory(), path)
+    except OSError:
+        # Removed, or replaced by a link or something else since it was listed: never followed.
+        abort(404, f"The debug file of job {job_id!r} was removed or replaced while it was being sent.")
+    try:
+        sendfile.check_job_document(job)
+    except jobfile.JobFileError as exc:
+        job.file.close()
+        abort(422, str(exc))
+    return sendfile.send_job_file(job)
 
 
 @bp.get("/job/<path:job_id>/trace")
@@ -232,7 +230,8 @@ def job_trace(job_id: str) -> Any:
 def cleanup() -> Any:
     """Delete old job files; never the state file or anything else."""
     raw = request.args.get("days", str(DEFAULT_CLEANUP_DAYS)).strip()
-    if not raw.isdigit() or int(raw) > MAX_CLEANUP_DAYS:
+    # Only ASCII digits: str.isdigit() takes '²' (which int() refuses) and int() takes '٣' as 3.
+    if not _ASCII_DIGITS.fullmatch(raw) or int(raw) > MAX_CLEANUP_DAYS:
         abort(400, f"days must be a whole number from 0 to {MAX_CLEANUP_DAYS}, not {raw!r}.")
     days = int(raw)
     deleted, freed = jobfile.cleanup(_directory(), days)
@@ -242,10 +241,11 @@ def cleanup() -> Any:
 
 @bp.post("/test-item")
 @operation("Custom ID Test: run the reference worker on one item and diagnose it", body="TestItemRequest",
-           body_required=True, responses={200: "TestItemResult", 400: "Error"})
+           body_required=True, responses={200: "TestItemResult", 400: "Error", 403: "Error", 413: "Error",
+                                          429: "Error"})
 def test_item() -> Any:
-    """Fetch one item's poster as a batch would, and say what went wrong."""
-    body = _json_object(required=True, allowed=("item_id", "server", "api_key"))
+    """Fetch one item's poster as a batch would, and say what went wrong (bounded; see ``testitem``)."""
+    body = json_object(required=True, allowed=("item_id", "server", "api_key"))
     for key in ("item_id", "server", "api_key"):
         if key in body and (not isinstance(body[key], str) or not body[key].strip()):
             abort(400, f"{key} must be a non-empty string.")
@@ -253,19 +253,28 @@ def test_item() -> Any:
         abort(400, "api_key must be 1 to 256 visible ASCII characters.")
     if "server" in body and not is_http_url(body["server"]):
         abort(400, "server must be an http:// or https:// URL such as http://jellyfin:8096.")
-    configured = current_app.config.get("JELLYFIN_URL") or None
-    server = body.get("server") or configured
-    api_key = body.get("api_key") or None
-    if api_key is None and server == configured:
-        # The configured key goes only to the configured server, never to one a client names.
-        api_key = current_app.config.get("JELLYFIN_API_KEY") or None
-    if not server or not api_key:
-        abort(400, "No Jellyfin server is configured: set JELLYFIN_URL and JELLYFIN_API_KEY for the "
-                   "dashboard, or send both server and api_key.")
+    config = current_app.config
     try:
-        result = testitem.diagnose(server, api_key, body.get("item_id"))
+        server, api_key = testitem.choose_target(
+            body.get("server"), body.get("api_key"), configured_url=config.get("JELLYFIN_URL") or None,
+            configured_key=config.get("JELLYFIN_API_KEY") or None, any_server=token_required(current_app))
+        testitem.validate_item_id(body.get("item_id"))
+    except testitem.TargetRefused as exc:
+        abort(exc.status, str(exc))
     except ValueError as exc:
         abort(400, str(exc))
+    slots: testitem.Slots = current_app.extensions[TEST_SLOTS_EXTENSION]
+    if not slots.take():
+        raise TooManyRequests(f"{config['TEST_ITEM_CONCURRENCY']} Custom ID Test(s) already running; "
+                              f"try again in a few seconds.", retry_after=RETRY_TEST_AFTER_SECONDS)
+    try:
+        result = testitem.diagnose(server, api_key, body["item_id"],
+                                   max_body_bytes=config["TEST_ITEM_MAX_BODY_BYTES"],
+                                   deadline_seconds=config["TEST_ITEM_DEADLINE_SECONDS"])
+    except ValueError as exc:
+        abort(400, str(exc))
+    finally:
+        slots.give_back()
     return jsonify(result)
 
 

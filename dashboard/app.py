@@ -8,9 +8,23 @@ Usage::
 
 Settings are read in the flaskr order: defaults, then ``BATCH_DEBUG_*``
 environment variables (``app.config.from_prefixed_env("BATCH_DEBUG")``), then
-``test_config``. Keys: ``DEBUG_DIR`` (job files and the debug state),
-``API_TOKEN`` (bearer token required by every ``/api/`` route when set),
-``JELLYFIN_URL`` and ``JELLYFIN_API_KEY`` (the server ``/test-item`` talks to).
+``test_config``. Keys:
+
+- ``DEBUG_DIR`` (job files and the debug state); ``API_TOKEN`` (bearer token
+  required by every ``/api/`` route when set); ``ALLOWED_HOSTS`` (host names
+  answered besides loopback, for requests without the token; a list, or a
+  comma-separated string; default ``APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS``);
+- ``JELLYFIN_URL`` and ``JELLYFIN_API_KEY`` (the server ``/test-item`` talks
+  to); ``TEST_ITEM_MAX_BODY_BYTES`` (32 MiB), ``TEST_ITEM_DEADLINE_SECONDS``
+  (60) and ``TEST_ITEM_CONCURRENCY`` (2): the bounds of one Custom ID Test
+  and how many run at once;
+- ``MAX_CONTENT_LENGTH`` (1 MiB, any body), ``MAX_JSON_BYTES`` (64 KiB) and
+  ``MAX_JSON_DEPTH`` (16): the limits of API request bodies (``jsonbody``);
+- ``SERVER_*``: read by ``server.create_server`` when it serves the app
+  (threads, connections, timeouts; defaults in ``server.SERVER_DEFAULTS``),
+  e.g. ``BATCH_DEBUG_SERVER_THREADS=4`` in the environment.
+
+Every answer carries the security headers of ``headers.py``.
 
 Every error leaves the app as JSON with its real status:
 ``{"error": {"status": 404, "message": "..."}}``; an unexpected exception is
@@ -30,7 +44,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..collector import config
 from ..collector.switch import DebugSwitch
-from . import api, auth, otlp, web
+from . import api, auth, headers, jsonbody, otlp, testitem, web
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +55,13 @@ def _defaults() -> dict[str, Any]:
         "API_TOKEN": os.environ.get(config.APHRODITE_BATCH_DEBUG_TOKEN, "") or None,
         "JELLYFIN_URL": os.environ.get(config.JELLYFIN_URL, "") or None,
         "JELLYFIN_API_KEY": os.environ.get(config.JELLYFIN_API_KEY, "") or None,
+        "ALLOWED_HOSTS": sorted(config.allowed_hosts()),
         "MAX_CONTENT_LENGTH": 1 << 20,  # bodies are tiny JSON objects; anything larger is a 413
+        "MAX_JSON_BYTES": jsonbody.DEFAULT_MAX_JSON_BYTES,
+        "MAX_JSON_DEPTH": jsonbody.DEFAULT_MAX_JSON_DEPTH,
+        "TEST_ITEM_MAX_BODY_BYTES": testitem.DEFAULT_MAX_BODY_BYTES,
+        "TEST_ITEM_DEADLINE_SECONDS": testitem.DEFAULT_DEADLINE_SECONDS,
+        "TEST_ITEM_CONCURRENCY": testitem.DEFAULT_CONCURRENCY,
     }
 
 
@@ -56,9 +76,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # keep answers in the documented key order
     app.config["DEBUG_DIR"] = str(Path(app.config["DEBUG_DIR"]).resolve())
+    if isinstance(app.config["ALLOWED_HOSTS"], str):  # BATCH_DEBUG_ALLOWED_HOSTS=a,b from the environment
+        app.config["ALLOWED_HOSTS"] = config.allowed_hosts({config.APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS:
+                                                            app.config["ALLOWED_HOSTS"]})
     app.extensions[api.SWITCH_EXTENSION] = DebugSwitch(app.config["DEBUG_DIR"])
+    app.extensions[api.TEST_SLOTS_EXTENSION] = testitem.Slots(int(app.config["TEST_ITEM_CONCURRENCY"]))
 
     auth.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(otlp.bp)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 #: Most parsed headlines kept in memory (oldest dropped first).
 CACHE_SIZE = 1024
 MAX_PER_PAGE = 100
+_DIGITS = re.compile(r"[0-9]{1,4000}")  # int() refuses more than 4300 digits
 FIGURES = ("total_requests", "failed_requests", "success_rate_percent", "items_total", "items_failed")
 
 _cache: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
@@ -69,11 +71,11 @@ def headline(info: jobfile.JobFileInfo) -> dict[str, Any]:
 
 def validate_page(page: object, per_page: object) -> tuple[int, int]:
     """(page, per_page) as ints, or ValueError with a sentence."""
-    try:
-        page_n = int(str(page))
-        per_n = int(str(per_page))
-    except ValueError:
-        raise ValueError(f"page and per_page must be whole numbers, got {page!r} and {per_page!r}.") from None
+    # ASCII digits only: int() also takes '٣', '+3', ' 3' and '1_0'.
+    if not all(_DIGITS.fullmatch(str(value)) for value in (page, per_page)):
+        raise ValueError(f"page and per_page must be whole numbers, got {str(page)[:20]!r} and "
+                         f"{str(per_page)[:20]!r}.")
+    page_n, per_n = int(str(page)), int(str(per_page))
     if page_n < 1:
         raise ValueError(f"page must be 1 or more, got {page_n}.")
     if not 1 <= per_n <= MAX_PER_PAGE:

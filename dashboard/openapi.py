@@ -15,7 +15,8 @@ summary, query parameters, request and response bodies) comes from the
 metadata ``@operation`` attaches to the view; a view without it still
 appears, described by its docstring. Schemas named by a string refer to
 ``schemas.SCHEMAS``. Routes under ``/api/`` get the bearer security scheme
-and a 401 answer; state-changing methods get a 403 (cross-origin) answer.
+and a 401 answer; every operation gets a 403 answer (a ``Host`` that is not
+allowed, or a cross-origin state change, for requests without the token).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from flask import Flask
 import batch_debug
 
 from ..collector.jobfile import JOB_ID_PATTERN
-from .auth import API_PREFIX, UNSAFE_METHODS
+from .auth import API_PREFIX
 from .schemas import SCHEMAS, ref
 
 ATTRIBUTE = "__openapi__"
@@ -117,8 +118,7 @@ def _operation(endpoint: str, method: str, rule: str, view: Callable[..., Any],
     if secured or (secured is None and rule.startswith(API_PREFIX)):
         op["security"] = [{"bearerAuth": []}]
         responses.setdefault("401", _response(401, "Error"))
-    if method in UNSAFE_METHODS:
-        responses.setdefault("403", _response(403, "Error"))
+    responses.setdefault("403", _response(403, "Error"))
     if not any(code.startswith("2") for code in responses):
         responses["200"] = {"description": "OK"}
     responses.setdefault("default", {"description": "Any other error", "content": {JSON: {"schema": ref("Error")}}})

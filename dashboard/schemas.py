@@ -50,6 +50,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "EnableRequest": _obj((), duration_minutes={
         "type": ["integer", "null"], "minimum": MIN_MINUTES, "maximum": MAX_MINUTES, "default": DEFAULT_MINUTES,
         "description": "minutes until debug turns itself off; null or absent means the default"}),
+    "DisableRequest": {**_obj(()), "description": "No fields: an empty body or {}"},
     "SwitchState": _obj(("enabled", "source", "expires_at", "remaining_seconds"), **_SWITCH),
     "ActiveJob": _obj(("job_id",), True, job_id=_STR, pid=_INT, started_at=_TIME, updated_at=_TIME,
                       items_total=_NULL_INT, items_done=_INT, items_failed=_INT, requests=_INT,
@@ -102,10 +103,17 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
     "TestItemRequest": {
         **_obj(("item_id",), item_id={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
-               server={"type": "string", "pattern": HTTP_URL_PATTERN},
-               api_key={"type": "string", "pattern": API_KEY_PATTERN}),
+               server={"type": "string", "pattern": HTTP_URL_PATTERN, "description": (
+                   "The Jellyfin to test against; default: the configured JELLYFIN_URL. Without an API token on "
+                   "the dashboard only the configured server is allowed (another one is a 403); with a token, "
+                   "any http(s) URL.")},
+               api_key={"type": "string", "pattern": API_KEY_PATTERN, "description": (
+                   "The key to send; default: the configured JELLYFIN_API_KEY, which is sent only to the "
+                   "configured server, never to one named here.")}),
         # The configured key is never sent to a server the client names.
         "dependentRequired": {"server": ["api_key"]},
+        "description": "One run: at most TEST_ITEM_MAX_BODY_BYTES read of any answer, TEST_ITEM_DEADLINE_SECONDS "
+                       "in all, TEST_ITEM_CONCURRENCY runs at once (a 429 past that).",
     },
     "Attempt": _obj(("attempt", "method", "url", "status_code", "error_type", "duration_ms"), True,
                     item_id={"type": ["string", "null"]}, attempt=_INT, method=_STR, url=_STR, status_code=_NULL_INT,
@@ -117,5 +125,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         item_id=_STR, ok={"type": "boolean"}, status_code=_NULL_INT, error={"type": ["string", "null"]},
         requests=_INT, attempts={"type": "array", "items": ref("Attempt")},
         diagnosis={"type": "array", "items": _STR}, findings={"type": "array", "items": ref("Finding")},
-        job_id=_STR, job_file={"type": ["string", "null"]}),
+        job_id=_STR, job_file={"type": ["string", "null"]},
+        limits=_obj(("max_body_bytes", "deadline_seconds"), max_body_bytes=_NULL_INT,
+                    deadline_seconds=_NULL_NUM)),
 }

@@ -15,12 +15,19 @@ diagnosis a job file carries. The API key never appears in the result: it
 and every credential the run sends are learned into a private secret book
 (not the process's: a caller may supply any key), URLs and texts are
 redacted, and the whole answer passes through ``redact_tree``.
+
+Bounds: the run reads at most ``max_body_bytes`` of any answer and stops at
+``deadline_seconds`` (``WorkerConfig``); the answer's ``limits`` says which
+were in force and each attempt's ``body_bytes`` how much was read.
+:func:`choose_target` decides which server the run may call and with which
+key; :class:`Slots` caps how many runs go at once.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,6 +42,58 @@ ITEM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.2, 0.5)
 TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_BODY_BYTES = 32 << 20  # a high-resolution poster is a few MB
+DEFAULT_DEADLINE_SECONDS = 60.0
+DEFAULT_CONCURRENCY = 2
+
+
+class TargetRefused(Exception):
+    """The request may not run against that server, or names none; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def choose_target(server: str | None, api_key: str | None, *, configured_url: str | None,
+                  configured_key: str | None, any_server: bool) -> tuple[str, str]:
+    """The (server, key) a run uses, or TargetRefused.
+
+    Rules: without ``server`` the configured Jellyfin is used. A ``server``
+    other than the configured one is allowed only when ``any_server`` (the
+    dashboard has a token: its callers are trusted); otherwise the test
+    would let anyone who reaches the page probe internal services (SSRF), a
+    403. The configured key goes only to the configured server: a caller
+    naming another server must send its own ``api_key`` (400 otherwise).
+    """
+    same = server is None or (configured_url is not None and server.rstrip("/") == configured_url.rstrip("/"))
+    if not same and not any_server:
+        raise TargetRefused(403, "Without an API token the Custom ID Test talks only to the configured Jellyfin "
+                                 "(JELLYFIN_URL): leave server out, or set APHRODITE_BATCH_DEBUG_TOKEN.")
+    target = server or configured_url
+    key = api_key or (configured_key if same else None)
+    if target and not key and not same:
+        raise TargetRefused(400, "The configured key is sent only to the configured Jellyfin (JELLYFIN_URL): "
+                                 "send both server and api_key.")
+    if not target or not key:
+        raise TargetRefused(400, "No Jellyfin server is configured: set JELLYFIN_URL and JELLYFIN_API_KEY for the "
+                                 "dashboard, or send both server and api_key.")
+    return target, key
+
+
+class Slots:
+    """At most ``size`` runs at once; :meth:`take` answers at once, it never waits."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"The Custom ID Test needs at least 1 slot, not {size}.")
+        self._free = threading.BoundedSemaphore(size)
+
+    def take(self) -> bool:
+        return self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._free.release()
 
 
 def validate_item_id(item_id: object) -> str:
@@ -47,15 +106,19 @@ def validate_item_id(item_id: object) -> str:
     return item_id
 
 
-def diagnose(server: str, api_key: str, item_id: str, *, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+def diagnose(server: str, api_key: str, item_id: str, *, timeout: float = TIMEOUT_SECONDS,
+             max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
+             deadline_seconds: float | None = DEFAULT_DEADLINE_SECONDS) -> dict[str, Any]:
     """Run the worker on ``item_id`` against ``server`` and return its diagnosis.
 
     Raises ValueError for a bad item id or server URL; everything that goes
-    wrong on the wire is part of the answer, not an exception.
+    wrong on the wire, a body over the cap and the deadline included, is
+    part of the answer, not an exception.
     """
     validate_item_id(item_id)
     config = WorkerConfig(server=server, api_key=api_key, max_attempts=MAX_ATTEMPTS,
-                          backoff=BACKOFF_SECONDS, min_interval=0.0, timeout=timeout)
+                          backoff=BACKOFF_SECONDS, min_interval=0.0, timeout=timeout,
+                          max_body_bytes=max_body_bytes, deadline_seconds=deadline_seconds)
     job_id = f"custom-test-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     ensure_gate()
     with private_book() as book, capturing() as capture:
@@ -85,5 +148,6 @@ def diagnose(server: str, api_key: str, item_id: str, *, timeout: float = TIMEOU
         "diagnosis": advice,
         "job_id": job_id,
         "job_file": result.job_file.name if result.job_file is not None else None,
+        "limits": {"max_body_bytes": max_body_bytes, "deadline_seconds": deadline_seconds},
     }
     return redact_tree(answer, [api_key, *book.values()])  # type: ignore[return-value]

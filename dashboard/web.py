@@ -4,6 +4,9 @@ The page is one Jinja template plus plain JS and CSS from ``static/``: no
 CDN, no build step, so it works on machines without internet. It holds no
 data itself; the script reads everything from the API, sending the bearer
 token the operator typed (kept in ``sessionStorage``) when one is required.
+It runs under ``headers.PAGE_CSP``: no inline script or style (positions and
+widths are set through the CSSOM), nothing from other origins, no framing.
+Like every route, it answers only to allowed ``Host`` names (``auth``).
 """
 
 from __future__ import annotations

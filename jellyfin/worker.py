@@ -14,6 +14,19 @@ attempts, waiting ``backoff`` seconds (1 s then 2 s) or the server's
 ``Retry-After`` if it asks for longer. A pacer keeps at least
 ``min_interval`` seconds between requests across all workers of the job.
 
+Bounds (both off by default; the dashboard's Custom ID Test sets them):
+``max_body_bytes`` caps the bytes read of any one answer, redirects
+included (bodies are read as a stream; past the cap the item fails at once,
+with no retry, and the body is not kept); ``deadline_seconds`` bounds the
+whole run: it is checked before each attempt and between chunks of a body,
+waits are cut short by it and no request waits longer than what is left, so
+a server that trickles one byte a second ends the item at the deadline. With
+a cap the worker asks for ``Accept-Encoding: identity`` and fails an answer
+that comes compressed anyway, as its decoded size is not what was counted.
+With ``output_dir``, an item id that is not a plain file name (a path
+separator, ``.``/``..``, a NUL) fails before any request: posters are only
+ever written inside that folder, never through a link.
+
 The job runs inside ``job_span`` and each item inside ``item_span``; with
 debug on, the job file records every attempt. The worker itself does not
 depend on debug being on. The asyncio twin is ``worker_async.run_job_async``.
@@ -30,11 +43,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from ..collector.jobfile import validate_job_id
 from ..instrumentation import current_pipeline, item_span, job_span
+from .bounds import ItemFailure as _Failure, RunBounds
+from .posters import check_item_id, save_poster
 
 AUTH_MODES = ("header", "query", "legacy-header", "legacy-query")
 SESSION_STRATEGIES = ("shared", "per-request")
@@ -59,6 +75,10 @@ class WorkerConfig:
     output_dir: Path | None = None
     #: The longest Retry-After the worker waits for (tests: 0, no waiting).
     max_retry_after: float = MAX_RETRY_AFTER_SECONDS
+    #: Most bytes read of any one answer's body; None: no cap.
+    max_body_bytes: int | None = None
+    #: Seconds the whole run may take; None: no deadline.
+    deadline_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.server.startswith(("http://", "https://")):
@@ -73,6 +93,10 @@ class WorkerConfig:
             raise ValueError("max_attempts and concurrency must be at least 1.")
         if self.min_interval < 0 or self.timeout <= 0 or self.max_retry_after < 0:
             raise ValueError("min_interval and max_retry_after must be >= 0 and timeout > 0.")
+        if self.max_body_bytes is not None and (isinstance(self.max_body_bytes, bool) or self.max_body_bytes < 1):
+            raise ValueError(f"max_body_bytes must be None or at least 1, not {self.max_body_bytes!r}.")
+        if self.deadline_seconds is not None and not self.deadline_seconds > 0:
+            raise ValueError(f"deadline_seconds must be None or positive, not {self.deadline_seconds!r}.")
 
     @property
     def base_url(self) -> str:
@@ -149,10 +173,23 @@ class _Pacer:
             return start - now
 
 
-class _Failure(Exception):
-    def __init__(self, status: int | None, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
+def _client(config: WorkerConfig, bounds: RunBounds) -> httpx.Client:
+    return httpx.Client(timeout=config.timeout, follow_redirects=True,
+                        event_hooks=bounds.event_hooks(asynchronous=False))
+
+
+def _async_client(config: WorkerConfig, bounds: RunBounds) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=config.timeout, follow_redirects=True,
+                             event_hooks=bounds.event_hooks(asynchronous=True))
+
+
+def _request_kwargs(config: WorkerConfig, bounds: RunBounds, auth: bool, *, asynchronous: bool) -> dict[str, Any]:
+    headers = {**bounds.headers(), **(config.auth_headers() if auth else {})}
+    kwargs = {"headers": headers, "params": config.auth_params() if auth else {},
+              "timeout": bounds.timeout(config.timeout)}
+    if bounds.deadline is not None and not asynchronous:  # asyncio cancels at the deadline instead
+        kwargs["extensions"] = {"trace": bounds.trace}
+    return kwargs
 
 
 def _retry_delay(config: WorkerConfig, attempt: int, response: httpx.Response | None) -> float:
@@ -194,12 +231,15 @@ def _judge(config: WorkerConfig, attempt: int, method: str, path: str, response:
 
 
 class _SyncRunner:
-    def __init__(self, config: WorkerConfig, pacer: _Pacer, client: httpx.Client | None) -> None:
-        self.config, self.pacer, self.client = config, pacer, client
+    def __init__(self, config: WorkerConfig, pacer: _Pacer, client: httpx.Client | None, bounds: RunBounds) -> None:
+        self.config, self.pacer, self.client, self.bounds = config, pacer, client, bounds
 
     def send(self, method: str, path: str, auth: bool, result: ItemResult) -> httpx.Response:
+        bounds = self.bounds
         for attempt in range(1, self.config.max_attempts + 1):
-            time.sleep(self.pacer.reserve())
+            bounds.check_time()
+            time.sleep(bounds.wait(self.pacer.reserve()))
+            bounds.check_time()
             result.requests += 1
             response, error = None, None
             try:
@@ -209,37 +249,32 @@ class _SyncRunner:
             delay = _judge(self.config, attempt, method, path, response, error)
             if delay is None:
                 return response  # type: ignore[return-value]
-            time.sleep(delay)
+            time.sleep(bounds.wait(delay))
         raise AssertionError("unreachable: _judge raises on the last attempt")
 
     def _once(self, method: str, path: str, auth: bool) -> httpx.Response:
         config = self.config
-        kwargs = {"headers": config.auth_headers() if auth else {}, "params": config.auth_params() if auth else {}}
+        kwargs = _request_kwargs(config, self.bounds, auth, asynchronous=False)
         if self.client is not None:
             return self.client.request(method, config.base_url + path, **kwargs)
-        with httpx.Client(timeout=config.timeout, follow_redirects=True) as client:
+        with _client(config, self.bounds) as client:
             return client.request(method, config.base_url + path, **kwargs)
 
     def item(self, item_id: str) -> ItemResult:
         result = ItemResult(item_id, ok=False)
         with item_span(item_id) as span:
             try:
+                check_item_id(self.config.output_dir, item_id)
                 for method, path, auth in _paths(self.config, item_id):
                     response = self.send(method, path, auth, result)
                     result.status_code = response.status_code
                 result.size_bytes = len(response.content)
-                _save(self.config, item_id, response)
+                save_poster(self.config.output_dir, item_id, response.status_code, response.content)
                 result.ok = True
             except _Failure as failure:
                 result.status_code, result.error = failure.status, str(failure)
                 span.fail(result.error)
         return result
-
-
-def _save(config: WorkerConfig, item_id: str, response: httpx.Response) -> None:
-    if config.output_dir is not None:
-        config.output_dir.mkdir(parents=True, exist_ok=True)
-        (config.output_dir / f"{item_id}.png").write_bytes(response.content)
 
 
 def _finish(result: JobResult, started: float) -> JobResult:
@@ -250,8 +285,8 @@ def _finish(result: JobResult, started: float) -> JobResult:
     return result
 
 
-def _begin(config: WorkerConfig, job_id: str | None) -> tuple[JobResult, float, _Pacer]:
-    """What both runners do first: the job id, a clock and a pacer.
+def _begin(config: WorkerConfig, job_id: str | None) -> tuple[JobResult, float, _Pacer, RunBounds]:
+    """What both runners do first: the job id, a clock, a pacer and the run's bounds.
 
     The API key is not registered as a process-wide secret here: every form
     it travels in is redacted at the source, and a caller-supplied key (the
@@ -259,7 +294,7 @@ def _begin(config: WorkerConfig, job_id: str | None) -> tuple[JobResult, float, 
     words. The CLI registers the key of its own run.
     """
     job_id = validate_job_id(job_id) if job_id is not None else new_job_id()
-    return JobResult(job_id), time.monotonic(), _Pacer(config.min_interval)
+    return JobResult(job_id), time.monotonic(), _Pacer(config.min_interval), RunBounds(config.max_body_bytes, config.deadline_seconds)
 
 
 def run_job(
@@ -269,13 +304,12 @@ def run_job(
     progress: Progress | None = None,
 ) -> JobResult:
     """Process every item (threads when ``concurrency`` > 1) and return the outcome."""
-    result, started, pacer = _begin(config, job_id)
+    result, started, pacer, bounds = _begin(config, job_id)
     job_id = result.job_id
     with job_span(job_id, items_total=len(item_ids)):
-        client = (httpx.Client(timeout=config.timeout, follow_redirects=True)
-                  if config.session_strategy == "shared" else None)
+        client = _client(config, bounds) if config.session_strategy == "shared" else None
         try:
-            runner = _SyncRunner(config, pacer, client)
+            runner = _SyncRunner(config, pacer, client, bounds)
 
             def one(item_id: str) -> ItemResult:
                 outcome = runner.item(item_id)
@@ -291,6 +325,7 @@ def run_job(
                     futures = [pool.submit(contextvars.copy_context().run, one, i) for i in item_ids]
                     result.items = [future.result() for future in futures]
         finally:
+            bounds.close()
             if client is not None:
                 client.close()
     return _finish(result, started)

@@ -91,8 +91,8 @@ function renderActive(jobs) {
         el("span", { class: "muted" }, `${job.items_done} / ${total || "?"} items`)),
       el("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total),
                   "aria-valuenow": String(job.items_done) },
-        el("div", { class: "done", style: `width:${pct(okDone)}%` }),
-        el("div", { class: "failed", style: `width:${pct(job.items_failed)}%` })),
+        el("div", { class: "done", style: { width: `${pct(okDone)}%` } }),
+        el("div", { class: "failed", style: { width: `${pct(job.items_failed)}%` } })),
       el("div", { class: "line muted" },
         el("span", {}, `${plural(job.requests, "request")} · ${job.failed_requests} failed · ${job.items_failed} items failed`),
         el("span", {}, `pid ${job.pid} · started ${formatAgo(job.started_at)}`)));
@@ -307,7 +307,9 @@ $("openapi-link").addEventListener("click", async (event) => {
 });
 
 $("test-config-note").textContent = document.body.dataset.jellyfinConfigured === "true"
-  ? "Uses the configured Jellyfin server" : "No Jellyfin server configured: enter server and API key";
+  ? "Uses the configured Jellyfin server"
+  : document.body.dataset.tokenRequired === "true" ? "No Jellyfin server configured: enter server and API key"
+  : "No Jellyfin server configured: set JELLYFIN_URL (without a token the test calls only that server)";
 setInterval(tickCountdown, 1000);
 if (document.body.dataset.tokenRequired === "true" && !sessionStorage.getItem(TOKEN_KEY)) askForToken("");
 else startPolling();

@@ -15,7 +15,9 @@ export const STATUS_MEANINGS = {
 
 export const $ = (id) => document.getElementById(id);
 
-/** Build an element: el("td", {class: "num"}, "text", child, ...). */
+/** Build an element: el("td", {class: "num"}, "text", child, ...).
+ * `style` is an object of CSSOM properties ({left: "10%"}), set on node.style: the page's CSP allows
+ * no inline style attributes, so a string (or any other type) is refused rather than silently dropped. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -23,7 +25,10 @@ export function el(tag, attrs = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "style") node.setAttribute("style", value);
+    else if (key === "style") {
+      if (typeof value !== "object") throw new TypeError("el(): style must be an object of CSS properties");
+      Object.assign(node.style, value);
+    }
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {

@@ -110,7 +110,7 @@ function renderTimeline(requests) {
   const ticks = [];
   const tick = (t) => (step >= 1000 ? `${+(t / 1000).toFixed(2)} s` : `${Math.round(t)} ms`);
   // A label too near the right edge would be cut off.
-  for (let t = 0; t <= end * 0.94; t += step) ticks.push(el("span", { class: "tl-tick", style: `left:${pos(t)}` }, tick(t)));
+  for (let t = 0; t <= end * 0.94; t += step) ticks.push(el("span", { class: "tl-tick", style: { left: pos(t) } }, tick(t)));
   const retries = requests.filter((r) => (r.attempt || 1) > 1).length;
   const fresh = requests.filter((r) => r.connection_reused === false).length;
   $("timeline-caption").textContent = `${plural(requests.length, "request")} over ${formatMs(end)} · ${plural(retries, "retry", "retries")} · ${plural(fresh, "new connection")}` +
@@ -133,9 +133,9 @@ function renderTimeline(requests) {
         el("span", { class: "p" }, shortPath(r.url)),
         (r.attempt || 1) > 1 ? el("span", { class: "tag", "data-testid": "retry-tag" }, `retry ${r.attempt - 1}`) : null),
       el("div", { class: "tl-track" },
-        connCls ? el("span", { class: `tl-conn ${connCls}`, style: `left:${pos(r.start_offset_ms || 0)}` }) : null,
+        connCls ? el("span", { class: `tl-conn ${connCls}`, style: { left: pos(r.start_offset_ms || 0) } }) : null,
         el("span", { class: `tl-bar ${cls}${(r.attempt || 1) > 1 ? " retry" : ""}`,
-                     style: `left:${pos(r.start_offset_ms || 0)};width:${pos(r.duration_ms || 0)}` })));
+                     style: { left: pos(r.start_offset_ms || 0), width: pos(r.duration_ms || 0) } })));
   });
   box.replaceChildren(el("div", { class: "tl-axis" }, el("div", { class: "tl-label" }, "Request"),
     el("div", { class: "tl-scale" }, ticks)), ...items);

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -125,3 +127,58 @@ def test_cleanup_reports_what_it_freed(tmp_path: Path) -> None:
     out = cli("cleanup", "--days", "0", "--dir", str(tmp_path))
     assert out.returncode == 0
     assert out.stdout.strip() == "deleted 1 job file(s), freed 50 bytes"
+
+
+class _AnyPathServer:
+    """A server that answers 200 with poster bytes to any path (a compromised or odd Jellyfin)."""
+
+    POSTER = b"\x89PNG\r\n\x1a\n" + b"poster" * 100
+
+    def __init__(self) -> None:
+        poster = self.POSTER
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                body = b"{}" if "/Images/" not in self.path else poster
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_run_job_saves_posters_only_inside_the_output_dir(tmp_path: Path) -> None:
+    """Item ids that are paths (``../../x``, absolute, a link's name) must not write outside --output-dir."""
+    out = tmp_path / "one" / "two" / "out"
+    out.mkdir(parents=True)
+    (tmp_path / "abs").mkdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("must stay as it is")
+    (out / "linked.png").symlink_to(outside)
+    hostile = ["../../../escaped", str(tmp_path / "abs" / "escaped"), "..", "linked"]
+    server = _AnyPathServer()
+    try:
+        done = cli("run-job", "--server", server.url, "--api-key", API_KEY, "--min-interval", "0", "--max-attempts",
+                   "1", "--output-dir", str(out), "--dir", str(tmp_path / "debug"), "-q", "good-item", *hostile)
+    finally:
+        server.close()
+    assert done.returncode == 1, done.stderr
+    assert (out / "good-item.png").read_bytes() == _AnyPathServer.POSTER
+    assert sorted(p.name for p in tmp_path.rglob("escaped*")) == []
+    assert outside.read_text() == "must stay as it is"
+    for item in hostile[:3]:
+        assert f"failed {item}: item id {item!r} is not a plain file name" in done.stdout
+    assert "failed linked: could not save the poster" in done.stdout

@@ -158,6 +158,27 @@ class Page:
             raise CDPError(f"JS error in {expression[:80]!r}: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
 
+    def watch_csp(self) -> None:
+        """Record Content-Security-Policy violations from now on, in every document this tab loads.
+
+        Two witnesses: a ``securitypolicyviolation`` listener installed before
+        any page script runs (events land in ``window.__cspViolations``), and
+        the browser's own log (``Log.entryAdded`` from the ``security`` source),
+        which also sees what happens before a listener could exist.
+        """
+        self.send("Log.enable")
+        self.send("Page.addScriptToEvaluateOnNewDocument", source=(
+            "window.__cspViolations = [];"
+            "document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push("
+            "{directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber}));"))
+
+    def csp_violations(self) -> list[Any]:
+        """Violations seen so far: the current document's events, then every logged one (see :meth:`watch_csp`)."""
+        in_page = self.evaluate("window.__cspViolations || []") or []
+        logged = [e["params"]["entry"]["text"] for e in self.events if e.get("method") == "Log.entryAdded"
+                  and e["params"]["entry"].get("source") == "security"]
+        return [*in_page, *logged]
+
     def goto(self, url: str) -> None:
         self.send("Page.navigate", url=url)
         self.wait_for("document.readyState === 'complete'")

@@ -67,7 +67,7 @@ def job_dir(tmp_path: Path) -> Path:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No debug, token or Jellyfin settings leak in from the developer's shell."""
     for name in (config.APHRODITE_BATCH_DEBUG, config.APHRODITE_BATCH_DEBUG_DIR, config.APHRODITE_BATCH_DEBUG_TOKEN,
-                 config.JELLYFIN_URL, config.JELLYFIN_API_KEY):
+                 config.APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS, config.JELLYFIN_URL, config.JELLYFIN_API_KEY):
         monkeypatch.delenv(name, raising=False)
 
 

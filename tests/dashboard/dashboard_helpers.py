@@ -41,7 +41,8 @@ def child_env(**extra: str) -> dict[str, str]:
     """This environment without debug, token or Jellyfin settings, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in (
         config.APHRODITE_BATCH_DEBUG, config.APHRODITE_BATCH_DEBUG_DIR, config.APHRODITE_BATCH_DEBUG_TOKEN,
-        config.JELLYFIN_URL, config.JELLYFIN_API_KEY) and not k.startswith("BATCH_DEBUG_")}
+        config.APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS, config.JELLYFIN_URL, config.JELLYFIN_API_KEY)
+        and not k.startswith("BATCH_DEBUG_")}
     env.update(extra)
     return env
 

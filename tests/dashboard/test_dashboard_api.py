@@ -201,7 +201,8 @@ def test_token_comes_from_the_environment_by_default(clean_env, job_dir, monkeyp
     assert client.get(f"{API}/status", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_cross_origin_state_changes_are_refused(client, job_dir) -> None:
+def test_cross_origin_state_changes_are_refused(make_app, job_dir) -> None:
+    client = make_app(ALLOWED_HOSTS=["nas.example"]).test_client()
     answer = client.post(f"{API}/enable", headers={"Origin": "http://evil.example"})
     assert answer.status_code == 403
     assert "Cross-origin" in error_of(answer)["message"]
@@ -214,10 +215,11 @@ def test_cross_origin_state_changes_are_refused(client, job_dir) -> None:
     assert proxied.status_code == 200
 
 
-def test_with_a_token_the_origin_does_not_matter(make_app) -> None:
+def test_with_the_token_the_origin_does_not_matter(make_app) -> None:
     client = make_app(API_TOKEN=TOKEN).test_client()
     foreign = {"Origin": "https://proxy.example"}
-    assert client.post(f"{API}/enable", headers=foreign).status_code == 401
+    assert client.post(f"{API}/enable", headers=foreign).status_code == 403  # a browser's forged request
+    assert client.post(f"{API}/enable", headers={"Origin": "http://localhost"}).status_code == 401
     assert client.post(f"{API}/enable", headers={**foreign, "Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 

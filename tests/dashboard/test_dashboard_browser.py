@@ -4,7 +4,10 @@ Starts the dashboard as a real process with a token and a Jellyfin server
 configured, opens the page, unlocks it with the token, switches debug on,
 runs a batch in a separate worker process, watches it live, opens its summary
 and timeline, downloads its full log, runs a Custom ID Test, saves a
-screenshot to ``test-artifacts/dashboard.png`` and cleans up.
+screenshot to ``test-artifacts/dashboard.png`` and cleans up. All of it
+under the dashboard's Content-Security-Policy: any violation (an inline
+style, an inline script, a foreign asset) fails the test. A page on another
+site cannot frame the dashboard.
 
 Skipped only when no Chromium is installed and ``CI`` is unset; under CI a
 missing browser fails the run.
@@ -12,15 +15,19 @@ missing browser fails the run.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from batch_debug.dashboard.headers import PAGE_CSP
 from cdp_browser import Browser, Page, find_chromium
-from dashboard_helpers import SIM_KEY, ServerProcess, finish_worker, start_worker
+from dashboard_helpers import API, SIM_KEY, ServerProcess, finish_worker, start_worker
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
@@ -52,6 +59,13 @@ def wait_downloaded(folder: Path, pattern: str, timeout: float = 15.0) -> Path:
     raise AssertionError(f"no {pattern} downloaded into {folder}: {sorted(p.name for p in folder.iterdir())}")
 
 
+def assert_page_headers(url: str) -> None:
+    """The page is served with the CSP and the anti-framing headers the browser then enforces."""
+    headers = httpx.get(url + "/", timeout=10).headers
+    assert headers["Content-Security-Policy"] == PAGE_CSP
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+
+
 def unlock_and_enable(page: Page) -> None:
     page.wait_for(visible("[data-testid=token-card]"), what="the token prompt")
     assert page.evaluate("document.querySelector('[data-testid=connection-state]').dataset.state") == "error"
@@ -79,8 +93,10 @@ def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path
     server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_TOKEN=TOKEN,
                            JELLYFIN_URL=mixed_sim.url, JELLYFIN_API_KEY=SIM_KEY)
     try:
+        assert_page_headers(server.url)
         with Browser.launch(chromium, tmp_path / "profile") as browser:
             page = browser.page
+            page.watch_csp()
             page.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
             page.goto(server.url + "/")
             unlock_and_enable(page)
@@ -155,6 +171,7 @@ def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path
                           what="the badge to say Off")
             errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
             assert errors == []
+            assert page.csp_violations() == []
     finally:
         server.stop()
 
@@ -183,6 +200,7 @@ def test_old_and_crashed_job_files_render_in_a_real_browser(chromium, tmp_path: 
     try:
         with Browser.launch(chromium, tmp_path / "profile") as browser:
             page = browser.page
+            page.watch_csp()
             page.goto(server.url + "/")
             for job in ("v1-fixture", "crashed-job"):
                 page.wait_for(f"!!document.querySelector('[data-testid=session-row][data-job-id={job}]')",
@@ -201,7 +219,80 @@ def test_old_and_crashed_job_files_render_in_a_real_browser(chromium, tmp_path: 
             notes = page.text("[data-testid=summary-life]")
             assert "ValueError" in notes and "2 declared items never started" in notes
             assert page.text("[data-testid=summary-complete]") == "partial"
+            # The timeline's bars are placed through the CSSOM, which the CSP allows.
+            assert page.evaluate("document.querySelector('[data-testid=timeline-row] .tl-bar').style.left") != ""
             errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
             assert errors == []
+            assert page.csp_violations() == []
     finally:
         server.stop()
+
+
+def test_another_site_cannot_frame_the_page(chromium, tmp_path: Path, job_dir: Path) -> None:
+    """Clickjacking: a page on another origin frames the dashboard over its whole window and gets a click
+    where "Enable debug" is; the browser refuses to show the frame, so the click switches nothing on."""
+    server = ServerProcess(job_dir, tmp_path / "server.log")
+    decoy = _DecoySite(server.url + "/")
+    try:
+        with Browser.launch(chromium, tmp_path / "profile") as browser:
+            page = browser.page
+            page.watch_csp()
+            page.goto(server.url + "/")
+            page.wait_for(visible("[data-testid=enable-button]"), what="the Enable button")
+            spot = page.evaluate("(() => { const r = document.querySelector('[data-testid=enable-button]')"
+                                 ".getBoundingClientRect(); "
+                                 "return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+            page.goto(decoy.url)
+            child = _child_frame(page)
+            assert child["url"] == "chrome-error://chromewebdata/"
+            assert child.get("unreachableUrl") == server.url + "/"
+            for kind in ("mousePressed", "mouseReleased"):
+                page.send("Input.dispatchMouseEvent", type=kind, x=spot["x"], y=spot["y"], button="left", clickCount=1)
+            watch_until = time.monotonic() + 1.5  # a framed page would have sent its POST by now
+            while time.monotonic() < watch_until:
+                assert httpx.get(f"{server.url}{API}/status", timeout=10).json()["debug_enabled"] is False
+                time.sleep(0.1)
+            assert any("frame-ancestors 'none'" in str(v) for v in page.csp_violations())
+    finally:
+        decoy.close()
+        server.stop()
+
+
+def _child_frame(page: Page, timeout: float = 20.0) -> dict:
+    """The decoy page's iframe, once its navigation has ended (the dashboard, or an error page)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = page.send("Page.getFrameTree")["frameTree"].get("childFrames", [])
+        if children and children[0]["frame"]["url"] not in ("", "about:blank"):
+            return children[0]["frame"]
+        time.sleep(0.1)
+    raise AssertionError("the decoy page's frame never navigated")
+
+
+class _DecoySite:
+    """Another site (another origin): a page that frames ``target``, nearly transparent, over its whole window."""
+
+    def __init__(self, target: str) -> None:
+        body = (f'<!doctype html><body style="margin:0"><h1 style="position:absolute">Win a prize: click!</h1>'
+                f'<iframe id="victim" src="{target}" style="border:0;width:100vw;height:100vh;opacity:0.01">'
+                f'</iframe></body>').encode()
+
+        class Decoy(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+        self.url = f"http://127.0.0.1:{self.site.server_port}/"
+        self.thread = threading.Thread(target=self.site.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.site.shutdown()
+        self.site.server_close()

@@ -75,17 +75,24 @@ def test_summary_comes_from_the_newest_file_of_the_job(client, add_job) -> None:
 def test_a_damaged_file_is_422_naming_it(client, job_dir, content) -> None:
     path = job_dir / "job_broken_20260101_120000.json"
     path.write_bytes(content.encode("latin-1"))
-    for what in ("summary", "trace"):
+    for what in ("summary", "trace", "full-log"):
         answer = client.get(f"{API}/job/broken/{what}")
-        assert answer.status_code == 422
+        assert answer.status_code == 422, what
         assert path.name in answer.get_json()["error"]["message"]
-    # The raw download still works: it is how a person looks at what is wrong.
-    download = client.get(f"{API}/job/broken/full-log")
-    assert download.status_code == 200 and download.data == path.read_bytes()
-    download.close()
     listed = client.get(f"{API}/jobs").get_json()["jobs"]
     assert [(j["job_id"], j["total_requests"]) for j in listed] == [("broken", None)]
     assert path.name in listed[0]["error"]
+
+
+def test_a_file_cut_short_after_its_summary_is_422_for_full_log_and_trace(client, add_job) -> None:
+    path = add_job("cut")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) * 2 // 3])  # the head (summary) is whole, the requests are not
+    assert client.get(f"{API}/job/cut/summary").status_code == 200
+    for what in ("trace", "full-log"):
+        answer = client.get(f"{API}/job/cut/{what}")
+        assert answer.status_code == 422, what
+        assert path.name in answer.get_json()["error"]["message"]
 
 
 def test_full_log_downloads_the_newest_file_as_is(client, add_job) -> None:

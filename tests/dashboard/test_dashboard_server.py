@@ -1,19 +1,23 @@
-"""The dashboard as a real server process, driven over HTTP with a separate worker process."""
+"""The dashboard as a real server process (waitress), driven over HTTP with a separate worker process,
+half-sent requests and a DNS-rebinding client."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from batch_debug.dashboard.app import create_app
 from batch_debug.dashboard.server import ServeError, create_server, is_loopback, serve
-from dashboard_helpers import API, SIM_KEY, ServerProcess, child_env, finish_worker, start_worker
+from dashboard_helpers import API, RECORDED_JOB, SIM_KEY, ServerProcess, child_env, finish_worker, start_worker
 
 
 @pytest.mark.parametrize(("host", "expected"), [
@@ -104,3 +108,86 @@ def test_enable_in_the_server_reaches_a_worker_process_and_disable_stops_it(serv
     assert [f["job_id"] for f in http.get(f"{API}/status").json()["recent_debug_files"]] == ["proc-job-1"]
     assert sorted(p.name for p in job_dir.glob("job_*.json")) == [Path(result["job_file"]).name]
     http.close()
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _half_sent(url: str) -> socket.socket:
+    """A client that sends half a request line and headers, and never the rest."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(f"GET {API}/status HTTP/1.1\r\nHost: {parts.netloc}\r\nX-Half: ".encode())
+    return sock
+
+
+def test_half_sent_requests_hold_no_threads_and_others_are_served(tmp_path: Path, job_dir: Path) -> None:
+    """800 half-sent requests held 800 threads of the development server; a thread pool holds none."""
+    server = ServerProcess(job_dir, tmp_path / "server.log", BATCH_DEBUG_SERVER_THREADS="4")
+    held: list[socket.socket] = []
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/healthz").status_code == 200
+            baseline = _threads(server.process.pid)
+            held = [_half_sent(server.url) for _ in range(20)]
+            for _ in range(10):  # a fresh connection each time, as a new client
+                assert httpx.get(f"{server.url}{API}/status", timeout=10).status_code == 200
+            assert _threads(server.process.pid) <= baseline
+            for sock in held:
+                sock.close()
+            held = []
+            assert http.get(f"{API}/status").status_code == 200
+            assert _threads(server.process.pid) == baseline
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
+def test_a_half_sent_request_is_dropped_after_the_channel_timeout(tmp_path: Path, job_dir: Path) -> None:
+    server = ServerProcess(job_dir, tmp_path / "server.log", BATCH_DEBUG_SERVER_CHANNEL_TIMEOUT="1",
+                           BATCH_DEBUG_SERVER_CLEANUP_INTERVAL="1")
+    try:
+        with _half_sent(server.url) as sock:
+            assert sock.recv(1) == b""  # the server closed it (a development server waits forever)
+        assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_rebinding_page_gets_nothing_from_the_real_server(tmp_path: Path, job_dir: Path, add_job) -> None:
+    """DNS rebinding against the process: a foreign Host with a matching Origin, no token."""
+    job = add_job(when=datetime.now(timezone.utc) - timedelta(days=30))
+    server = ServerProcess(job_dir, tmp_path / "server.log")
+    port = urlsplit(server.url).port
+    evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    try:
+        with httpx.Client(base_url=server.url, timeout=10, headers=evil) as http:
+            answers = [http.post(f"{API}/enable", json={"duration_minutes": 1440}), http.get(f"{API}/status"),
+                       http.get(f"{API}/job/{RECORDED_JOB}/full-log"), http.delete(f"{API}/cleanup?days=0"),
+                       http.post(f"{API}/test-item", json={"item_id": "0123456789abcdef0123456789abcdef"}),
+                       http.get("/")]
+        assert [a.status_code for a in answers] == [403] * len(answers)
+        assert all(a.json()["error"]["status"] == 403 for a in answers)
+        assert job.exists()
+        status = httpx.get(f"{server.url}{API}/status", timeout=10).json()
+        assert status["debug_enabled"] is False and status["debug_files_total"] == 1
+    finally:
+        server.stop()
+
+
+def test_with_the_token_the_real_server_answers_any_host(tmp_path: Path, job_dir: Path) -> None:
+    token = "real-server-t0ken"
+    server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_TOKEN=token)
+    port = urlsplit(server.url).port
+    evil = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.post(f"{API}/enable", headers=evil).status_code == 403
+            assert http.get("/", headers=evil).status_code == 403
+            auth = {**evil, "Authorization": f"Bearer {token}"}
+            assert http.post(f"{API}/enable", headers=auth).status_code == 200
+            assert http.get(f"{API}/status", headers={"Host": f"sidecar:{port}", **auth}).json()["debug_enabled"]
+    finally:
+        server.stop()

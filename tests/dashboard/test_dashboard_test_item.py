@@ -1,14 +1,23 @@
-"""The Custom ID Test (POST /test-item) against a real Jellyfin simulator."""
+"""The Custom ID Test (POST /test-item) against a real Jellyfin simulator, and its bounds: a body cap,
+a deadline, a cap on runs at once, and only the configured server without a token (no SSRF)."""
 
 from __future__ import annotations
+
+import http.server
+import threading
+import time
 
 import pytest
 
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
+from batch_debug.jellyfin.shapes import Shapes
 from dashboard_helpers import API, SIM_KEY
+from support import API_KEY
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
+TOKEN = "test-item-t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
@@ -78,10 +87,10 @@ def test_a_persistently_broken_item_shows_every_retry(make_app, mixed_sim) -> No
     assert not any("Custom ID Test" in line or "individual processing" in line for line in result["diagnosis"])
 
 
-def test_server_and_key_can_come_from_the_request(make_app, healthy_sim) -> None:
-    client = make_app().test_client()
+def test_with_a_token_server_and_key_can_come_from_the_request(make_app, healthy_sim) -> None:
+    client = make_app(API_TOKEN=TOKEN).test_client()
     answer = client.post(f"{API}/test-item", json={"item_id": healthy_sim.item_ids[1], "server": healthy_sim.url,
-                                                     "api_key": SIM_KEY})
+                                                     "api_key": SIM_KEY}, headers=AUTH)
     assert answer.status_code == 200 and answer.get_json()["ok"] is True
     assert SIM_KEY not in answer.get_data(as_text=True)
 
@@ -98,7 +107,7 @@ def test_an_unreachable_server_is_a_network_diagnosis(make_app) -> None:
 
 @pytest.mark.parametrize(("settings", "body", "needle"), [
     ({}, {"item_id": UNKNOWN_ID}, "No Jellyfin server is configured"),
-    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "configured-key"},
+    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "configured-key", "API_TOKEN": TOKEN},
      {"item_id": UNKNOWN_ID, "server": "http://127.0.0.1:10"}, "send both server and api_key"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "../../etc"}, "item_id must be"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "x" * 129}, "item_id must be"),
@@ -109,7 +118,9 @@ def test_an_unreachable_server_is_a_network_diagnosis(make_app) -> None:
 ])
 def test_bad_test_requests_are_400(make_app, settings, body, needle) -> None:
     client = make_app(**settings).test_client()
-    answer = client.post(f"{API}/test-item", json=body) if body is not None else client.post(f"{API}/test-item")
+    headers = AUTH if settings.get("API_TOKEN") else {}
+    answer = (client.post(f"{API}/test-item", json=body, headers=headers) if body is not None
+              else client.post(f"{API}/test-item", headers=headers))
     assert answer.status_code == 400
     assert needle in answer.get_json()["error"]["message"]
     assert "configured-key" not in answer.get_data(as_text=True)
@@ -128,3 +139,159 @@ def test_with_debug_on_the_test_leaves_a_job_file(make_app, job_dir, healthy_sim
     assert [(j["job_id"], j["filename"], j["total_requests"]) for j in listed] == [
         (result["job_id"], result["job_file"], 3)]
     assert SIM_KEY.encode() not in (job_dir / result["job_file"]).read_bytes()
+
+
+# -- bounds: body cap, deadline, concurrency, and which servers it may call ----------------------
+
+def _run(app, body: dict, headers: dict | None = None):
+    answer = app.test_client().post(f"{API}/test-item", json=body, headers=headers or {})
+    return answer
+
+
+def test_a_body_over_the_cap_fails_the_item_and_is_not_read_whole(make_app, make_sim) -> None:
+    sim = make_sim("healthy", shapes=Shapes(image_bytes=4 << 20))
+    app = make_app(JELLYFIN_URL=sim.url, JELLYFIN_API_KEY=API_KEY, TEST_ITEM_MAX_BODY_BYTES=64 << 10)
+    result = _run(app, {"item_id": sim.item_ids[0]}).get_json()
+    assert (result["ok"], result["status_code"]) == (False, 200)
+    assert "larger than the cap of 65536 bytes" in result["error"]
+    assert result["limits"]["max_body_bytes"] == 65536
+    download = result["attempts"][-1]
+    assert (download["method"], download["attempt"]) == ("GET", 1)  # not retried
+    assert download["body_bytes"] < 4 << 20 and download["body_bytes"] <= (64 << 10) + (64 << 10)
+    assert result["requests"] == 3 and result["size_bytes"] == 0
+
+
+def test_a_trickling_body_ends_at_the_deadline(make_app, make_sim) -> None:
+    sim = make_sim("healthy", shapes=Shapes(image_bytes=1 << 20, image_rate=2048))  # 512 s at that rate
+    app = make_app(JELLYFIN_URL=sim.url, JELLYFIN_API_KEY=API_KEY, TEST_ITEM_DEADLINE_SECONDS=1.0)
+    result = _run(app, {"item_id": sim.item_ids[0]}).get_json()
+    assert result["ok"] is False
+    assert "deadline of 1 s passed" in result["error"]
+    assert result["limits"]["deadline_seconds"] == 1.0
+    assert result["attempts"][-1]["body_bytes"] < 1 << 20
+
+
+class _TricklingErrors:
+    """A server whose every answer is a 500 with a 100 kB body sent a byte at a time, 50 bytes a second."""
+
+    def __init__(self) -> None:
+        stop = self.stop = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                self.send_response(500)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                try:
+                    while not stop.wait(0.02):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client hung up
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_trickling_error_body_read_by_the_recorder_ends_at_the_deadline(make_app) -> None:
+    """An error body is read ahead inside the transport, where no check sits between chunks: the watchdog ends it."""
+    server = _TricklingErrors()
+    try:
+        app = make_app(JELLYFIN_URL=server.url, JELLYFIN_API_KEY=API_KEY, TEST_ITEM_DEADLINE_SECONDS=1.0)
+        result = _run(app, {"item_id": UNKNOWN_ID}).get_json()
+    finally:
+        server.close()
+    assert result["ok"] is False
+    assert "deadline of 1 s passed" in result["error"]
+    assert result["requests"] == 1
+
+
+def test_runs_past_the_concurrency_cap_are_429(make_app, make_sim) -> None:
+    sim = make_sim("healthy", shapes=Shapes(image_bytes=1 << 20, image_rate=2048))
+    app = make_app(JELLYFIN_URL=sim.url, JELLYFIN_API_KEY=API_KEY, TEST_ITEM_CONCURRENCY=1,
+                   TEST_ITEM_DEADLINE_SECONDS=2.0)
+    first: list = []
+    running = threading.Thread(target=lambda: first.append(_run(app, {"item_id": sim.item_ids[0]})))
+    running.start()
+    try:
+        deadline = time.monotonic() + 20
+        while sim.stats()["total"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the first run has reached the server, holding the only slot
+        busy = _run(app, {"item_id": sim.item_ids[1]})
+        assert busy.status_code == 429
+        assert "already running" in busy.get_json()["error"]["message"]
+        assert busy.headers["Retry-After"] == "5"
+    finally:
+        running.join(30)
+    assert first[0].status_code == 200
+    assert _run(app, {"item_id": UNKNOWN_ID}).status_code == 200  # the slot came back
+
+
+class _InternalService:
+    """A service on loopback that only insiders should reach: it records what it is sent."""
+
+    def __init__(self) -> None:
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                seen.append(dict(self.headers.items()) | {"path": self.path})
+                body = b"internal admin console: db password hunter2"
+                self.send_response(500)
+                self.send_header("Server", "internal-svc/1.0")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def internal_service():
+    service = _InternalService()
+    yield service
+    service.close()
+
+
+def test_without_a_token_only_the_configured_server_is_called(make_app, healthy_sim, internal_service) -> None:
+    """SSRF: a caller of a dashboard without a token may not point the test at internal services."""
+    app = make_app(JELLYFIN_URL=healthy_sim.url, JELLYFIN_API_KEY=SIM_KEY)
+    answer = _run(app, {"item_id": UNKNOWN_ID, "server": internal_service.url, "api_key": "caller-key"})
+    assert answer.status_code == 403
+    assert "only to the configured Jellyfin" in answer.get_json()["error"]["message"]
+    assert "hunter2" not in answer.get_data(as_text=True) and internal_service.seen == []
+    same = _run(app, {"item_id": healthy_sim.item_ids[2], "server": healthy_sim.url + "/"})
+    assert same.status_code == 200 and same.get_json()["ok"] is True  # the configured server, its key
+
+
+def test_with_a_token_any_server_is_called_but_never_with_the_configured_key(make_app, healthy_sim,
+                                                                            internal_service) -> None:
+    configured_key = "configured-key-stays-home-42"
+    app = make_app(JELLYFIN_URL=healthy_sim.url, JELLYFIN_API_KEY=configured_key, API_TOKEN=TOKEN)
+    refused = _run(app, {"item_id": UNKNOWN_ID, "server": internal_service.url}, AUTH)
+    assert refused.status_code == 400 and internal_service.seen == []
+    answer = _run(app, {"item_id": UNKNOWN_ID, "server": internal_service.url, "api_key": "caller-key-123"}, AUTH)
+    assert answer.status_code == 200 and answer.get_json()["status_code"] == 500
+    assert internal_service.seen and all(configured_key not in str(request) for request in internal_service.seen)
+    assert any("caller-key-123" in str(request) for request in internal_service.seen)
