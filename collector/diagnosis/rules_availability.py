@@ -21,7 +21,8 @@ from .. import attempts as R
 from ..bodytext import gist, title_of
 from . import Finding, rule
 from .text import counts, examples, listing, plural, seconds, verb
-from .view import JobView, Record, Window
+from .view import JobView, Record
+from .windows import Window
 
 _GATEWAY = frozenset({502, 503, 504})
 
