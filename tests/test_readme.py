@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from batch_debug.collector.config import SETTINGS
@@ -51,3 +52,29 @@ def test_every_simulator_profile_is_in_the_readme() -> None:
 
     section = README.split("## The Jellyfin simulator", 1)[1]
     assert [p for p in PROFILES if f"`{p}`" not in section] == []
+
+
+def test_every_key_of_a_real_job_file_is_in_the_job_file_section(debug_pipeline, make_sim) -> None:
+    import json
+
+    import httpx
+
+    from batch_debug.instrumentation import item_span, job_span
+
+    sim = make_sim("mixed", seed=3)  # failures too: their records carry more keys
+    with job_span("readme-keys", items_total=12), httpx.Client() as client:
+        for item_id in sim.demo_item_ids(12, seed=1):
+            with item_span(item_id):
+                client.get(f"{sim.url}/Items/{item_id}/Images/Primary")
+    path = debug_pipeline.job_file("readme-keys")
+    assert path is not None
+    document = json.loads(path.read_text())
+    assert any("response_headers" in record for record in document["requests"])  # a failure's keys were seen
+    section = README.split("## The job file", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([a-z_A-Z]+)`", section))
+    assert [key for key in document if key not in named] == []
+    assert [key for key in document["summary"] if key not in named] == []
+    assert [key for key in document["environment"] if key not in named] == []
+    for part in ("requests", "items"):
+        keys = {key for record in document[part] for key in record}
+        assert sorted(keys - named) == [], part

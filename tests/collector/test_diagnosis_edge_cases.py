@@ -18,7 +18,7 @@ def refused(item_id: str) -> dict:
     return broken(item_id, "ConnectError", "connect")
 
 
-# --- rules_availability / view.find_windows ------------------------------------------------------------
+# --- rules_availability / windows.find_windows-----------------------------------------------------------
 
 def test_three_items_failing_once_back_to_back_are_no_proof_of_anything_item_specific():
     """Three items, one attempt each, all 503 in a row between successes. Three single answers are too
