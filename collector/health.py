@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .jobfile import pid_alive
+from .retention import pid_alive
 
 logger = logging.getLogger(__name__)
 

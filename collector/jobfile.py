@@ -3,7 +3,7 @@
 A job file is ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` (UTC) in the debug
 folder. Files are written to a temporary name in the same folder and renamed,
 so a reader sees a whole file or none; temporary files left by a killed
-process are removed by :func:`remove_stale_temp_files`.
+process are removed by :func:`retention.remove_stale_temp_files`.
 
 Every file made here (job files, the spool's and the progress files'
 temporary files) is created with the permission bits of
@@ -18,9 +18,12 @@ name a path outside the folder.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,7 +37,6 @@ FILE_RE = re.compile(rf"^job_(?P<job_id>{JOB_ID_PATTERN})_(?P<stamp>\d{{8}}_\d{{
 STAMP_FORMAT = "%Y%m%d_%H%M%S"
 TEMP_PREFIX = ".job-"
 TEMP_SUFFIX = ".tmp"
-_TEMP_PID = re.compile(r"^\.(?:job|state)-(\d+)-")
 
 
 class JobFileError(Exception):
@@ -171,14 +173,43 @@ def newest_for(directory: Path, job_id: str) -> Path | None:
     return None
 
 
-def load(path: Path) -> dict[str, Any]:
-    """A job file's content, or JobFileError naming the file and the problem."""
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def open_for_reading(path: Path) -> io.BufferedReader:
+    """``path`` opened for reading if it is a regular file and not a link, else OSError.
+
+    The checks are made on the open descriptor, so what was checked is what
+    is read: a name swapped for a symlink (to ``/etc/passwd``) between the
+    listing and the open is refused (``ELOOP``), not followed, and a FIFO
+    swapped in cannot hold the reader (``O_NONBLOCK``).
+    """
+    fd = os.open(path, _READ_FLAGS)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise JobFileError(f"job file {Path(path).name} does not exist") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_error(path: Path, exc: BaseException) -> JobFileError:
+    name = Path(path).name
+    if isinstance(exc, FileNotFoundError):
+        return JobFileError(f"job file {name} does not exist")
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return JobFileError(f"job file {name} is a symbolic link; links are not followed")
+    return JobFileError(f"job file {name} is damaged or truncated: {exc}")
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A job file's content, or JobFileError naming the file and the problem (a link is refused)."""
+    try:
+        with open_for_reading(path) as handle:
+            data = json.loads(handle.read())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise JobFileError(f"job file {Path(path).name} is damaged or truncated: {exc}") from exc
+        raise _read_error(path, exc) from exc
     if not isinstance(data, dict) or "summary" not in data:
         raise JobFileError(f"job file {Path(path).name} is not a batch-debug job file")
     return data
@@ -197,7 +228,7 @@ def load_head(path: Path) -> dict[str, Any]:
     (other writers, hand edits) are loaded whole. Errors as :func:`load`.
     """
     try:
-        with open(path, "rb") as handle:
+        with open_for_reading(path) as handle:
             buffer = b""
             while True:
                 chunk = handle.read(_HEAD_CHUNK)
@@ -211,94 +242,11 @@ def load_head(path: Path) -> dict[str, Any]:
                     if isinstance(data, dict) and "summary" in data:
                         return data
                     break
-    except FileNotFoundError as exc:
-        raise JobFileError(f"job file {Path(path).name} does not exist") from exc
-    except (OSError, ValueError):
+    except OSError as exc:
+        raise _read_error(path, exc) from exc
+    except ValueError:
         pass  # fall back to the whole file, which gives the precise error
     data = load(path)
     data.pop("requests", None)
     data.pop("resourceSpans", None)
     return data
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (ours or another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temp_files(directory: Path, older_than_seconds: float = 86_400.0) -> int:
-    """Delete temporary files left by killed writers; returns how many.
-
-    A temporary file whose writer (the pid in its name) is gone is removed at
-    once; one without a readable pid only when older than ``older_than_seconds``.
-    """
-    removed = 0
-    now = datetime.now(timezone.utc).timestamp()
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    for entry in entries:
-        if not (entry.name.startswith((TEMP_PREFIX, ".state-")) and entry.name.endswith(TEMP_SUFFIX)):
-            continue
-        match = _TEMP_PID.match(entry.name)
-        try:
-            if match:
-                pid = int(match.group(1))
-                stale = pid != os.getpid() and not pid_alive(pid)
-            else:
-                stale = now - entry.stat().st_mtime >= older_than_seconds
-            if stale:
-                os.unlink(entry.path)
-                removed += 1
-        except OSError:
-            pass
-    return removed
-
-
-def enforce_quota(directory: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
-    """Delete the oldest job files until they take at most ``max_bytes``; returns what went.
-
-    ``keep`` (the file just written) is never deleted, even if it alone is larger.
-    """
-    files = list_job_files(directory)
-    total = sum(info.size_bytes for info in files)
-    removed = []
-    for info in reversed(files):  # oldest first
-        if total <= max_bytes:
-            break
-        if keep is not None and info.path == keep:
-            continue
-        try:
-            os.unlink(info.path)
-        except FileNotFoundError:
-            pass
-        total -= info.size_bytes
-        removed.append(info.path)
-    return removed
-
-
-def cleanup(directory: Path, days: int, now: datetime | None = None) -> tuple[int, int]:
-    """Delete job files older than ``days`` days (0: all); (files, bytes) freed.
-
-    Only files named like job files are touched, never the state file.
-    """
-    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-        raise ValueError(f"days must be a whole number >= 0, not {days!r}.")
-    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
-    deleted = freed = 0
-    for info in list_job_files(directory):
-        if days == 0 or info.created_at < cutoff:
-            try:
-                os.unlink(info.path)
-            except FileNotFoundError:
-                continue
-            deleted += 1
-            freed += info.size_bytes
-    return deleted, freed

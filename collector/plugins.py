@@ -40,7 +40,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from . import config, jobfile
+from . import config, retention
 from .assembler import PENDING_TIMEOUT_SECONDS, JobAssembler
 from .remote_switch import RemoteSwitch, make_switch
 from .sampler import DebugSampler
@@ -94,7 +94,7 @@ class JobFileExporter(SpanExporter):
     ) -> None:
         folder = Path(directory) if directory else config.debug_dir()
         try:
-            jobfile.remove_stale_temp_files(folder)
+            retention.remove_stale_temp_files(folder)
         except OSError:
             logger.warning("could not clean temporary files in %s", folder, exc_info=True)
         switch = shared_switch()

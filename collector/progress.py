@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .jobfile import pid_alive, temp_file, validate_job_id
+from .jobfile import temp_file, validate_job_id
+from .retention import pid_alive
 
 logger = logging.getLogger(__name__)
 

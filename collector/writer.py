@@ -35,7 +35,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import jobfile, progress, records
+from . import progress, records, retention
 from .document import build_head
 from .health import WriteHealth
 from .spool import JobSpool
@@ -258,7 +258,7 @@ class JobFileWriter:
             logger.warning("batch-debug quota: traces waiting for their job span took more than %d bytes on disk; "
                            "dropped the %d oldest", max_bytes, dropped)
         try:
-            for removed in jobfile.enforce_quota(self.directory, max(0, max_bytes - self._spool_total), keep=keep):
+            for removed in retention.enforce_quota(self.directory, max(0, max_bytes - self._spool_total), keep=keep):
                 logger.info("batch-debug quota: removed %s", removed.name)
         except OSError:
             logger.warning("batch-debug could not apply the disk quota", exc_info=True)

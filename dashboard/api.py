@@ -26,7 +26,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, progress
+from ..collector import health, jobfile, progress, retention
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
 from . import joblist, sendfile, testitem
 from .auth import token_required
@@ -234,7 +234,7 @@ def cleanup() -> Any:
     if not _ASCII_DIGITS.fullmatch(raw) or int(raw) > MAX_CLEANUP_DAYS:
         abort(400, f"days must be a whole number from 0 to {MAX_CLEANUP_DAYS}, not {raw!r}.")
     days = int(raw)
-    deleted, freed = jobfile.cleanup(_directory(), days)
+    deleted, freed = retention.cleanup(_directory(), days)
     logger.info("cleanup (older than %d days): %d files, %d bytes", days, deleted, freed)
     return jsonify({"deleted_files": deleted, "total_size_freed_bytes": freed, "days": days})
 

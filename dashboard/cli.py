@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from ..collector import config, jobfile, progress
+from ..collector import config, jobfile, progress, retention
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
@@ -141,7 +141,7 @@ def summary(job: str, directory: Path | None, as_json: bool) -> None:
 def cleanup(days: int, directory: Path | None) -> None:
     """Delete old job files (never the debug state)."""
     try:
-        deleted, freed = jobfile.cleanup(_dir(directory), days)
+        deleted, freed = retention.cleanup(_dir(directory), days)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {deleted} job file(s), freed {freed:,} bytes")

@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased
 from wrapt import wrap_function_wrapper
 
-from ..collector import config, jobfile
+from ..collector import config, retention
 from ..collector.export import otlp_processor
 from ..collector.processor import JobFileWriter, JobSpanProcessor
 from ..collector.redact import install_log_redaction
@@ -203,7 +203,7 @@ def setup(
         folder = _folder(directory, switch)
         try:
             # Leftovers of a process killed mid-write; never fatal.
-            jobfile.remove_stale_temp_files(folder)
+            retention.remove_stale_temp_files(folder)
         except OSError:
             logger.warning("could not clean temporary files in the debug folder", exc_info=True)
         root = DebugSampler(switch)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_debug.collector import health, jobfile
+from batch_debug.collector import health, jobfile, retention
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
@@ -78,7 +78,7 @@ def test_full_disk_never_fails_the_job_and_is_logged_once(tiny_disk: Path, make_
 def test_quota_removes_the_oldest_job_files_first(tmp_path: Path) -> None:
     stamps = [datetime(2026, 1, 1, 0, 0, s, tzinfo=timezone.utc) for s in range(5)]
     paths = [jobfile.write_atomic(tmp_path, f"j{i}", "x" * 1000, stamp) for i, stamp in enumerate(stamps)]
-    removed = jobfile.enforce_quota(tmp_path, 2500, keep=paths[-1])
+    removed = retention.enforce_quota(tmp_path, 2500, keep=paths[-1])
     assert removed == paths[:3]
     assert [p.exists() for p in paths] == [False, False, False, True, True]
 
@@ -86,7 +86,7 @@ def test_quota_removes_the_oldest_job_files_first(tmp_path: Path) -> None:
 def test_quota_never_removes_the_file_just_written(tmp_path: Path) -> None:
     old = jobfile.write_atomic(tmp_path, "old", "x" * 10, datetime(2026, 1, 1, tzinfo=timezone.utc))
     big = jobfile.write_atomic(tmp_path, "big", "x" * 5000, datetime(2026, 1, 2, tzinfo=timezone.utc))
-    assert jobfile.enforce_quota(tmp_path, 100, keep=big) == [old]
+    assert retention.enforce_quota(tmp_path, 100, keep=big) == [old]
     assert big.exists()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_debug.collector import jobfile
+from batch_debug.collector import jobfile, retention
 from batch_debug.collector.switch import STATE_FILENAME
 
 
@@ -57,16 +57,16 @@ def test_cleanup_deletes_only_old_job_files(tmp_path: Path) -> None:
     new = jobfile.write_atomic(tmp_path, "new", "y" * 10)
     (tmp_path / STATE_FILENAME).write_text("{}")
     (tmp_path / "job_notes.txt").write_text("keep")
-    assert jobfile.cleanup(tmp_path, 7) == (1, 100)
+    assert retention.cleanup(tmp_path, 7) == (1, 100)
     assert not old.exists() and new.exists()
-    assert jobfile.cleanup(tmp_path, 0) == (1, 10)
+    assert retention.cleanup(tmp_path, 0) == (1, 10)
     assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_FILENAME, "job_notes.txt"]
 
 
 @pytest.mark.parametrize("days", [-1, "7", 1.5, True])
 def test_cleanup_rejects_bad_days(tmp_path: Path, days: object) -> None:
     with pytest.raises(ValueError, match="days must be"):
-        jobfile.cleanup(tmp_path, days)  # type: ignore[arg-type]
+        retention.cleanup(tmp_path, days)  # type: ignore[arg-type]
 
 
 def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
     for path in (of_dead_writer, of_live_writer, old_unnamed, new_unnamed):
         path.write_text("half")
     os.utime(old_unnamed, (0, 0))
-    assert jobfile.remove_stale_temp_files(tmp_path) == 2
+    assert retention.remove_stale_temp_files(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([of_live_writer.name, new_unnamed.name])
 
 

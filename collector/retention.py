@@ -1,0 +1,107 @@
+"""What stays in the debug folder: the disk quota, cleanup by age, and temporary files of dead writers.
+
+Usage::
+
+    retention.enforce_quota(folder, max_bytes, keep=just_written)   # oldest job files go first
+    retention.cleanup(folder, days=7)                                # (files, bytes) freed
+    retention.remove_stale_temp_files(folder)                        # after a SIGKILL
+
+Only names made by :mod:`jobfile` are ever deleted: job files, and the
+temporary ``.job-<pid>-...tmp`` / ``.state-<pid>-...tmp`` files of writers
+that are gone. The state file and anything else in the folder is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .jobfile import TEMP_PREFIX, TEMP_SUFFIX, list_job_files
+
+#: The writer's pid in a temporary name (see ``jobfile.temp_file`` and the switch's state file).
+_TEMP_PID = re.compile(r"^\.(?:job|state)-(\d+)-")
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (ours or another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: Path, older_than_seconds: float = 86_400.0) -> int:
+    """Delete temporary files left by killed writers; returns how many.
+
+    A temporary file whose writer (the pid in its name) is gone is removed at
+    once; one without a readable pid only when older than ``older_than_seconds``.
+    """
+    removed = 0
+    now = datetime.now(timezone.utc).timestamp()
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith((TEMP_PREFIX, ".state-")) and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        match = _TEMP_PID.match(entry.name)
+        try:
+            if match:
+                pid = int(match.group(1))
+                stale = pid != os.getpid() and not pid_alive(pid)
+            else:
+                stale = now - entry.stat().st_mtime >= older_than_seconds
+            if stale:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def enforce_quota(directory: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the oldest job files until they take at most ``max_bytes``; returns what went.
+
+    ``keep`` (the file just written) is never deleted, even if it alone is larger.
+    """
+    files = list_job_files(directory)
+    total = sum(info.size_bytes for info in files)
+    removed = []
+    for info in reversed(files):  # oldest first
+        if total <= max_bytes:
+            break
+        if keep is not None and info.path == keep:
+            continue
+        try:
+            os.unlink(info.path)
+        except FileNotFoundError:
+            pass
+        total -= info.size_bytes
+        removed.append(info.path)
+    return removed
+
+
+def cleanup(directory: Path, days: int, now: datetime | None = None) -> tuple[int, int]:
+    """Delete job files older than ``days`` days (0: all); (files, bytes) freed.
+
+    Only files named like job files are touched, never the state file.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ValueError(f"days must be a whole number >= 0, not {days!r}.")
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    deleted = freed = 0
+    for info in list_job_files(directory):
+        if days == 0 or info.created_at < cutoff:
+            try:
+                os.unlink(info.path)
+            except FileNotFoundError:
+                continue
+            deleted += 1
+            freed += info.size_bytes
+    return deleted, freed
