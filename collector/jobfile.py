@@ -5,8 +5,8 @@ folder. Files are written to a temporary name in the same folder and renamed,
 so a reader sees a whole file or none; temporary files left by a killed
 process are removed by :func:`retention.remove_stale_temp_files`.
 
-Every file made here (job files, the spool's and the progress files'
-temporary files) is created with the permission bits of
+Every file made here (job files, the temporary files of the spool, the
+progress files and the switch's state file) is created with the permission bits of
 ``APHRODITE_BATCH_DEBUG_FILE_MODE`` (:func:`file_mode`, default 0600) in
 the ``open`` call itself, so the umask can only narrow them and nothing is
 ever widened afterwards.

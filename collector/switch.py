@@ -24,14 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import config
+from . import config, jobfile
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +228,8 @@ class DebugSwitch:
             "expires_at": state.expires_at.isoformat() if state.expires_at else None,
             "updated_at": (state.updated_at or datetime.now(timezone.utc)).isoformat(),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".state-{os.getpid()}-", suffix=".tmp", dir=self.directory)
+        # Created with APHRODITE_BATCH_DEBUG_FILE_MODE: workers of another user in the group must read it.
+        fd, tmp = jobfile.temp_file(self.directory, kind="state")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(payload, handle)

@@ -1,4 +1,4 @@
-"""Job, spool and progress files get the permission bits of APHRODITE_BATCH_DEBUG_FILE_MODE (default 0600);
+"""Job, spool, progress and state files get the permission bits of APHRODITE_BATCH_DEBUG_FILE_MODE (default 0600);
 the umask may narrow them, nothing widens them."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from batch_debug.collector import attributes as A
 from batch_debug.collector import config, jobfile, progress
 from batch_debug.collector.processor import JobFileWriter, JobSpanProcessor
+from batch_debug.collector.switch import DebugSwitch
 from batch_debug.collector.writer import BATCH_SIZE
 
 
@@ -62,3 +63,6 @@ def test_every_file_in_the_folder_gets_the_configured_mode(tmp_path: Path, monke
     job_file = jobfile.newest_for(tmp_path, "modes")
     assert job_file is not None and _mode(job_file) == expected
     assert _mode(jobfile.write_atomic(tmp_path, "direct", "{}")) == expected
+    switch = DebugSwitch(tmp_path)
+    switch.enable(5)  # the state file, which workers of another user must read
+    assert _mode(switch.path) == expected
