@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench loadtest install dev clean
+.PHONY: demo test bench loadtest hostile install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 loadtest: $(STAMP)
 	$(PY) benchmarks/loadtest.py --clients 50 --seconds 60
+
+hostile: $(STAMP)
+	$(PY) benchmarks/hostile.py
 
 clean:
 	rm -rf $(VENV) debug_logs .pytest_cache
