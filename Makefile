@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench loadtest hostile install dev clean
+.PHONY: demo test typecheck bench loadtest hostile install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: $(STAMP)
 # Two workers (these machines have two cores): each a process of its own, so the
 # process-wide instrumentation is never shared between them.
 test: $(DEVSTAMP)
+	$(PY) tools/typecheck.py
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+typecheck: $(DEVSTAMP)
+	$(PY) tools/typecheck.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(if $(QUICK),--quick,)
@@ -41,4 +45,4 @@ hostile: $(STAMP)
 	$(PY) benchmarks/hostile.py
 
 clean:
-	rm -rf $(VENV) debug_logs .pytest_cache
+	rm -rf $(VENV) debug_logs .pytest_cache .typecheck

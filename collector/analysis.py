@@ -97,7 +97,7 @@ def failure_patterns(requests: Sequence[Record], items: Iterable[Record] = ()) -
         if _failed(record):
             groups.setdefault(_pattern_of(record), []).append(record)
     succeeded = _succeeded_items(items)
-    patterns = []
+    patterns: list[dict[str, Any]] = []
     for name, records in groups.items():
         ids = _distinct_ids(records)
         kind, _, error = name.partition(":")

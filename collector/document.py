@@ -48,7 +48,6 @@ def build_head(
     end_ns = job_span.end_time or end_time_ns or start_ns
     info, info_error = records.server_info(job_span)
     attrs = job_span.attributes or {}
-    sessions = attrs.get(A.JOB_SESSIONS_CREATED)
     life = records.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
     items = [{**{k: v for k, v in i.items() if k != "started_ns"},
@@ -62,7 +61,7 @@ def build_head(
         debug_enabled=debug_enabled,
         env=env,
         life=life,
-        sessions_created=int(sessions) if sessions is not None else None,
+        sessions_created=records.count_attribute(attrs, A.JOB_SESSIONS_CREATED),
         dropped_spans=dropped_spans,
         dropped_records=dropped_records,
     )

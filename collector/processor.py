@@ -72,12 +72,8 @@ class JobSpanProcessor(SpanProcessor):
         except ValueError as exc:
             logger.warning("batch-debug does not record the job span %r: %s", span.name, exc)
             return
-        total = attrs.get(A.JOB_ITEMS_TOTAL)
-        try:
-            items_total = int(total) if total is not None else None  # type: ignore[call-overload]
-        except (ValueError, TypeError):
-            items_total = None  # on_start must not raise: the job goes on without a declared total
-        job = OpenJob(job_id, span, items_total)
+        # Never raises (on_start must not): a total that is not a count is left undeclared.
+        job = OpenJob(job_id, span, records.count_attribute(attrs, A.JOB_ITEMS_TOTAL))
         with self._lock:
             self._jobs[span.context.trace_id] = job
         job.progress.due()
@@ -87,7 +83,8 @@ class JobSpanProcessor(SpanProcessor):
         job = self._jobs.get(span.context.trace_id)
         if job is None:
             return
-        if span.context.span_id == job.job_span.context.span_id:
+        job_span = job.job_span  # set by on_start for every job of this processor
+        if job_span is not None and span.context.span_id == job_span.context.span_id:
             with self._lock:
                 self._jobs.pop(span.context.trace_id, None)
             job.job_span = span

@@ -34,14 +34,14 @@ class DamagedRecord(ValueError):
     """A request record that cannot be read, or a known key of it with the wrong type."""
 
 
-_NONE = type(None)
-_TEXT = frozenset({str})
-_TEXT_OR_NONE = frozenset({str, _NONE})
-_INT = frozenset({int})
-_INT_OR_NONE = frozenset({int, _NONE})
-_NUMBER_OR_NONE = frozenset({int, float, _NONE})
-_BOOL_OR_NONE = frozenset({bool, _NONE})
-_HEADERS = frozenset({dict})
+_NONE: type = type(None)
+_TEXT: frozenset[type] = frozenset({str})
+_TEXT_OR_NONE: frozenset[type] = frozenset({str, _NONE})
+_INT: frozenset[type] = frozenset({int})
+_INT_OR_NONE: frozenset[type] = frozenset({int, _NONE})
+_NUMBER_OR_NONE: frozenset[type] = frozenset({int, float, _NONE})
+_BOOL_OR_NONE: frozenset[type] = frozenset({bool, _NONE})
+_HEADERS: frozenset[type] = frozenset({dict})
 
 #: The types each known record key may have (README "Requests"); ``bool`` is no number here.
 #: Keys not listed pass as they are (they came from JSON and nothing reads them).
@@ -249,15 +249,14 @@ def job_life(job_span: ReadableSpan | None, *, ended: bool) -> dict[str, Any]:
     when the job ended and did not raise.
     """
     attrs = (job_span.attributes if job_span is not None else None) or {}
-    error = None
+    error: dict[str, str | None] | None = None
     if attrs.get(A.JOB_ERROR_TYPE):
         error = {"type": str(attrs[A.JOB_ERROR_TYPE]), "message": str(attrs.get(A.JOB_ERROR_MESSAGE) or "")}
     elif job_span is not None and job_span.status.status_code == StatusCode.ERROR:
         error = {"type": None, "message": job_span.status.description or "the job span ended with an error"}
 
     def count(key: str) -> int | None:
-        value = attrs.get(key)
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+        return count_attribute(attrs, key)
 
     return {
         "ended": ended,
@@ -269,11 +268,18 @@ def job_life(job_span: ReadableSpan | None, *, ended: bool) -> dict[str, Any]:
     }
 
 
+def count_attribute(attrs: Mapping[str, Any], key: str) -> int | None:
+    """A span attribute that counts something: a whole number >= 0, or None (absent, a bool, negative, text)."""
+    value = attrs.get(key)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+
+
 def server_info(job_span: ReadableSpan | None) -> tuple[dict[str, Any] | None, str | None]:
     """(``/System/Info/Public`` fields recorded on the job span, probe error)."""
     if job_span is None:
         return None, None
     attrs = job_span.attributes or {}
     prefix = A.SERVER_INFO_PREFIX
-    info = {k[len(prefix):]: v for k, v in attrs.items() if k.startswith(prefix)}
-    return (info or None), attrs.get(A.SERVER_INFO_ERROR)
+    info: dict[str, Any] = {k[len(prefix):]: v for k, v in attrs.items() if k.startswith(prefix)}
+    error = attrs.get(A.SERVER_INFO_ERROR)
+    return (info or None), (None if error is None else str(error))

@@ -93,7 +93,8 @@ def is_literal_secret(secret: str | None) -> bool:
     escape, so replacing it in serialised JSON keeps the JSON valid. Shorter
     values ("k", "test") would eat ordinary words.
     """
-    return bool(secret) and len(secret) >= 8 and bool(_SECRET_CHARS.match(secret)) and bool(_LETTER.search(secret))
+    return (secret is not None and len(secret) >= 8 and bool(_SECRET_CHARS.match(secret))
+            and bool(_LETTER.search(secret)))
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:

@@ -119,7 +119,13 @@ class RemoteSwitch:
         self.polls = 0
         self._opener = urllib.request.build_opener(_SameOriginRedirects)
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (s := ref()) is not None and s._forked())
+
+        def forked() -> None:
+            switch = ref()
+            if switch is not None:
+                switch._forked()
+
+        os.register_at_fork(after_in_child=forked)
 
     def __repr__(self) -> str:
         return f"RemoteSwitch({self.url!r})"

@@ -142,16 +142,16 @@ def credentials(headers: Any, query: bytes) -> dict[str, str]:
         form = HEADER_FORMS.get(name)
         if form is None or form in found:
             continue
-        value = raw.decode("latin-1")
-        value = token_field(value) if form in _FIELD_FORMS else value.strip()
+        text = raw.decode("latin-1")
+        value = token_field(text) if form in _FIELD_FORMS else text.strip()
         if value:
             found[form] = value
     if query and b"api" in query.lower():
         for pair in query.decode("latin-1").split("&"):
-            name, _, value = pair.partition("=")
-            form = QUERY_FORMS.get(name.lower())
-            if form is not None and value and form not in found:
-                found[form] = unquote(value)
+            key, _, given = pair.partition("=")
+            form = QUERY_FORMS.get(key.lower())
+            if form is not None and given and form not in found:
+                found[form] = unquote(given)
     return found
 
 

@@ -285,7 +285,7 @@ class JobFileWriter:
                 debug_enabled=self._debug_enabled(), secrets=secrets, end_time_ns=time.time_ns(),
             )
             # Scrubbed again as a whole: a secret learned late must not survive in an early batch.
-            path = job.spool.write_job_file(job.job_id, head, secrets)  # type: ignore[union-attr]
+            path = job.spool.write_job_file(job.job_id, head, secrets)
         except OSError as exc:
             self.health.failed(self.directory, f"writing the job file for {job.job_id}", exc)
             return None

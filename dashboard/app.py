@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..collector import config
@@ -65,6 +66,12 @@ def _defaults() -> dict[str, Any]:
     }
 
 
+class _DocumentedOrderJSON(DefaultJSONProvider):
+    """Flask's JSON, with keys left in the order the answers document them (not sorted)."""
+
+    sort_keys = False
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app: API blueprint, web page, auth and JSON errors."""
     app = Flask(__name__)
@@ -74,7 +81,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("BATCH_DEBUG")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    app.json.sort_keys = False  # keep answers in the documented key order
+    app.json = _DocumentedOrderJSON(app)
     app.config["DEBUG_DIR"] = str(Path(app.config["DEBUG_DIR"]).resolve())
     if isinstance(app.config["ALLOWED_HOSTS"], str):  # BATCH_DEBUG_ALLOWED_HOSTS=a,b from the environment
         app.config["ALLOWED_HOSTS"] = config.allowed_hosts({config.APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS:

@@ -43,7 +43,9 @@ def _parse(path: Path) -> dict[str, Any]:
         data = jobfile.load_head(path)  # the summary sits before the (possibly huge) request list
     except jobfile.JobFileError as exc:
         return {"complete": None, **dict.fromkeys(FIGURES), "error": str(exc)}
-    summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
+    summary = data.get("summary")
+    if not isinstance(summary, dict):
+        summary = {}
     headline: dict[str, Any] = {"complete": data.get("complete")}
     headline.update({key: summary.get(key) for key in FIGURES})
     return headline

@@ -59,7 +59,7 @@ _lock = threading.Lock()
 _BINARY = {"type": "string", "format": "binary"}
 _REQUEST_BODY = {"required": True, "content": {PROTOBUF: {"schema": _BINARY},
                                                JSON: {"schema": EXPORT_TRACE_REQUEST}}}
-_RESPONSES = {
+_RESPONSES: dict[int, str | dict[str, Any]] = {
     200: {"description": "Accepted: an ExportTraceServiceResponse in the request's encoding",
           "content": {PROTOBUF: {"schema": _BINARY}, JSON: {"schema": EXPORT_TRACE_RESPONSE}}},
     400: {"description": "Malformed payload: a google.rpc.Status in the request's encoding",

@@ -37,7 +37,7 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_SWITCH = {
+_SWITCH: dict[str, Any] = {
     "enabled": {"type": "boolean"},
     "source": {"type": ["string", "null"], "enum": ["env", "api", None]},
     "expires_at": _NULL_TIME,

@@ -43,7 +43,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 from waitress.server import create_server as waitress_server
@@ -118,7 +118,9 @@ class DashboardServer:
         self._map: dict[int, Any] = {}
         family, address = _resolve(host, port)
         listen = f"[{address}]:{port}" if family == socket.AF_INET6 else f"{address}:{port}"
-        self._server = waitress_server(
+        # Any: with one listen address this is a single-socket server, whose effective_host, effective_port
+        # and trigger the stubs leave out of the union create_server is declared to return.
+        self._server = cast(Any, waitress_server(
             _AccessLog(app), map=self._map, listen=listen, ident="batch-debug",
             threads=_setting(app, "SERVER_THREADS"),
             connection_limit=_room_for(_setting(app, "SERVER_CONNECTION_LIMIT")),
@@ -129,7 +131,7 @@ class DashboardServer:
             max_request_body_size=OTLP_MAX_BODY_BYTES + (1 << 20),  # the largest body any route takes
             asyncore_use_poll=True,  # select() stops at 1024 descriptors
             clear_untrusted_proxy_headers=False,  # X-Forwarded-Host is judged by auth, against the allow-list
-        )
+        ))
         self.host = str(self._server.effective_host)
         self.server_port = int(self._server.effective_port)
         self._running = False

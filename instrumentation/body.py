@@ -71,9 +71,9 @@ def peek_error_body(stream: Any) -> str | None:
             if size >= CAPTURE_LIMIT:
                 break
         else:
-            rest = None  # type: ignore[assignment]
+            rest = None
     except Exception as exc:  # noqa: BLE001 - give it back to the caller when they read
-        error, rest = exc, None  # type: ignore[assignment]
+        error, rest = exc, None
     stream._httpcore_stream = _ReplayStream(head, rest, inner, error)
     return _snippet(head, rest is None and error is None)
 

@@ -92,7 +92,7 @@ class ConnectionTrace:
 class AsyncConnectionTrace(ConnectionTrace):
     __slots__ = ()
 
-    async def __call__(self, name: str, info: dict[str, Any]) -> Any:  # type: ignore[override]
+    async def __call__(self, name: str, info: dict[str, Any]) -> Any:
         try:
             self.observe(name)
         except Exception:  # noqa: BLE001

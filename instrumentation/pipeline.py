@@ -101,7 +101,7 @@ def _secrets() -> list[str]:
     return [s for s in found if s]
 
 
-def _count_session(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+def _count_session(wrapped, instance, args, kwargs):
     job = current_job.get()
     if job is not None:
         job.sessions_created += 1

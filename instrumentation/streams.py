@@ -117,7 +117,7 @@ class AsyncRecordedBody(httpx.AsyncByteStream):
             return
         attempt = self.attempt
         try:
-            async for chunk in rest:  # type: ignore[attr-defined]
+            async for chunk in rest:
                 attempt.received(chunk)
                 yield chunk
         except GeneratorExit:

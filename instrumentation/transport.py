@@ -175,11 +175,11 @@ def install_gate(is_on: Callable[[], bool]) -> None:
     def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
         job = current_job.get()
         if job is not None:
-            return _traced(original, self, request, job)  # type: ignore[no-any-return]
+            return _traced(original, self, request, job)
         if is_on():
             _outside_job()
             return instrumented(self, request)
-        return original(self, request)  # type: ignore[no-any-return]
+        return original(self, request)
 
     async_current = httpx.AsyncHTTPTransport.handle_async_request
     async_original = getattr(async_current, "__wrapped__", async_current)
@@ -188,14 +188,16 @@ def install_gate(is_on: Callable[[], bool]) -> None:
     async def handle_async_request(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
         job = current_job.get()
         if job is not None:
-            return await _traced_async(async_original, self, request, job)  # type: ignore[no-any-return]
+            return await _traced_async(async_original, self, request, job)
         if is_on():
             _outside_job()
             return await async_instrumented(self, request)
-        return await async_original(self, request)  # type: ignore[no-any-return]
+        return await async_original(self, request)
 
-    for fn, orig in ((handle_request, original), (handle_async_request, async_original)):
-        fn._batch_debug_gate = True  # type: ignore[attr-defined]
-        fn.__wrapped__ = orig  # type: ignore[attr-defined] - lets uninstrument() unwrap to the original
+    # Marked as ours; __wrapped__ lets uninstrument() unwrap to the original.
+    handle_request._batch_debug_gate = True  # type: ignore[attr-defined]
+    handle_request.__wrapped__ = original  # type: ignore[attr-defined]
+    handle_async_request._batch_debug_gate = True  # type: ignore[attr-defined]
+    handle_async_request.__wrapped__ = async_original  # type: ignore[attr-defined]
     httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
     httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]

@@ -44,7 +44,7 @@ class Timings:
 class AsyncTimings(Timings):
     __slots__ = ()
 
-    async def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,  # type: ignore[override]
+    async def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,
                        _now: Any = time.perf_counter) -> Any:
         index = _index(name)
         if index is not None:

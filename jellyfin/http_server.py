@@ -177,7 +177,8 @@ class SimulatorServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse-DNS lookup (getfqdn) that can stall; skip it.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # Named threads, so a test (or a person with a debugger) can tell this server's handlers apart.

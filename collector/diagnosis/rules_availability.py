@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .. import attempts as R
 from ..bodytext import gist, title_of
@@ -46,7 +47,7 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         records = window.attempts
         ids = view.item_ids(records)
         recovered = view.recovered(ids)
-        base = dict(kind=window.kind, signature=window.signature, recovered_items=len(recovered),
+        base: dict[str, Any] = dict(kind=window.kind, signature=window.signature, recovered_items=len(recovered),
                     answered_by=_answered_by(view, records), answers_under_way=window.under_way)
         apart = (f" (apart from {plural(window.under_way, 'request')} already under way)"
                  if window.under_way else "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 from statistics import median
 
 from .. import attempts as R
@@ -80,7 +81,7 @@ def broken_attempts(view: JobView) -> Iterator[Finding]:
     for key, records in groups.items():
         ids = view.item_ids(records)
         recovered = view.recovered(ids)
-        base = dict(error_types=dict(Counter(str(r.get("error_type")) for r in records)),
+        base: dict[str, Any] = dict(error_types=dict(Counter(str(r.get("error_type")) for r in records)),
                     phase=R.phase(records[0]), recovered_items=len(recovered),
                     reused_connection=sum(1 for r in records if r.get("connection_reused")))
         n = len(records)
