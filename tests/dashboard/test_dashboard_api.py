@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -265,12 +266,20 @@ def test_the_page_is_served_with_its_assets(client) -> None:
     assert 'data-token-required="false"' in html
     for asset in ("/static/app.js", "/static/app.css"):
         assert asset in html
-    for asset in ("/static/app.js", "/static/core.js", "/static/summary.js", "/static/app.css"):
+    # Every module the page's script imports, followed from app.js, is served as JavaScript.
+    queue, served = ["/static/app.js", "/static/app.css"], set()
+    while queue:
+        asset = queue.pop()
+        if asset in served:
+            continue
+        served.add(asset)
         answer = client.get(asset)
         assert answer.status_code == 200 and len(answer.data) > 1000, asset
         if asset.endswith(".js"):  # module scripts load only with a JavaScript type
             assert answer.mimetype in ("text/javascript", "application/javascript")
+            queue += [f"/static/{name}" for name in re.findall(r'from "\./([\w-]+\.js)"', answer.get_data(as_text=True))]
         answer.close()
+    assert {"/static/core.js", "/static/summary.js", "/static/testitem.js"} <= served
     assert "http://" not in html and "https://" not in html  # no CDN
 
 
