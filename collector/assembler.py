@@ -16,9 +16,9 @@ same job file with the same writer.
 
 How spans are put together (one job = one trace):
 
-- spans are grouped by trace id; their request records are read from the
-  attempt spans by ``records.request_record`` (as the processor reads
-  them), item records from the item spans;
+- spans are grouped by trace id, each trace in a ``pending_job.PendingJob``
+  that reads the request records from the attempt spans and the item
+  records from the item spans;
 - the job span (the one carrying ``batch_debug.job.id``) ends after all its
   children, so its arrival finishes the job: the file is written on the
   writer thread, with ``"complete": true``;
@@ -28,9 +28,10 @@ How spans are put together (one job = one trace):
   last span (the worker died, or its job span was lost) is dropped with a
   debug log, as are the least recently seen traces beyond
   ``max_pending_traces`` and, when the spools of waiting traces alone exceed
-  the writer's disk quota, the least recently seen traces that have a spool.
-  Every drop is counted in :attr:`JobAssembler.dropped_traces`; later spans
-  of a dropped trace are ignored (no file of half a job).
+  the writer's disk quota, the least recently seen traces that have a spool
+  (``pending_traces.PendingTraces`` keeps these bounds). Every drop is
+  counted in :attr:`JobAssembler.dropped_traces`; later spans of a dropped
+  trace are ignored (no file of half a job).
 
 Stale traces are swept by a daemon thread every ``sweep_interval`` seconds,
 so a sidecar that stops receiving spans still lets them go; :meth:`start`
@@ -39,12 +40,10 @@ starts it (the sidecar's app does, and :meth:`add` does on first use), and
 assembler that is forgotten without ``shutdown`` ends its thread too.
 
 Memory, disk and file descriptors stay bounded: spans go to the writer in
-batches of ``BATCH_SIZE`` and are spooled on disk until the job ends (the
-spool holds no file open between batches, and counts in the disk quota);
-in memory stay the item records
-and, for spans without a record attribute, at most a batch of records whose
-start offset waits for the job's start time (past a batch, the earliest
-span seen stands in for it).
+batches of ``openjob.BATCH_SIZE`` and are spooled on disk until the job ends
+(the spool holds no file open between batches, and counts in the disk
+quota); in memory stay the item records and at most a batch of records
+waiting for the job's start time.
 
 With ``sanitize=True`` (the sidecar's receiver: spans from anywhere) every
 span first goes through ``sanitize.sanitize_span``: credentials in auth
@@ -61,45 +60,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import attributes as A, records
+from . import attributes as A
 from .jobfile import validate_job_id
+from .openjob import OpenJob
+from .pending_job import PendingJob
+from .pending_traces import PendingTraces
 from .sanitize import sanitize_span
 from .secrets import SecretBook
-from .writer import BATCH_SIZE, JobFileWriter, OpenJob
+from .writer import JobFileWriter
 
 logger = logging.getLogger(__name__)
 
 PENDING_TIMEOUT_SECONDS = 600.0
 #: Traces waiting for their job span at once; each costs memory and (once past a batch) two spool files.
 MAX_PENDING_TRACES = 1000
-MAX_IGNORED_TRACES = 10_000
 SWEEP_SECONDS = 5.0
-
-
-class _Pending(OpenJob):
-    """A trace whose job span has not arrived yet."""
-
-    def __init__(self) -> None:
-        super().__init__("", None, None)
-        self.first_start_ns = 0
-        self.last_seen = time.monotonic()
-        # Records of spans without a record attribute: (span start, record), offsets still to set.
-        self.deferred: list[tuple[int, dict[str, Any]]] = []
-
-    def settle(self, base_ns: int) -> None:
-        """Give deferred records their offset from ``base_ns`` and queue them (call under ``lock``)."""
-        for start, record in self.deferred:
-            record["start_offset_ms"] = round((start - base_ns) / 1e6, 3)
-            self.records.append(record)
-        self.deferred = []
 
 
 class JobAssembler:
@@ -123,19 +103,23 @@ class JobAssembler:
         self.pending_timeout = pending_timeout
         self.max_pending_traces = max_pending_traces
         self.sweep_interval = sweep_interval
-        self._pending: OrderedDict[int, _Pending] = OrderedDict()  # least recently seen first
-        self._ignored: OrderedDict[int, None] = OrderedDict()
-        self._lock = threading.Lock()
-        #: Traces given up (no job span in time, too many waiting, no room on disk).
-        self.dropped_traces = 0
         #: Credentials learned from the spans (``sanitize``): redacted from them and scrubbed from every file.
         self.secrets: SecretBook | None = SecretBook() if sanitize else None
+        secrets = self.secrets  # not self: the table must not keep the assembler alive (see the sweeper)
+        self._traces = PendingTraces(lambda trace_id: PendingJob(trace_id, secrets),
+                                     max_pending=max_pending_traces, timeout=pending_timeout)
+        self._lock = threading.Lock()  # guards the sweeper's lifecycle
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._sweeper_pid = 0  # the process the sweeper runs in (a forked child has none)
         self._closed = False
         # Weakly, like the sweeper: the writer's thread must not keep a forgotten assembler alive.
         writer.drop_waiting = _weak_call(weakref.ref(self))
+
+    @property
+    def dropped_traces(self) -> int:
+        """Traces given up (no job span in time, too many waiting, no room on disk)."""
+        return self._traces.dropped
 
     # -- input -------------------------------------------------------------------
     def add(self, spans: Iterable[ReadableSpan]) -> None:
@@ -152,128 +136,54 @@ class JobAssembler:
         if self.secrets is not None:
             span = sanitize_span(span, self.secrets)
         trace_id = span.context.trace_id
-        attrs = span.attributes or {}
-        job_id = attrs.get(A.JOB_ID)
-        with self._lock:
-            if trace_id in self._ignored:
-                return
-            if job_id is None and span.parent is None:
-                # A root that is no job span: this trace is not a job.
-                self._ignore(trace_id, self._pending.pop(trace_id, None))
-                return
-            job = self._pending.get(trace_id)
-            if job is None:
-                job = self._pending[trace_id] = _Pending()
-                if self.secrets is not None:
-                    job.secret_books.append(self.secrets)
-                self._evict_over_limit()
-            else:
-                self._pending.move_to_end(trace_id)
-                job.last_seen = time.monotonic()
-            if job_id is not None:
-                del self._pending[trace_id]
+        job_id = (span.attributes or {}).get(A.JOB_ID)
+        if job_id is None and span.parent is None:
+            # A root that is no job span: this trace is not a job.
+            gathered = self._traces.no_job(trace_id)
+            if gathered is not None:
+                self.writer.discard(gathered)
+            return
+        job, evicted = self._traces.job_for(trace_id, job_span=job_id is not None)
+        for dropped in evicted:
+            logger.debug("batch-debug: too many open traces; dropped trace %032x", dropped.trace_id)
+            self.writer.discard(dropped)
+        if job is None:
+            return
         if job_id is not None:
             self._finish(job, span, str(job_id))
-        elif self._collect(job, span):
+        elif job.collect(span, self.max_spans):
             self.writer.spool_batch(job)
 
-    def _collect(self, job: _Pending, span: ReadableSpan) -> bool:
-        """Take the span's record(s) into ``job``; True when a batch is ready for the spool."""
-        start = span.start_time or 0
-        attrs = span.attributes or {}
-        with job.lock:
-            if start and (not job.first_start_ns or start < job.first_start_ns):
-                job.first_start_ns = start
-            if records.is_request_span(span):
-                if A.RECORD in attrs:
-                    # Ours carry their start offset: read on the writer thread like the processor's.
-                    job.request_spans.append(span)
-                else:
-                    try:
-                        job.deferred.append((start, records.request_record(span, None)))
-                    except (ValueError, TypeError) as exc:
-                        job.dropped_records += 1
-                        logger.warning("batch-debug dropped the record of a request span: %s", exc)
-                    if len(job.deferred) >= BATCH_SIZE:
-                        job.settle(job.first_start_ns)  # the best estimate of the job's start so far
-            elif records.is_item_span(span):
-                job.items.append(records.item_record(span))
-        return job.keep(span, self.max_spans)
-
-    def _finish(self, job: _Pending, span: ReadableSpan, job_id: str) -> None:
+    def _finish(self, job: PendingJob, span: ReadableSpan, job_id: str) -> None:
         try:
             validate_job_id(job_id)
         except ValueError as exc:
             logger.warning("batch-debug dropped a trace: %s", exc)
-            self._close(job)
+            self.writer.discard(job)
             return
-        with job.lock:
-            job.job_id = job_id
-            job.job_span = span
-            job.start_ns = span.start_time or job.first_start_ns
-            job.settle(job.start_ns)
+        job.name(span, job_id)
         self.writer.submit(job, complete=True)
 
     # -- bounds ------------------------------------------------------------------
-    def _ignore(self, trace_id: int, job: _Pending | None) -> None:
-        """Remember a trace that is no job (call under ``_lock``)."""
-        self._ignored[trace_id] = None
-        if len(self._ignored) > MAX_IGNORED_TRACES:
-            self._ignored.popitem(last=False)
-        if job is not None:
-            self._close(job)
-
-    def _evict_over_limit(self) -> None:
-        """Drop the least recently seen traces beyond ``max_pending_traces`` (call under ``_lock``)."""
-        while len(self._pending) > self.max_pending_traces:
-            trace_id, job = self._pending.popitem(last=False)
-            logger.debug("batch-debug: too many open traces; dropped trace %032x", trace_id)
-            self._given_up(trace_id)
-            self._close(job)
-
-    def _given_up(self, trace_id: int) -> None:
-        """Count a dropped trace and ignore the rest of it (call under ``_lock``)."""
-        self.dropped_traces += 1
-        self._ignore(trace_id, None)
-
     def _drop_oldest_spooled(self) -> OpenJob | None:
         """The writer's ``drop_waiting`` (writer thread): forget the least recently seen trace with a spool."""
-        with self._lock:
-            for trace_id, job in self._pending.items():
-                # Read here safely: the writer thread, the only one that changes spools, is the caller.
-                if job.spool is not None and job.spool.bytes:
-                    del self._pending[trace_id]
-                    self._given_up(trace_id)
-                    logger.debug("batch-debug: no room for trace %032x on disk; dropped", trace_id)
-                    return job
-        return None
+        job = self._traces.drop_oldest_spooled()
+        if job is not None:
+            logger.debug("batch-debug: no room for trace %032x on disk; dropped", job.trace_id)
+        return job
 
     def sweep(self, now: float | None = None) -> int:
         """Drop traces whose job span did not come in time; returns how many."""
-        now = time.monotonic() if now is None else now
-        expired: list[tuple[int, _Pending]] = []
-        with self._lock:
-            while self._pending:
-                trace_id, job = next(iter(self._pending.items()))
-                if now - job.last_seen < self.pending_timeout:
-                    break
-                del self._pending[trace_id]
-                self._given_up(trace_id)
-                expired.append((trace_id, job))
-        for trace_id, job in expired:
+        expired = self._traces.expire(now)
+        for job in expired:
             logger.debug("batch-debug: no job span for trace %032x after %.0f s; dropped %d spans",
-                         trace_id, self.pending_timeout, job.kept)
-            self._close(job)
+                         job.trace_id, self.pending_timeout, job.kept)
+            self.writer.discard(job)  # its spool goes on the writer thread, which owns it
         return len(expired)
-
-    def _close(self, job: _Pending) -> None:
-        """Forget a trace: its spool (on the writer thread, which owns it) goes too."""
-        self.writer.discard(job)
 
     def pending(self) -> int:
         """How many traces wait for their job span."""
-        with self._lock:
-            return len(self._pending)
+        return len(self._traces)
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -300,13 +210,11 @@ class JobAssembler:
         self._stop.set()
         if sweeper is not None and sweeper is not threading.current_thread():
             sweeper.join(timeout)
-        with self._lock:
-            waiting = list(self._pending.values())
-            self._pending.clear()
+        waiting = self._traces.clear()
         if waiting:
             logger.info("batch-debug: %d traces had no job span at shutdown; dropped", len(waiting))
         for job in waiting:
-            self._close(job)
+            self.writer.discard(job)
         self.writer.close(timeout)
 
 

@@ -41,7 +41,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from . import attributes as A, progress, records
 from .jobfile import validate_job_id
-from .writer import BATCH_SIZE, JobFileWriter, OpenJob
+from .openjob import BATCH_SIZE, OpenJob
+from .writer import JobFileWriter
 
 __all__ = ["BATCH_SIZE", "JobFileWriter", "JobSpanProcessor", "OpenJob"]
 

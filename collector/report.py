@@ -38,10 +38,25 @@ def _plural(n: Any, word: str) -> str:
 
 def render_text(summary: Mapping[str, Any]) -> str:
     """A readable report: the job's life, figures, status codes, failure patterns, findings."""
-    s = summary
-    lat = s.get("latency_ms") or {}
-    conn = s.get("connections") or {}
-    title = f"Batch debug summary: job {s.get('job_id')}"
+    title = f"Batch debug summary: job {summary.get('job_id')}"
+    lines = [title, "=" * min(len(title), WIDTH)]
+    lines += _figures(summary)
+    lines += ["", "Status codes", *_status_codes(summary)]
+    lines += ["", "Failure patterns", *_failure_patterns(summary)]
+    lines += _findings(summary) if summary.get("findings") else _recommendations(summary)
+    return "\n".join(lines) + "\n"
+
+
+def _figures(s: Mapping[str, Any]) -> list[str]:
+    """The table of figures: one wrapped row per label."""
+    lines = []
+    for label, value in _figure_rows(s):
+        lines += _wrap(value, " " * _LABEL, f"{label:<{_LABEL}}")
+    return lines
+
+
+def _figure_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) rows: how the job ended (when it did not end well), requests, items, latency, connections."""
     rows = [
         ("Debug enabled", "yes" if s.get("debug_enabled") else "no"),
         ("Duration", f"{_num(s.get('duration_seconds'))} s"),
@@ -60,33 +75,37 @@ def render_text(summary: Mapping[str, Any]) -> str:
         rows.insert(0, ("Job", f"stopped with {error.get('type') or 'an error'}: {error.get('message') or ''}"))
     elif s.get("complete") is False:
         rows.insert(0, ("Job", "cut short: the process stopped before the job ended"))
+    lat = s.get("latency_ms") or {}
     if lat:
         rows.append(("Latency (ms)", "  ".join(
             f"{k.removesuffix('_ms')} {_num(lat.get(k))}"
             for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"))))
+    conn = s.get("connections") or {}
     if conn:
         rows.append(("Connections", f"{_num(conn.get('new'))} new, {_num(conn.get('reused'))} reused, "
                                     f"{_num(conn.get('unknown'))} unknown "
                                     f"(new share {_num(conn.get('new_share_percent'), '%')})"))
     rows.append(("Sessions created", _num(s.get("sessions_created"))))
     rows.append(("Dropped spans", _num(s.get("dropped_spans", 0))))
+    return rows
 
-    lines = [title, "=" * min(len(title), WIDTH)]
-    for label, value in rows:
-        lines += _wrap(value, " " * _LABEL, f"{label:<{_LABEL}}")
 
+def _status_codes(s: Mapping[str, Any]) -> list[str]:
+    """One line per status code, most frequent first (ties by key, so the order is stable)."""
     breakdown = s.get("status_code_breakdown") or {}
-    lines += ["", "Status codes"]
-    if breakdown:
-        keyw = max(len(k) for k in breakdown)
-        # Most frequent first; ties by key so the order is stable.
-        for key, count in sorted(breakdown.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {key:<{keyw}}  {count:>6}")
-    else:
-        lines.append("  (no requests)")
+    if not breakdown:
+        return ["  (no requests)"]
+    keyw = max(len(k) for k in breakdown)
+    return [f"  {key:<{keyw}}  {count:>6}" for key, count in sorted(breakdown.items(), key=lambda kv: (-kv[1], kv[0]))]
 
-    lines += ["", "Failure patterns"]
-    for p in s.get("failure_patterns") or []:
+
+def _failure_patterns(s: Mapping[str, Any]) -> list[str]:
+    """Each failure pattern: its counts and codes, its description, example items."""
+    patterns = s.get("failure_patterns") or []
+    if not patterns:
+        return ["  (none)"]
+    lines = []
+    for p in patterns:
         codes = ", ".join(f"{k}: {v}" for k, v in (p.get("status_codes") or {}).items())
         head = (f"- {p.get('pattern')}: {_plural(p.get('count'), 'attempt')}, "
                 f"{_plural(p.get('items_affected'), 'item')}, {p.get('recovered_items', 0)} recovered [{codes}]")
@@ -94,22 +113,23 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines += _wrap(str(p.get("description", "")), "    ")
         if p.get("example_item_ids"):
             lines += _wrap("e.g. " + ", ".join(p["example_item_ids"]), "    ")
-    if not s.get("failure_patterns"):
-        lines.append("  (none)")
+    return lines
 
-    findings = s.get("findings") or []
-    if findings:
-        lines += ["", "Findings"]
-        for n, finding in enumerate(findings, 1):
-            lines += _wrap(f"{finding.get('id')} ({finding.get('confidence')} confidence)", "      ", f"  {n:>2}. ")
-            lines += _wrap(str(finding.get("cause", "")), "      ")
-            lines += _wrap("What to do: " + str(finding.get("action", "")), "      ")
-        return "\n".join(lines) + "\n"
-    # No findings: the one "no problems" line, or a file written before findings existed.
-    lines += ["", "Recommendations"]
+
+def _findings(s: Mapping[str, Any]) -> list[str]:
+    """The numbered findings: id and confidence, cause, what to do."""
+    lines = ["", "Findings"]
+    for n, finding in enumerate(s.get("findings") or [], 1):
+        lines += _wrap(f"{finding.get('id')} ({finding.get('confidence')} confidence)", "      ", f"  {n:>2}. ")
+        lines += _wrap(str(finding.get("cause", "")), "      ")
+        lines += _wrap("What to do: " + str(finding.get("action", "")), "      ")
+    return lines
+
+
+def _recommendations(s: Mapping[str, Any]) -> list[str]:
+    """Without findings: the one "no problems" line, or the advice of a file written before findings existed."""
     recs = s.get("recommendations") or []
+    lines = ["", "Recommendations"]
     for n, text in enumerate(recs, 1):
         lines += _wrap(text, "      ", f"  {n:>2}. ")
-    if not recs:
-        lines.append("  (none)")
-    return "\n".join(lines) + "\n"
+    return lines if recs else [*lines, "  (none)"]

@@ -1,18 +1,19 @@
-"""Writing job files: the open job's buffers and the writer thread.
+"""Writing job files: each open job's batches spooled, the disk quota kept, the file when the job ends.
 
 Shared by the two ways a job is put together: :class:`processor.JobSpanProcessor`
 (spans of this process, seen as they start and end) and
 :class:`assembler.JobAssembler` (finished spans from anywhere: an exporter
-plugin, OTLP from other hosts). Both fill an :class:`OpenJob` and hand it to
-one :class:`JobFileWriter`, so a job file has the same content whichever
+plugin, OTLP from other hosts). Both fill an ``openjob.OpenJob`` and hand it
+to one :class:`JobFileWriter`, so a job file has the same content whichever
 way its spans came.
 
-:class:`JobFileWriter` owns a daemon thread. Every batch is encoded and
-appended to the job's spool on disk (``spool.JobSpool``) there, so memory
-stays bounded however long the job is; when the job ends the summary is
-computed and ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` written atomically. A
-failure there is logged with ``logger.exception``, counted in
-:attr:`JobFileWriter.errors` and never reaches the batch job.
+All of the work runs on the writer's daemon thread (``task_thread.TaskThread``).
+Every batch is encoded and appended to the job's spool on disk
+(``spool.JobSpool``) there, so memory stays bounded however long the job is;
+when the job ends the summary is computed and
+``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` written atomically. A failure there
+is logged with ``logger.exception``, counted in :attr:`JobFileWriter.errors`
+and never reaches the batch job.
 
 The disk quota (``max_bytes``) covers job files and the spools of open
 jobs together: after each job file, and each time the spools have grown by a
@@ -26,8 +27,6 @@ dropped.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,89 +34,18 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import progress, records, retention
+from . import progress, retention
 from .document import build_head
 from .health import WriteHealth
+from .openjob import OpenJob
 from .spool import JobSpool
+from .task_thread import TaskThread
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 512
-
-
-class OpenJob:
-    """One job between its start and its file. Its methods are thread-safe."""
-
-    def __init__(self, job_id: str, job_span: ReadableSpan | None, items_total: int | None) -> None:
-        self.job_id = job_id
-        # None until known: the assembler learns it when the job span, which ends last, arrives.
-        self.job_span: ReadableSpan | None = job_span
-        self.start_ns = (job_span.start_time if job_span is not None else None) or time.time_ns()
-        self.progress = progress.JobProgress(job_id, items_total)
-        # Re-entrant: a SIGTERM handler may write the job while this thread holds it.
-        self.lock = threading.RLock()
-        self.spans: list[ReadableSpan] = []  # to encode into resourceSpans
-        self.request_spans: list[ReadableSpan] = []  # whose records the writer thread derives
-        self.records: list[dict[str, Any]] = []  # records already derived (the assembler's late offsets)
-        self.items: list[dict[str, Any]] = []
-        #: Secrets learned by the instrumentation while the job ran (``secrets.SecretBook``s).
-        self.secret_books: list[Any] = []
-        #: How many items have started so far (the instrumentation's count; set while the job runs).
-        self.items_started: Callable[[], int] | None = None
-        self.kept = 0
-        self.dropped = 0
-        #: Request records left out because they could not be read (``records.DamagedRecord``).
-        self.dropped_records = 0
-        #: Given up (its trace waited too long, or there was no room): the writer spools nothing more for it.
-        self.discarded = False
-        self._queued = False  # a batch is waiting for the writer thread
-        self.spool: JobSpool | None = None  # writer thread only
-
-    def keep_request(self, span: ReadableSpan, max_spans: int) -> bool:
-        """Take an attempt span's record (read on the writer thread) and :meth:`keep` the span."""
-        with self.lock:
-            self.request_spans.append(span)
-            return self.keep(span, max_spans)
-
-    def keep(self, span: ReadableSpan, max_spans: int) -> bool:
-        """Keep ``span`` for the file (or count it dropped past ``max_spans``).
-
-        True, once per batch, when a batch is full: the caller queues it for the writer thread.
-        """
-        with self.lock:  # re-entrant: keep_request holds it already
-            if self.kept < max_spans:
-                self.kept += 1
-                self.spans.append(span)
-                full = len(self.spans) >= BATCH_SIZE
-            else:
-                self.dropped += 1
-                full = len(self.records) + len(self.request_spans) >= BATCH_SIZE
-            if full and not self._queued:
-                self._queued = True
-                return True
-            return False
-
-    def take_batch(self) -> tuple[list[ReadableSpan], list[dict[str, Any]]]:
-        """(spans to encode, request records), the records of request spans derived here."""
-        with self.lock:
-            spans, self.spans = self.spans, []
-            batch, self.records = self.records, []
-            pending, self.request_spans = self.request_spans, []
-            self._queued = False
-        for span in pending:
-            try:
-                batch.append(records.request_record(span, self.start_ns))
-            except (ValueError, TypeError) as exc:
-                self.dropped_records += 1
-                logger.warning("batch-debug dropped the record of a request span of job %s: %s", self.job_id, exc)
-        return spans, batch
-
-    def learned_secrets(self) -> tuple[str, ...]:
-        return tuple(value for book in list(self.secret_books) for value in book.values())
-
 
 class JobFileWriter:
-    """A daemon thread that encodes batches and writes job files."""
+    """Spools batches and writes job files on its daemon thread."""
 
     def __init__(
         self,
@@ -131,11 +59,7 @@ class JobFileWriter:
         #: Literal values (API keys) to scrub from the file; may be re-pointed.
         self.secrets = secrets
         self._debug_enabled = debug_enabled
-        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue()
-        self._pending = 0
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._tasks = TaskThread("batch-debug-writer")
         self.written: dict[str, Path] = {}  # job id -> newest file written here
         self._health: dict[Path, WriteHealth] = {}
         self.max_bytes = max_bytes
@@ -145,14 +69,13 @@ class JobFileWriter:
         self._spool_total = 0  # bytes the spools of open jobs take (writer thread only)
         self._grown = 0  # spool bytes added since the quota was last applied
 
-    # -- queueing ------------------------------------------------------------
+    # -- queueing (any thread) -------------------------------------------------
     def call(self, work: Callable[[], object]) -> None:
-        with self._cond:
-            self._pending += 1
-        self._ensure_thread()
-        self._queue.put(work)
+        """Run ``work`` on the writer thread, after the tasks queued before it."""
+        self._tasks.call(work)
 
     def spool_batch(self, job: OpenJob) -> None:
+        """Queue the job's full batch: it goes to the job's spool on disk."""
         self.call(lambda: self._spool(job, *job.take_batch()))
 
     def submit(self, job: OpenJob, complete: bool) -> None:
@@ -170,32 +93,19 @@ class JobFileWriter:
         self.call(lambda: self._close_spool(job))
 
     def publish(self, job: OpenJob) -> None:
+        """Queue the job's live progress for the dashboard."""
         snapshot = job.progress
         self.call(lambda: progress.publish(self.directory, snapshot))
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="batch-debug-writer", daemon=True)
-                self._thread.start()
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued task is done; False on timeout."""
+        return self._tasks.flush(timeout)
 
-    def _run(self) -> None:
-        while True:
-            work = self._queue.get()
-            if work is None:
-                return
-            try:
-                work()
-            except Exception:  # noqa: BLE001 - the writer thread must survive anything
-                logger.exception("batch-debug writer task failed")
-            finally:
-                with self._cond:
-                    self._pending -= 1
-                    self._cond.notify_all()
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the queued tasks (waiting up to ``timeout``) and stop the writer thread."""
+        self._tasks.close(timeout)
 
-    # -- work (writer thread, or the caller during shutdown) -------------------
+    # -- health ----------------------------------------------------------------
     @property
     def health(self) -> WriteHealth:
         """Write failures in the current folder (the folder can be re-pointed)."""
@@ -212,6 +122,7 @@ class JobFileWriter:
     def last_error(self) -> str | None:
         return self.health.last_error
 
+    # -- spools and quota (writer thread, or the caller during shutdown) --------
     def _spool(self, job: OpenJob, spans: list[ReadableSpan], batch: list[dict[str, Any]]) -> None:
         if job.discarded:
             return  # a batch queued before the job was given up
@@ -263,6 +174,7 @@ class JobFileWriter:
         except OSError:
             logger.warning("batch-debug could not apply the disk quota", exc_info=True)
 
+    # -- the job file (writer thread, or the caller during shutdown) -------------
     def _secrets(self, job: OpenJob) -> tuple[str, ...]:
         return tuple(self.secrets()) + job.learned_secrets()
 
@@ -300,20 +212,3 @@ class JobFileWriter:
         logger.info("batch-debug wrote %s", path)
         self._apply_quota(keep=path)
         return path
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every queued task is done; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._pending:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
-
-    def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(timeout)

@@ -21,7 +21,8 @@ from opentelemetry.trace import SpanContext, SpanKind
 from batch_debug.collector import attributes as A
 from batch_debug.collector import jobfile
 from batch_debug.collector.assembler import JobAssembler
-from batch_debug.collector.writer import BATCH_SIZE, JobFileWriter
+from batch_debug.collector.openjob import BATCH_SIZE
+from batch_debug.collector.writer import JobFileWriter
 
 RESOURCE = Resource.create({"service.name": "elsewhere"})
 SPANS_PER_TRACE = BATCH_SIZE + 8  # one batch is spooled to disk, the rest waits in memory

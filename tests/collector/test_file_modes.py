@@ -16,7 +16,7 @@ from batch_debug.collector import attributes as A
 from batch_debug.collector import config, jobfile, progress
 from batch_debug.collector.processor import JobFileWriter, JobSpanProcessor
 from batch_debug.collector.switch import DebugSwitch
-from batch_debug.collector.writer import BATCH_SIZE
+from batch_debug.collector.openjob import BATCH_SIZE
 
 
 @pytest.fixture
