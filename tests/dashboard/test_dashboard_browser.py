@@ -9,8 +9,9 @@ under the dashboard's Content-Security-Policy: any violation (an inline
 style, an inline script, a foreign asset) fails the test. A page on another
 site cannot frame the dashboard.
 
-Skipped only when no Chromium is installed and ``CI`` is unset; under CI a
-missing browser fails the run.
+Selenium drives Debian's ``chromium`` through Debian's ``chromedriver``
+(``browser.py``). Skipped only when one of the two is not installed and
+``CI`` is unset; under CI a missing one fails the run.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from batch_debug.dashboard.headers import PAGE_CSP
-from cdp_browser import Browser, Page, find_chromium
+from browser import Browser, missing
 from dashboard_helpers import API, SIM_KEY, ServerProcess, finish_worker, start_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,14 +37,18 @@ TOKEN = "browser-test-token-5f1c"
 JOB = "browser-job"
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Browser]:
+    """A fresh headless browser that saves downloads into ``tmp_path / "downloads"``."""
+    reason = missing()
+    if reason is not None:
         if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed, and CI is set: install Debian's 'chromium' package.")
-        pytest.skip("Chromium is not installed (apt-get install chromium); the browser test needs it")
-    return binary
+            pytest.fail(f"{reason}; CI is set, so the browser tests must run")
+        pytest.skip(reason)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with Browser.launch(tmp_path / "chromedriver.log", downloads=downloads) as browser:
+        yield browser
 
 
 def visible(selector: str) -> str:
@@ -66,7 +72,7 @@ def assert_page_headers(url: str) -> None:
     assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
 
 
-def unlock_and_enable(page: Page) -> None:
+def unlock_and_enable(page: Browser) -> None:
     page.wait_for(visible("[data-testid=token-card]"), what="the token prompt")
     assert page.evaluate("document.querySelector('[data-testid=connection-state]').dataset.state") == "error"
     page.fill("[data-testid=token-input]", "wrong-token")
@@ -87,91 +93,85 @@ def unlock_and_enable(page: Page) -> None:
     assert remaining.endswith("left") and remaining.startswith(("15:00", "14:5")), remaining
 
 
-def test_operator_flow_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path, mixed_sim) -> None:
+def test_operator_flow_in_a_real_browser(page: Browser, tmp_path: Path, job_dir: Path, mixed_sim) -> None:
     downloads = tmp_path / "downloads"
-    downloads.mkdir()
     server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_TOKEN=TOKEN,
                            JELLYFIN_URL=mixed_sim.url, JELLYFIN_API_KEY=SIM_KEY)
     try:
         assert_page_headers(server.url)
-        with Browser.launch(chromium, tmp_path / "profile") as browser:
-            page = browser.page
-            page.watch_csp()
-            page.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
-            page.goto(server.url + "/")
-            unlock_and_enable(page)
+        page.goto(server.url + "/")
+        unlock_and_enable(page)
 
-            # A batch runs in another process; the page shows it live, then in the list.
-            worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, JOB, mixed_sim.demo_item_ids(8), interval=0.2)
-            page.wait_for(f"!!document.querySelector('[data-testid=active-job][data-job-id={JOB}]')",
-                          timeout=30, what="the running job in Active jobs")
-            assert worker.poll() is None, "the job ended before the page showed it"
-            progress_text = page.text(f"[data-testid=active-job][data-job-id={JOB}]")
-            assert "/ 8 items" in progress_text
-            result = finish_worker(worker)
-            assert result["job_file"]
-            row = f"[data-testid=session-row][data-job-id={JOB}]"
-            page.wait_for(f"!!document.querySelector('{row}')", what="the job in Recent debug sessions")
-            page.wait_for("!document.querySelector('[data-testid=active-job]')", what="the job to leave Active jobs")
+        # A batch runs in another process; the page shows it live, then in the list.
+        worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, JOB, mixed_sim.demo_item_ids(8), interval=0.2)
+        page.wait_for(f"!!document.querySelector('[data-testid=active-job][data-job-id={JOB}]')",
+                      timeout=30, what="the running job in Active jobs")
+        assert worker.poll() is None, "the job ended before the page showed it"
+        progress_text = page.text(f"[data-testid=active-job][data-job-id={JOB}]")
+        assert "/ 8 items" in progress_text
+        result = finish_worker(worker)
+        assert result["job_file"]
+        row = f"[data-testid=session-row][data-job-id={JOB}]"
+        page.wait_for(f"!!document.querySelector('{row}')", what="the job in Recent debug sessions")
+        page.wait_for("!document.querySelector('[data-testid=active-job]')", what="the job to leave Active jobs")
 
-            # Summary and timeline.
-            page.click(f"{row} [data-testid=view-summary]")
-            page.wait_for(visible("[data-testid=summary-card]"), what="the summary card")
-            summary = json.loads(Path(result["job_file"]).read_text())["summary"]
-            assert page.text("#tile-total") == str(summary["total_requests"])
-            assert page.text("#tile-failed") == str(summary["failed_requests"])
-            assert page.text("#tile-success-rate") == f"{summary['success_rate_percent']:.1f}%"
-            assert page.count("[data-testid=status-row]") == len(summary["status_code_breakdown"])
-            shown = page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
-                                  ".map((e) => e.dataset.findingId)")
-            assert shown == [f["id"] for f in summary["findings"]] and shown
-            assert page.count("#recommendations [data-testid=recommendation]") == 0
-            assert page.count("[data-testid=pattern]") == len(summary["failure_patterns"])
-            assert page.count("[data-testid=timeline-row]") == summary["total_requests"]
-            assert page.count("[data-testid=timeline-row] .tl-bar.s-2xx") == summary["successful_requests"]
-            assert page.count("[data-testid=timeline-row] .tl-bar.s-4xx") >= 2  # the 400 and the 404
-            assert page.count("[data-testid=timeline-row] .tl-bar.s-5xx") >= 3  # the broken item's tries
-            assert page.count("[data-testid=retry-tag]") == summary["retries"] > 0
-            assert page.count("[data-testid=timeline-row][data-conn=new]") >= 1
-            assert page.count("[data-testid=timeline-row][data-conn=reused]") >= 1
+        # Summary and timeline.
+        page.click(f"{row} [data-testid=view-summary]")
+        page.wait_for(visible("[data-testid=summary-card]"), what="the summary card")
+        summary = json.loads(Path(result["job_file"]).read_text())["summary"]
+        assert page.text("#tile-total") == str(summary["total_requests"])
+        assert page.text("#tile-failed") == str(summary["failed_requests"])
+        assert page.text("#tile-success-rate") == f"{summary['success_rate_percent']:.1f}%"
+        assert page.count("[data-testid=status-row]") == len(summary["status_code_breakdown"])
+        shown = page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
+                              ".map((e) => e.dataset.findingId)")
+        assert shown == [f["id"] for f in summary["findings"]] and shown
+        assert page.count("#recommendations [data-testid=recommendation]") == 0
+        assert page.count("[data-testid=pattern]") == len(summary["failure_patterns"])
+        assert page.count("[data-testid=timeline-row]") == summary["total_requests"]
+        assert page.count("[data-testid=timeline-row] .tl-bar.s-2xx") == summary["successful_requests"]
+        assert page.count("[data-testid=timeline-row] .tl-bar.s-4xx") >= 2  # the 400 and the 404
+        assert page.count("[data-testid=timeline-row] .tl-bar.s-5xx") >= 3  # the broken item's tries
+        assert page.count("[data-testid=retry-tag]") == summary["retries"] > 0
+        assert page.count("[data-testid=timeline-row][data-conn=new]") >= 1
+        assert page.count("[data-testid=timeline-row][data-conn=reused]") >= 1
 
-            # Downloads go through fetch with the token, then save as files.
-            page.click(f"{row} [data-testid=download-log]")
-            log = wait_downloaded(downloads, f"job_{JOB}_*.json")
-            assert log.read_bytes() == Path(result["job_file"]).read_bytes()
-            page.click("[data-testid=summary-download-trace]")
-            trace = json.loads(wait_downloaded(downloads, f"job_{JOB}_trace.json").read_text())
-            assert list(trace) == ["resourceSpans"] and trace["resourceSpans"]
+        # Downloads go through fetch with the token, then save as files.
+        page.click(f"{row} [data-testid=download-log]")
+        log = wait_downloaded(downloads, f"job_{JOB}_*.json")
+        assert log.read_bytes() == Path(result["job_file"]).read_bytes()
+        page.click("[data-testid=summary-download-trace]")
+        trace = json.loads(wait_downloaded(downloads, f"job_{JOB}_trace.json").read_text())
+        assert list(trace) == ["resourceSpans"] and trace["resourceSpans"]
 
-            # Custom ID test on an item that always fails.
-            page.fill("[data-testid=test-item-id]", mixed_sim.broken_item_ids[0])
-            page.click("[data-testid=test-run]")
-            page.wait_for("document.querySelector('[data-testid=test-result]').dataset.ok === 'false'",
-                          what="the Custom ID test result")
-            assert page.count("[data-testid=test-attempt]") == 3
-            assert page.evaluate("[...document.querySelectorAll('[data-testid=test-result] [data-testid=finding]')]"
-                                 ".map((e) => e.dataset.findingId)") == ["item_server_errors"]
+        # Custom ID test on an item that always fails.
+        page.fill("[data-testid=test-item-id]", mixed_sim.broken_item_ids[0])
+        page.click("[data-testid=test-run]")
+        page.wait_for("document.querySelector('[data-testid=test-result]').dataset.ok === 'false'",
+                      what="the Custom ID test result")
+        assert page.count("[data-testid=test-attempt]") == 3
+        assert page.evaluate("[...document.querySelectorAll('[data-testid=test-result] [data-testid=finding]')]"
+                             ".map((e) => e.dataset.findingId)") == ["item_server_errors"]
 
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(SCREENSHOT)
-            assert SCREENSHOT.stat().st_size > 50_000
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(SCREENSHOT)
+        assert SCREENSHOT.stat().st_size > 50_000
 
-            # Cleanup of every file, after the page asks to confirm.
-            page.evaluate("window.confirm = (m) => { window.__asked = m; return true; }")
-            page.fill("[data-testid=cleanup-days]", "0")
-            page.click("[data-testid=cleanup-button]")
-            page.wait_for(visible("[data-testid=sessions-empty]"), what="the emptied session list")
-            assert "ALL debug files" in page.evaluate("window.__asked")
-            assert page.text("[data-testid=cleanup-result]").startswith("Deleted 1 file")
-            assert not page.evaluate(visible("[data-testid=summary-card]"))
-            assert list(job_dir.glob("job_*.json")) == []
+        # Cleanup of every file, after the page asks to confirm.
+        page.driver.execute_script("window.confirm = (m) => { window.__asked = m; return true; };")
+        page.fill("[data-testid=cleanup-days]", "0")
+        page.click("[data-testid=cleanup-button]")
+        page.wait_for(visible("[data-testid=sessions-empty]"), what="the emptied session list")
+        assert "ALL debug files" in page.evaluate("window.__asked")
+        assert page.text("[data-testid=cleanup-result]").startswith("Deleted 1 file")
+        assert not page.evaluate(visible("[data-testid=summary-card]"))
+        assert list(job_dir.glob("job_*.json")) == []
 
-            page.click("[data-testid=disable-button]")
-            page.wait_for("document.querySelector('[data-testid=debug-badge]').dataset.enabled === 'false'",
-                          what="the badge to say Off")
-            errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
-            assert errors == []
-            assert page.csp_violations() == []
+        page.click("[data-testid=disable-button]")
+        page.wait_for("document.querySelector('[data-testid=debug-badge]').dataset.enabled === 'false'",
+                      what="the badge to say Off")
+        assert page.js_errors() == []
+        assert page.csp_violations() == []
     finally:
         server.stop()
 
@@ -190,7 +190,7 @@ def _crashed(document: dict) -> dict:
     return document
 
 
-def test_old_and_crashed_job_files_render_in_a_real_browser(chromium, tmp_path: Path, job_dir: Path) -> None:
+def test_old_and_crashed_job_files_render_in_a_real_browser(page: Browser, tmp_path: Path, job_dir: Path) -> None:
     """A file of format version 1 shows its recommendations; a crashed job shows why it stopped."""
     (job_dir / V1_FILE.name).write_bytes(V1_FILE.read_bytes())
     crashed = _crashed(json.loads(V1_FILE.read_text()))
@@ -198,71 +198,63 @@ def test_old_and_crashed_job_files_render_in_a_real_browser(chromium, tmp_path: 
     (job_dir / "job_crashed-job_20261129_150000.json").write_text(json.dumps(crashed))
     server = ServerProcess(job_dir, tmp_path / "server.log")
     try:
-        with Browser.launch(chromium, tmp_path / "profile") as browser:
-            page = browser.page
-            page.watch_csp()
-            page.goto(server.url + "/")
-            for job in ("v1-fixture", "crashed-job"):
-                page.wait_for(f"!!document.querySelector('[data-testid=session-row][data-job-id={job}]')",
-                              what=f"{job} in Recent debug sessions")
-            page.click("[data-testid=session-row][data-job-id=v1-fixture] [data-testid=view-summary]")
-            page.wait_for(visible("[data-testid=summary-card]"), what="the v1 summary")
-            page.wait_for("document.querySelector('#summary-job').textContent === 'v1-fixture'", what="v1 loaded")
-            old = json.loads(V1_FILE.read_text())["summary"]["recommendations"]
-            assert page.count("#recommendations [data-testid=recommendation]") == len(old) == 4
-            assert not page.evaluate(visible("[data-testid=summary-life]"))
-            page.click("[data-testid=session-row][data-job-id=crashed-job] [data-testid=view-summary]")
-            page.wait_for("document.querySelector('#summary-job').textContent === 'crashed-job'",
-                          what="the crashed job's summary")
-            assert page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
-                                 ".map((e) => e.dataset.findingId)") == ["job_crashed"]
-            notes = page.text("[data-testid=summary-life]")
-            assert "ValueError" in notes and "2 declared items never started" in notes
-            assert page.text("[data-testid=summary-complete]") == "partial"
-            # The timeline's bars are placed through the CSSOM, which the CSP allows.
-            assert page.evaluate("document.querySelector('[data-testid=timeline-row] .tl-bar').style.left") != ""
-            errors = [e for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
-            assert errors == []
-            assert page.csp_violations() == []
+        page.goto(server.url + "/")
+        for job in ("v1-fixture", "crashed-job"):
+            page.wait_for(f"!!document.querySelector('[data-testid=session-row][data-job-id={job}]')",
+                          what=f"{job} in Recent debug sessions")
+        page.click("[data-testid=session-row][data-job-id=v1-fixture] [data-testid=view-summary]")
+        page.wait_for(visible("[data-testid=summary-card]"), what="the v1 summary")
+        page.wait_for("document.querySelector('#summary-job').textContent === 'v1-fixture'", what="v1 loaded")
+        old = json.loads(V1_FILE.read_text())["summary"]["recommendations"]
+        assert page.count("#recommendations [data-testid=recommendation]") == len(old) == 4
+        assert not page.evaluate(visible("[data-testid=summary-life]"))
+        page.click("[data-testid=session-row][data-job-id=crashed-job] [data-testid=view-summary]")
+        page.wait_for("document.querySelector('#summary-job').textContent === 'crashed-job'",
+                      what="the crashed job's summary")
+        assert page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
+                             ".map((e) => e.dataset.findingId)") == ["job_crashed"]
+        notes = page.text("[data-testid=summary-life]")
+        assert "ValueError" in notes and "2 declared items never started" in notes
+        assert page.text("[data-testid=summary-complete]") == "partial"
+        # The timeline's bars are placed through the CSSOM, which the CSP allows.
+        assert page.evaluate("document.querySelector('[data-testid=timeline-row] .tl-bar').style.left") != ""
+        assert page.js_errors() == []
+        assert page.csp_violations() == []
     finally:
         server.stop()
 
 
-def test_another_site_cannot_frame_the_page(chromium, tmp_path: Path, job_dir: Path) -> None:
+def test_another_site_cannot_frame_the_page(page: Browser, tmp_path: Path, job_dir: Path) -> None:
     """Clickjacking: a page on another origin frames the dashboard over its whole window and gets a click
     where "Enable debug" is; the browser refuses to show the frame, so the click switches nothing on."""
     server = ServerProcess(job_dir, tmp_path / "server.log")
     decoy = _DecoySite(server.url + "/")
     try:
-        with Browser.launch(chromium, tmp_path / "profile") as browser:
-            page = browser.page
-            page.watch_csp()
-            page.goto(server.url + "/")
-            page.wait_for(visible("[data-testid=enable-button]"), what="the Enable button")
-            spot = page.evaluate("(() => { const r = document.querySelector('[data-testid=enable-button]')"
-                                 ".getBoundingClientRect(); "
-                                 "return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
-            page.goto(decoy.url)
-            child = _child_frame(page)
-            assert child["url"] == "chrome-error://chromewebdata/"
-            assert child.get("unreachableUrl") == server.url + "/"
-            for kind in ("mousePressed", "mouseReleased"):
-                page.send("Input.dispatchMouseEvent", type=kind, x=spot["x"], y=spot["y"], button="left", clickCount=1)
-            watch_until = time.monotonic() + 1.5  # a framed page would have sent its POST by now
-            while time.monotonic() < watch_until:
-                assert httpx.get(f"{server.url}{API}/status", timeout=10).json()["debug_enabled"] is False
-                time.sleep(0.1)
-            assert any("frame-ancestors 'none'" in str(v) for v in page.csp_violations())
+        page.goto(server.url + "/")
+        page.wait_for(visible("[data-testid=enable-button]"), what="the Enable button")
+        spot = page.evaluate("(() => { const r = document.querySelector('[data-testid=enable-button]')"
+                             ".getBoundingClientRect(); "
+                             "return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+        page.goto(decoy.url)
+        child = _child_frame(page)
+        assert child["url"] == "chrome-error://chromewebdata/"
+        assert child.get("unreachableUrl") == server.url + "/"
+        page.click_at(spot["x"], spot["y"])
+        watch_until = time.monotonic() + 1.5  # a framed page would have sent its POST by now
+        while time.monotonic() < watch_until:
+            assert httpx.get(f"{server.url}{API}/status", timeout=10).json()["debug_enabled"] is False
+            time.sleep(0.1)
+        assert any("frame-ancestors 'none'" in str(v) for v in page.csp_violations())
     finally:
         decoy.close()
         server.stop()
 
 
-def _child_frame(page: Page, timeout: float = 20.0) -> dict:
+def _child_frame(page: Browser, timeout: float = 20.0) -> dict:
     """The decoy page's iframe, once its navigation has ended (the dashboard, or an error page)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = page.send("Page.getFrameTree")["frameTree"].get("childFrames", [])
+        children = page.driver.execute_cdp_cmd("Page.getFrameTree", {})["frameTree"].get("childFrames", [])
         if children and children[0]["frame"]["url"] not in ("", "about:blank"):
             return children[0]["frame"]
         time.sleep(0.1)
