@@ -123,12 +123,13 @@ def token_field(value: str) -> str | None:
 
 
 def _pairs(headers: Any) -> Iterable[tuple[bytes, bytes]]:
-    """(lower-case name, value) byte pairs of ``httpx.Headers`` (its list holds the lower-case names
-    already) or of any iterable of raw byte pairs."""
-    items = getattr(headers, "_list", None)
-    if items is not None:
-        return ((lower, value) for _, lower, value in items)
-    return ((name.lower(), value) for name, value in headers)
+    """(lower-case name, value) byte pairs of ``httpx.Headers`` or of any iterable of raw byte pairs.
+
+    httpx's public ``Headers.raw`` (the names as sent) rather than its private
+    list: ``collector`` stays clear of upstream private attributes, which only
+    ``instrumentation.upstream`` may touch, and may not import it.
+    """
+    return ((name.lower(), value) for name, value in getattr(headers, "raw", headers))
 
 
 def credentials(headers: Any, query: bytes) -> dict[str, str]:

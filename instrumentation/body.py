@@ -2,7 +2,7 @@
 
 Used by the hooks on the stock instrumentation's spans (requests outside any
 job; requests inside jobs are recorded by ``exchange``). httpx's
-``ResponseStream`` wraps httpcore's stream in ``_httpcore_stream``; we read
+``ResponseStream`` wraps httpcore's stream (``upstream.httpcore_stream``); we read
 the first chunks (up to ``bodytext.CAPTURE_LIMIT``) from it and put a replay
 in its place, so the caller still reads the whole body, and a read error is
 given back to the caller when they read. Other stream types are left alone
@@ -16,6 +16,7 @@ from typing import Any
 
 from ..collector.bodytext import CAPTURE_LIMIT, readable
 from ..collector.redact import redact_text
+from .upstream import httpcore_stream, replace_httpcore_stream
 
 
 def _snippet(chunks: list[bytes], complete: bool) -> str:
@@ -54,12 +55,18 @@ class _ReplayStream:
             await self.original.aclose()
 
 
+def _replay(stream: Any, inner: Any, head: list[bytes], rest: Any, error: BaseException | None) -> str:
+    """Put the replay in place of ``inner``; the snippet of what was peeked at."""
+    replace_httpcore_stream(stream, _ReplayStream(head, rest, inner, error))
+    return _snippet(head, rest is None and error is None)
+
+
+# peek_error_body and its async twin are thin shells: each reads the first chunks (the only step
+# that differs) and hands them to _replay.
+
 def peek_error_body(stream: Any) -> str | None:
     """The readable start of a response body (redacted), leaving the body to the caller."""
-    # httpx's ResponseStream wraps httpcore's stream in `_httpcore_stream`;
-    # we peek at that and put a replay in its place, so the caller still
-    # reads the whole body. Other stream types are left alone.
-    inner = getattr(stream, "_httpcore_stream", None)
+    inner = httpcore_stream(stream)
     if inner is None:
         return None
     head: list[bytes] = []
@@ -74,13 +81,12 @@ def peek_error_body(stream: Any) -> str | None:
             rest = None
     except Exception as exc:  # noqa: BLE001 - give it back to the caller when they read
         error, rest = exc, None
-    stream._httpcore_stream = _ReplayStream(head, rest, inner, error)
-    return _snippet(head, rest is None and error is None)
+    return _replay(stream, inner, head, rest, error)
 
 
 async def peek_error_body_async(stream: Any) -> str | None:
     """The async twin of :func:`peek_error_body`."""
-    inner = getattr(stream, "_httpcore_stream", None)
+    inner = httpcore_stream(stream)
     if inner is None:
         return None
     head: list[bytes] = []
@@ -97,8 +103,7 @@ async def peek_error_body_async(stream: Any) -> str | None:
             size += len(chunk)
     except Exception as exc:  # noqa: BLE001
         error, rest = exc, None
-    stream._httpcore_stream = _ReplayStream(head, _AsyncRest(rest) if rest else None, inner, error)
-    return _snippet(head, rest is None and error is None)
+    return _replay(stream, inner, head, _AsyncRest(rest) if rest is not None else None, error)
 
 
 class _AsyncRest:

@@ -79,27 +79,26 @@ class ConnectionTrace:
         elif name.endswith(".receive_response_headers.complete") and self.t_send:
             span.set_attribute(A.TTFB_MS, round((now - self.t_send) * 1000, 3))
 
-    def __call__(self, name: str, info: dict[str, Any]) -> Any:
+    def observe_safely(self, name: str) -> None:
+        """:meth:`observe`, its failure logged: a trace callback must not break the request."""
         try:
             self.observe(name)
         except Exception:  # noqa: BLE001
             logger.exception("batch-debug connection trace failed")
-        if self.chained is not None:
-            return self.chained(name, info)
-        return None
+
+    def __call__(self, name: str, info: dict[str, Any]) -> Any:
+        self.observe_safely(name)
+        return self.chained(name, info) if self.chained is not None else None
 
 
 class AsyncConnectionTrace(ConnectionTrace):
+    """The same callback for the async transport, which awaits it (and the callback it chains)."""
+
     __slots__ = ()
 
     async def __call__(self, name: str, info: dict[str, Any]) -> Any:
-        try:
-            self.observe(name)
-        except Exception:  # noqa: BLE001
-            logger.exception("batch-debug connection trace failed")
-        if self.chained is not None:
-            return await self.chained(name, info)
-        return None
+        self.observe_safely(name)
+        return await self.chained(name, info) if self.chained is not None else None
 
 
 def _annotate_request(span: Span, request: RequestInfo, trace_cls: type[ConnectionTrace]) -> None:

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, TraceFlags
 
 from ..collector.attributes import SCOPE_NAME
 from ..collector.redact import redact_text
+from .upstream import span_processor_of
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class LeanSpans:
         self.new_span_id = provider.id_generator.generate_span_id
         # The provider's own fan-out to every processor added to it, including
         # ones added after setup (an OTLP exporter, a test's in-memory one).
-        self.processor = provider._active_span_processor  # noqa: SLF001
+        self.processor = span_processor_of(provider)
 
     @classmethod
     def detached(cls) -> LeanSpans:

@@ -33,80 +33,91 @@ from types import FunctionType
 from typing import Any
 
 import httpx
-from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.utils import (
-    _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
-)
 
 from ..collector.bodytext import CAPTURE_LIMIT
 from .exchange import Attempt
 from .wire import AsyncTimings, Timings
 from .streams import AsyncRecordedBody, RecordedBody
 from .jobstate import OUTSIDE, JobState, current_job
+from .upstream import instrumentation_suppressed as _suppressed, uninstrumented
 
 logger = logging.getLogger(__name__)
 
+# _traced and _traced_async are thin shells around the steps below: each step is written once and
+# the shells only call (or await) the transport and the read-ahead.
 
-def _suppressed() -> bool:
-    """OpenTelemetry's suppress-instrumentation context (plain or HTTP) is on: one read of the context
-    (``is_http_instrumentation_enabled`` reads it three times)."""
-    current = otel_context.get_current()
-    return bool(current.get(_SUPPRESS_HTTP_INSTRUMENTATION_KEY) or current.get(_SUPPRESS_INSTRUMENTATION_KEY)
-                or current.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN))
+
+def _begin(job: JobState, request: httpx.Request, transport: Any, timings: type[Timings]) -> Attempt | None:
+    """The attempt recording this request, or None: it goes on untraced (instrumentation suppressed:
+    our server probe, exporters; or we could not start recording it)."""
+    if _suppressed():
+        return None
+    try:
+        return Attempt(job, request, timings, transport)
+    except Exception:  # noqa: BLE001 - our failure must not become the request's
+        logger.exception("batch-debug could not trace a request; it goes on untraced")
+        return None
+
+
+def _failed(attempt: Attempt, exc: BaseException, request: httpx.Request) -> None:
+    """The request failed before an answer (the caller re-raises ``exc``)."""
+    try:
+        attempt.failed(exc, request)
+    except Exception:  # noqa: BLE001
+        logger.exception("batch-debug could not record a failed request")
+
+
+def _answered(attempt: Attempt, request: httpx.Request, response: httpx.Response,
+              body_cls: type[RecordedBody] | type[AsyncRecordedBody]) -> tuple[Any, bool]:
+    """The recorded body for ``response`` and whether to read it ahead now (an error body);
+    ``(None, False)`` when we could not record the answer (the response goes on as it is)."""
+    try:
+        body = body_cls(attempt, response.stream)  # type: ignore[arg-type]
+        return body, attempt.answered(request, response)
+    except Exception:  # noqa: BLE001
+        logger.exception("batch-debug could not record a response; the request goes on")
+        return None, False
 
 
 def _traced(original: Callable[..., Any], transport: Any, request: httpx.Request, job: JobState) -> Any:
-    if _suppressed():
-        return original(transport, request)
-    try:
-        attempt = Attempt(job, request, Timings, transport)
-    except Exception:  # noqa: BLE001 - our failure must not become the request's
-        logger.exception("batch-debug could not trace a request; it goes on untraced")
+    attempt = _begin(job, request, transport, Timings)
+    if attempt is None:
         return original(transport, request)
     try:
         response = original(transport, request)
     except BaseException as exc:
-        _safely(attempt.failed, exc, request)
+        _failed(attempt, exc, request)
         raise
-    try:
-        body = RecordedBody(attempt, response.stream)
-        if attempt.answered(request, response):
-            body.read_ahead_upto(CAPTURE_LIMIT)
-        response.stream = body
-    except Exception:  # noqa: BLE001
-        logger.exception("batch-debug could not record a response; the request goes on")
+    body, read_ahead = _answered(attempt, request, response, RecordedBody)
+    if body is not None:
+        try:
+            if read_ahead:
+                body.read_ahead_upto(CAPTURE_LIMIT)
+            response.stream = body
+        except Exception:  # noqa: BLE001
+            logger.exception("batch-debug could not record a response; the request goes on")
     return response
 
 
 async def _traced_async(original: Callable[..., Any], transport: Any, request: httpx.Request,
                         job: JobState) -> Any:
-    if _suppressed():
-        return await original(transport, request)
-    try:
-        attempt = Attempt(job, request, AsyncTimings, transport)
-    except Exception:  # noqa: BLE001
-        logger.exception("batch-debug could not trace a request; it goes on untraced")
+    attempt = _begin(job, request, transport, AsyncTimings)
+    if attempt is None:
         return await original(transport, request)
     try:
         response = await original(transport, request)
     except BaseException as exc:
-        _safely(attempt.failed, exc, request)
+        _failed(attempt, exc, request)
         raise
-    try:
-        body = AsyncRecordedBody(attempt, response.stream)
-        if attempt.answered(request, response):
-            await body.read_ahead_upto(CAPTURE_LIMIT)
-        response.stream = body
-    except Exception:  # noqa: BLE001
-        logger.exception("batch-debug could not record a response; the request goes on")
+    body, read_ahead = _answered(attempt, request, response, AsyncRecordedBody)
+    if body is not None:
+        try:
+            if read_ahead:
+                await body.read_ahead_upto(CAPTURE_LIMIT)
+            response.stream = body
+        except Exception:  # noqa: BLE001
+            logger.exception("batch-debug could not record a response; the request goes on")
     return response
-
-
-def _safely(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception:  # noqa: BLE001
-        logger.exception("batch-debug could not record a failed request")
 
 
 def _outside_job() -> None:
@@ -169,7 +180,7 @@ def install_gate(is_on: Callable[[], bool]) -> None:
     sync_current = httpx.HTTPTransport.handle_request
     if getattr(sync_current, "_batch_debug_gate", False):
         return
-    original = getattr(sync_current, "__wrapped__", sync_current)
+    original = uninstrumented(httpx.HTTPTransport, "handle_request")
     instrumented = sync_current
 
     def handle_request(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
@@ -182,7 +193,7 @@ def install_gate(is_on: Callable[[], bool]) -> None:
         return original(self, request)
 
     async_current = httpx.AsyncHTTPTransport.handle_async_request
-    async_original = getattr(async_current, "__wrapped__", async_current)
+    async_original = uninstrumented(httpx.AsyncHTTPTransport, "handle_async_request")
     async_instrumented = async_current
 
     async def handle_async_request(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
@@ -194,7 +205,8 @@ def install_gate(is_on: Callable[[], bool]) -> None:
             return await async_instrumented(self, request)
         return await async_original(self, request)
 
-    # Marked as ours; __wrapped__ lets uninstrument() unwrap to the original.
+    # Marked as ours; __wrapped__ is what remove_gate puts back (the instrumentor's unwrap()
+    # only unwraps wrapt proxies, so it leaves a plain function like the gate in place).
     handle_request._batch_debug_gate = True  # type: ignore[attr-defined]
     handle_request.__wrapped__ = original  # type: ignore[attr-defined]
     handle_async_request._batch_debug_gate = True  # type: ignore[attr-defined]

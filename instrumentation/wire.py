@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from .upstream import header_items
+
 _EVENTS = {
     "connection.connect_tcp.started": 0, "connection.connect_tcp.complete": 1,
     "connection.start_tls.started": 2, "connection.start_tls.complete": 3,
@@ -32,23 +34,24 @@ class Timings:
         self.chained = chained
 
     # httpcore calls this about ten times a request: locals bound as defaults save the global lookups.
-    def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,
-                 _now: Any = time.perf_counter) -> Any:
+    def stamp(self, name: str, _index: Any = _EVENTS.get, _now: Any = time.perf_counter) -> None:
         index = _index(name)
         if index is not None:
             self.stamps[index] = _now()
+
+    def __call__(self, name: str, info: dict[str, Any]) -> Any:
+        self.stamp(name)
         chained = self.chained
         return chained(name, info) if chained is not None else None
 
 
 class AsyncTimings(Timings):
+    """The same callback for the async transport, which awaits it (and the callback it chains)."""
+
     __slots__ = ()
 
-    async def __call__(self, name: str, info: dict[str, Any], _index: Any = _EVENTS.get,
-                       _now: Any = time.perf_counter) -> Any:
-        index = _index(name)
-        if index is not None:
-            self.stamps[index] = _now()
+    async def __call__(self, name: str, info: dict[str, Any]) -> Any:
+        self.stamp(name)
         chained = self.chained
         return await chained(name, info) if chained is not None else None
 
@@ -61,21 +64,14 @@ _WANTED = frozenset({b"server", b"connection", b"location", b"retry-after", b"co
 def header_values(headers: httpx.Headers, wanted: frozenset[bytes] = _WANTED) -> dict[bytes, bytes]:
     """The first value of each ``wanted`` header, in one pass.
 
-    httpx's ``Headers.get`` works out the headers' text encoding on every call;
-    its internal list already holds lower-case names (read as ``raw`` when
-    that list is not there).
+    httpx's ``Headers.get`` works out the headers' text encoding on every
+    call; ``upstream.header_items`` gives the lower-case names as httpx
+    already holds them.
     """
     found: dict[bytes, bytes] = {}
-    items = getattr(headers, "_list", None)
-    if items is not None:
-        for _, name, value in items:
-            if name in wanted and name not in found:
-                found[name] = value
-        return found
-    for name, value in headers.raw:
-        lower = name.lower()
-        if lower in wanted and lower not in found:
-            found[lower] = value
+    for _, name, value in header_items(headers):
+        if name in wanted and name not in found:
+            found[name] = value
     return found
 
 

@@ -6,8 +6,9 @@ Usage::
     result = await run_job_async(WorkerConfig(server=url, api_key=key, concurrency=4), item_ids)
 
 Does per item exactly what :func:`worker.run_job` does (same requests, retries,
-pacing, bounds and results), with tasks instead of threads; see ``worker``
-for the contract.
+pacing, bounds and results), with tasks instead of threads: both are thin
+shells around ``worker_steps``; see ``worker`` for the contract. Here the
+deadline also cancels a request in flight (``asyncio.timeout``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from collections.abc import Sequence
 import httpx
 
 from ..instrumentation import item_span, job_span
-from .posters import check_item_id, save_poster
-from .worker import (
-    ItemResult, JobResult, Progress, WorkerConfig, _async_client, _begin, _Failure, _finish, _judge,
-    _paths, _request_kwargs,
-)
+from .bounds import ItemFailure
+from .worker_config import WorkerConfig
+from .worker_steps import Attempts, ItemResult, JobResult, PosterItem, Progress, Run
 
 
 async def run_job_async(
@@ -32,60 +31,53 @@ async def run_job_async(
     progress: Progress | None = None,
 ) -> JobResult:
     """The asyncio version of :func:`run_job`, with ``concurrency`` tasks at once."""
-    result, started, pacer, bounds = _begin(config, job_id)
-    job_id = result.job_id
+    run = Run.begin(config, job_id)
+    result, bounds = run.result, run.bounds
     gate = asyncio.Semaphore(config.concurrency)
-    async with job_span(job_id, items_total=len(item_ids)):
-        shared = _async_client(config, bounds) if config.session_strategy == "shared" else None
+    async with job_span(result.job_id, items_total=len(item_ids)):
+        shared = run.async_client() if run.shared else None
         try:
             async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
-                for attempt in range(1, config.max_attempts + 1):
-                    bounds.check_time()
-                    await asyncio.sleep(bounds.wait(pacer.reserve()))
-                    bounds.check_time()
-                    item.requests += 1
+                tries = Attempts(run, item, method, path)
+                while True:  # tries.judge raises on the last attempt
+                    await asyncio.sleep(tries.pace())
+                    tries.start()
                     response, error = None, None
-                    kwargs = _request_kwargs(config, bounds, auth, asynchronous=True)
+                    url, kwargs = config.base_url + path, run.request_kwargs(auth, asynchronous=True)
                     try:
                         async with asyncio.timeout(bounds.left()):  # None: no deadline
                             if shared is not None:
-                                response = await shared.request(method, config.base_url + path, **kwargs)
+                                response = await shared.request(method, url, **kwargs)
                             else:
-                                async with _async_client(config, bounds) as client:
-                                    response = await client.request(method, config.base_url + path, **kwargs)
+                                async with run.async_client() as client:
+                                    response = await client.request(method, url, **kwargs)
                     except httpx.TransportError as exc:
                         error = exc
                     except TimeoutError:
-                        bounds.check_time()  # the deadline passed mid-request: _Failure
+                        bounds.check_time()  # the deadline passed mid-request: ItemFailure
                         raise
-                    delay = _judge(config, attempt, method, path, response, error)
+                    delay = tries.judge(response, error)
                     if delay is None:
                         return response  # type: ignore[return-value]
-                    await asyncio.sleep(bounds.wait(delay))
-                raise AssertionError("unreachable: _judge raises on the last attempt")
+                    await asyncio.sleep(delay)
 
             async def one(item_id: str) -> ItemResult:
                 async with gate:
-                    outcome = ItemResult(item_id, ok=False)
+                    item = PosterItem(config, item_id)
                     async with item_span(item_id) as span:
                         try:
-                            check_item_id(config.output_dir, item_id)
-                            for method, path, auth in _paths(config, item_id):
-                                response = await send(method, path, auth, outcome)
-                                outcome.status_code = response.status_code
-                            outcome.size_bytes = len(response.content)
-                            save_poster(config.output_dir, item_id, response.status_code, response.content)
-                            outcome.ok = True
-                        except _Failure as failure:
-                            outcome.status_code, outcome.error = failure.status, str(failure)
-                            span.fail(outcome.error)
+                            for method, path, auth in item.requests():
+                                response = await send(method, path, auth, item.result)
+                            item.done(response)
+                        except ItemFailure as failure:
+                            item.failed(failure, span)
                     if progress is not None:
-                        progress(outcome)
-                    return outcome
+                        progress(item.result)
+                    return item.result
 
             result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
         finally:
             bounds.close()
             if shared is not None:
                 await shared.aclose()
-    return _finish(result, started)
+    return run.finish()
