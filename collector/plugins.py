@@ -32,7 +32,6 @@ zero-code hook (``instrumentation.zerocode``).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,12 +39,13 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from . import config, retention
+from . import config
 from .assembler import PENDING_TIMEOUT_SECONDS, JobAssembler
 from .remote_switch import RemoteSwitch, make_switch
 from .sampler import DebugSampler
 from .switch import DebugSwitch
 from .writer import JobFileWriter
+from .writer_env import env_max_spans, env_secrets, writer_from_env
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,6 @@ def debug_sampler() -> DebugSampler:
     return DebugSampler(shared_switch())
 
 
-def env_secrets() -> list[str]:
-    """Literal values to scrub from job files: the configured Jellyfin API key."""
-    key = os.environ.get(config.JELLYFIN_API_KEY, "")
-    return [key] if key else []
-
-
 class JobFileExporter(SpanExporter):
     """Entry point ``batch_debug_jobfile``: writes one job file per finished job.
 
@@ -93,20 +87,10 @@ class JobFileExporter(SpanExporter):
         pending_timeout_seconds: float | None = None,
     ) -> None:
         folder = Path(directory) if directory else config.debug_dir()
-        try:
-            retention.remove_stale_temp_files(folder)
-        except OSError:
-            logger.warning("could not clean temporary files in %s", folder, exc_info=True)
-        switch = shared_switch()
-        writer = JobFileWriter(
-            folder,
-            secrets=env_secrets,
-            debug_enabled=switch.is_on,
-            max_bytes=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_MB, config.DEFAULT_MAX_MB) * 2**20,
-        )
+        writer = writer_from_env(folder, secrets=env_secrets, debug_enabled=shared_switch().is_on)
         self.assembler = JobAssembler(
             writer,
-            max_spans=max_spans or config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS, config.DEFAULT_MAX_SPANS),
+            max_spans=max_spans or env_max_spans(),
             pending_timeout=pending_timeout_seconds or PENDING_TIMEOUT_SECONDS,
         )
         global _latest

@@ -17,6 +17,12 @@ comparison, so no thread is needed to turn debug off.
 :meth:`DebugSwitch.is_on` is called for every span and must stay cheap: it
 looks at the file at most every ``refresh_seconds`` (a ``stat``, and a read
 only when the file changed) and answers from memory in between.
+
+The clocks are arguments (``clock``: wall time in seconds since the epoch,
+for expiry; ``monotonic``: for the refresh interval), ``time.time`` and
+``time.monotonic`` by default, so tests move time on instead of sleeping::
+
+    switch = DebugSwitch(folder, clock=fake.time, monotonic=fake.monotonic)
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import config, jobfile
+from . import atomic, config
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +64,12 @@ class SwitchState:
         now = now or datetime.now(timezone.utc)
         return max(0, int((self.expires_at - now).total_seconds()))
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, now: datetime | None = None) -> dict[str, object]:
         return {
             "enabled": self.enabled,
             "source": self.source,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "remaining_seconds": self.remaining_seconds(),
+            "remaining_seconds": self.remaining_seconds(now),
         }
 
 
@@ -115,13 +122,17 @@ class DebugSwitch:
         *,
         environ: dict[str, str] | None = None,
         refresh_seconds: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = Path(directory) if directory is not None else config.debug_dir(environ)
         self.path = self.directory / STATE_FILENAME
         self.env_on = config.env_truthy(config.APHRODITE_BATCH_DEBUG, environ)
         self._refresh = refresh_seconds
+        self._clock = clock
+        self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._next_check = 0.0  # time.monotonic() of the next look at the file
+        self._next_check = 0.0  # monotonic() of the next look at the file
         self._mtime_ns: tuple[int, int] | None = None
         # One tuple, swapped in one assignment: readers on other threads never
         # see a new state with an old expiry (which would read as "off").
@@ -132,10 +143,10 @@ class DebugSwitch:
         """True while debug is on. Cheap: no system call between refreshes."""
         if self.env_on:
             return True
-        if time.monotonic() >= self._next_check:
+        if self._monotonic() >= self._next_check:
             self._refresh_from_file()
         state, expires_ts = self._view
-        return state.enabled and time.time() < expires_ts
+        return state.enabled and self._clock() < expires_ts
 
     def state(self) -> SwitchState:
         """The current state, read fresh from the file."""
@@ -143,20 +154,20 @@ class DebugSwitch:
             return SwitchState(True, "env", None)
         self._refresh_from_file(force=True)
         st, expires_ts = self._view
-        if st.enabled and time.time() < expires_ts:
+        if st.enabled and self._clock() < expires_ts:
             return st
         return SwitchState(False, None, None, st.updated_at)
 
     def _refresh_from_file(self, force: bool = False) -> None:
         with self._lock:
-            if not force and time.monotonic() < self._next_check:
+            if not force and self._monotonic() < self._next_check:
                 return  # another thread refreshed while we waited for the lock
             try:
                 self._load()
             finally:
                 # Only now: until the view is loaded, other threads must come
                 # here and wait, not answer from the old view.
-                self._next_check = time.monotonic() + self._refresh
+                self._next_check = self._monotonic() + self._refresh
 
     def _load(self) -> None:
         try:
@@ -198,6 +209,10 @@ class DebugSwitch:
             logger.warning("debug state file %s is unreadable; treating debug as off", self.path)
             return SwitchState(False, None, None)
 
+    def now(self) -> datetime:
+        """The switch's wall clock as an aware UTC datetime (for ``SwitchState.remaining_seconds``)."""
+        return datetime.fromtimestamp(self._clock(), timezone.utc)
+
     # -- writing ---------------------------------------------------------
     def enable(self, duration_minutes: int = DEFAULT_MINUTES) -> SwitchState:
         """Turn debug on for ``duration_minutes`` (1..1440) in every process.
@@ -205,7 +220,7 @@ class DebugSwitch:
         Enabling while already on extends: the later of the two expiries wins.
         """
         minutes = validate_minutes(duration_minutes)
-        now = datetime.now(timezone.utc)
+        now = self.now()
         expires = now + timedelta(minutes=minutes)
         current = self.state()
         if current.enabled and current.expires_at and current.expires_at > expires:
@@ -216,7 +231,7 @@ class DebugSwitch:
 
     def disable(self) -> SwitchState:
         """Turn debug off everywhere (the env var still wins in its own process)."""
-        state = SwitchState(False, None, None, datetime.now(timezone.utc))
+        state = SwitchState(False, None, None, self.now())
         self._write(state)
         return self.state()
 
@@ -229,18 +244,6 @@ class DebugSwitch:
             "updated_at": (state.updated_at or datetime.now(timezone.utc)).isoformat(),
         }
         # Created with APHRODITE_BATCH_DEBUG_FILE_MODE: workers of another user in the group must read it.
-        fd, tmp = jobfile.temp_file(self.directory, kind="state")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic.replace(self.path, json.dumps(payload), kind="state")
         with self._lock:
             self._next_check = 0.0  # our own change is visible at once

@@ -39,11 +39,10 @@ from google.protobuf.json_format import MessageToDict
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from ..collector import config
 from ..collector.assembler import MAX_PENDING_TRACES, JobAssembler
 from ..collector.otlp_decode import JSON, MAX_DECODED_BYTES, PROTOBUF, OtlpDecodeError, decode_traces
 from ..collector.otlp_schema import EXPORT_TRACE_REQUEST, EXPORT_TRACE_RESPONSE, OTLP_ERROR
-from ..collector.writer import JobFileWriter
+from ..collector.writer_env import env_max_spans, writer_from_env
 from . import auth
 from .openapi import operation
 
@@ -77,14 +76,13 @@ def assembler_for(app: Flask) -> JobAssembler:
         with _lock:
             found = app.extensions.get(ASSEMBLER_EXTENSION)
             if found is None:
-                writer = JobFileWriter(
+                writer = writer_from_env(
                     Path(app.config["DEBUG_DIR"]),
                     debug_enabled=lambda: True,  # the spans were recorded because debug was on
-                    max_bytes=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_MB, config.DEFAULT_MAX_MB) * 2**20,
+                    clean_temp_files=False,  # the workers sharing the folder clean it when they start
                 )
                 found = JobAssembler(
-                    writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS,
-                                                     config.DEFAULT_MAX_SPANS),
+                    writer, max_spans=env_max_spans(),
                     max_pending_traces=MAX_PENDING_TRACES,
                     sanitize=True)  # spans from anywhere: credentials learned and redacted
                 found.start()  # stale traces go on a timer, also when no span arrives any more

@@ -13,9 +13,27 @@ with opentelemetry-instrumentation-httpx plus our hooks. When
 ``otlp_endpoint`` is given or ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set,
 recorded spans also go there (OTLP/HTTP, protobuf, batched; failures are
 counted for ``/status``). The switch is the debug folder's, or the sidecar's
-when ``APHRODITE_BATCH_DEBUG_URL`` is set. Calling it again returns the same
-pipeline; passing ``directory`` or ``switch`` again points the existing
-pipeline at them (tests use this, since instrumentation is process-wide).
+when ``APHRODITE_BATCH_DEBUG_URL`` is set.
+
+Calling ``setup`` again returns the same pipeline; passing ``directory`` or
+``switch`` again points it at them (instrumentation is process-wide). Any
+other argument given a non-default value that differs from the first call's
+(``processors``, ``set_global``, ``handle_sigterm``, ``otlp_endpoint``) cannot
+be honoured then: a WARNING names each one, and the first pipeline is kept.
+In strict mode (``setup(..., strict=True)``, or :func:`strict_setup` for the
+whole process, as the tests do) that raises :class:`SetupConflictError` instead.
+
+Tests, and anything else that needs another pipeline for a while, swap and
+reset explicitly::
+
+    with installed(folder, switch=DebugSwitch(folder)) as pipeline:   # built, installed,
+        ...                                     # then the previous one back, even on error
+    with use_pipeline(other):                   # an existing pipeline, the same way
+        ...
+    reset()            # no pipeline: httpx uninstrumented, switch_is_on() False, SIGTERM as before
+
+The global tracer provider is the one thing not undone: OpenTelemetry lets a
+process set it once.
 
 :func:`attach` is the same instrumentation on a provider someone else built
 from ``otel-config.yaml`` (zero-code mode, see ``zerocode``).
@@ -24,88 +42,55 @@ from ``otel-config.yaml`` (zero-code mode, see ``zerocode``).
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
-from typing import Any
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from opentelemetry import trace
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.sampling import ParentBased
-from wrapt import wrap_function_wrapper
 
-from ..collector import config, retention
-from ..collector.export import otlp_processor
 from ..collector.processor import JobFileWriter, JobSpanProcessor
-from ..collector.redact import install_log_redaction
-from ..collector.remote_switch import RemoteSwitch, make_switch
+from ..collector.remote_switch import RemoteSwitch
 from ..collector.sampler import DebugSampler
 from ..collector.switch import DebugSwitch
-from . import hooks
-from .spans import TRACER_NAME, current_job
+from ..collector.writer_env import env_secrets
+from . import httpx_setup, sigterm
 from .lean import LeanSpans
-from .transport import install_gate, remove_gate
+from .parts import Pipeline, build
+from .spans import TRACER_NAME
+from .transport import install_gate
 from .. import __version__
+
+__all__ = ["Pipeline", "SetupConflictError", "attach", "build", "current_pipeline", "current_tracer",
+           "ensure_gate", "install", "installed", "reset", "setup", "strict_setup", "switch_is_on", "use_pipeline"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Pipeline:
-    """The installed pieces, for callers that need to reach them."""
-
-    provider: TracerProvider
-    switch: DebugSwitch | RemoteSwitch
-    root_sampler: DebugSampler
-    #: None in zero-code mode: the job-file exporter assembles jobs from finished spans instead.
-    processor: JobSpanProcessor | None
-    #: None when nothing in this process writes job files (spans only go to OTLP).
-    writer: JobFileWriter | None
-    lean: LeanSpans
-    secrets: list[str] = field(default_factory=list)
-
-    @property
-    def directory(self) -> Path:
-        return self.writer.directory if self.writer is not None else config.debug_dir()
-
-    def add_secret(self, secret: str | None) -> None:
-        """Redact this literal value (e.g. the API key in use) from every job file."""
-        if secret and secret not in self.secrets:
-            self.secrets.append(secret)
-
-    def job_file(self, job_id: str, timeout: float = 10.0) -> Path | None:
-        """Wait for pending job files, then the newest file this process wrote for ``job_id``."""
-        if self.writer is None:
-            return None
-        self.writer.flush(timeout)
-        return self.writer.written.get(job_id)
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        return self.writer.flush(timeout) if self.writer is not None else True
+class SetupConflictError(RuntimeError):
+    """A second ``setup()`` asked for something the installed pipeline cannot take (strict mode only)."""
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _pipeline: Pipeline | None = None
+_strict = False
+#: setup() arguments a second call cannot change, with their defaults.
+_FIXED_SETTINGS: dict[str, object] = {"processors": (), "set_global": True, "handle_sigterm": True,
+                                      "otlp_endpoint": None}
+
+
+def strict_setup(on: bool = True) -> None:
+    """Process-wide: a second ``setup`` with arguments it would ignore raises instead of warning."""
+    global _strict
+    _strict = on
 
 
 def _secrets() -> list[str]:
-    found = [os.environ.get(config.JELLYFIN_API_KEY, "")]
+    found = env_secrets()
     if _pipeline is not None:
         found.extend(_pipeline.secrets)
-    return [s for s in found if s]
-
-
-def _count_session(wrapped, instance, args, kwargs):
-    job = current_job.get()
-    if job is not None:
-        job.sessions_created += 1
-    return wrapped(*args, **kwargs)
+    return found
 
 
 def switch_is_on() -> bool:
@@ -113,64 +98,87 @@ def switch_is_on() -> bool:
     return _pipeline is not None and _pipeline.switch.is_on()
 
 
-def _install_sigterm_handler(processor: JobSpanProcessor) -> None:
-    """On SIGTERM, write open jobs as incomplete, then let the signal do what it did before.
-
-    Only from the main thread (Python's rule), and never over a handler that
-    ignores the signal.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous in (signal.SIG_IGN, None):
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        try:
-            written = processor.write_unfinished(timeout=5.0)
-            for path in written:
-                logger.warning("SIGTERM: wrote incomplete job file %s", path)
-        except Exception:  # noqa: BLE001 - the process is stopping either way
-            logger.exception("SIGTERM: could not write open jobs")
-        if callable(previous):
-            previous(signum, frame)
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-
-def _folder(directory: Path | str | None, switch: DebugSwitch | RemoteSwitch) -> Path:
-    if directory is not None:
-        return Path(directory)
-    return switch.directory if isinstance(switch, DebugSwitch) else config.debug_dir()
+def _current_processor() -> JobSpanProcessor | None:
+    return _pipeline.processor if _pipeline is not None else None
 
 
 def _instrument(provider: TracerProvider) -> None:
-    """httpx instrumented for ``provider`` with our hooks, the gate, session counting, log redaction."""
-    remove_gate()  # installed alone earlier (ensure_gate): it goes back in front of the instrumentation
-    instrumentor = HTTPXClientInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        # Instrumented without our hooks (opentelemetry-instrument does that first): again, with them.
-        instrumentor.uninstrument()
-    instrumentor.instrument(
-        tracer_provider=provider,
-        request_hook=hooks.request_hook,
-        response_hook=hooks.response_hook,
-        async_request_hook=hooks.async_request_hook,
-        async_response_hook=hooks.async_response_hook,
-    )
-    install_gate(switch_is_on)
-    install_log_redaction(_secrets)
-    wrap_function_wrapper(httpx.Client, "__init__", _count_session)
-    wrap_function_wrapper(httpx.AsyncClient, "__init__", _count_session)
+    httpx_setup.instrument(provider, is_on=switch_is_on, secrets=_secrets)
 
 
 def ensure_gate() -> None:
     """The transport gate alone, for a process that never calls :func:`setup` but records
     jobs for itself (the dashboard's Custom ID Test). Idempotent; ``setup`` keeps it in front."""
     install_gate(switch_is_on)
+
+
+def install(pipeline: Pipeline, *, set_global: bool = False, handle_sigterm: bool = False) -> Pipeline | None:
+    """Make ``pipeline`` the current one (httpx reports to its provider); returns the one it replaced.
+
+    ``set_global``: also make its provider OpenTelemetry's global one, unless
+    one is set already. ``handle_sigterm``: write open jobs on SIGTERM (the
+    handler serves whichever pipeline is current then).
+    """
+    global _pipeline
+    with _lock:
+        if set_global and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            trace.set_tracer_provider(pipeline.provider)
+        previous, _pipeline = _pipeline, pipeline
+        _instrument(pipeline.provider)
+        if handle_sigterm and pipeline.processor is not None:
+            sigterm.install(_current_processor)
+        return previous
+
+
+def reset() -> None:
+    """Back to no pipeline: pending files written, httpx uninstrumented, ``switch_is_on()`` False,
+    the SIGTERM handler that was there before back. The old pipeline stays usable for :func:`install`."""
+    global _pipeline
+    with _lock:
+        previous, _pipeline = _pipeline, None
+        if previous is not None:
+            previous.flush()
+        httpx_setup.uninstrument()
+        sigterm.restore()
+
+
+@contextmanager
+def use_pipeline(pipeline: Pipeline) -> Iterator[Pipeline]:
+    """``pipeline`` installed for the block; then the previous one back (or none), even on error."""
+    with _lock:
+        previous = install(pipeline)
+    try:
+        yield pipeline
+    finally:
+        with _lock:
+            pipeline.flush()
+            if previous is not None:
+                install(previous)
+            else:
+                reset()
+
+
+@contextmanager
+def installed(
+    directory: Path | str | None = None,
+    *,
+    switch: DebugSwitch | RemoteSwitch | None = None,
+    processors: Sequence[SpanProcessor] = (),
+    otlp_endpoint: str | None = None,
+) -> Iterator[Pipeline]:
+    """A fresh pipeline (:func:`build`) installed for the block, then shut down; the previous one back."""
+    pipeline = build(directory, switch=switch, processors=processors, otlp_endpoint=otlp_endpoint)
+    try:
+        with use_pipeline(pipeline):
+            yield pipeline
+    finally:
+        pipeline.shutdown()
+
+
+def _ignored(settings: dict[str, object], given: dict[str, object]) -> list[str]:
+    """Arguments given a non-default value unlike the first call's: a later ``setup`` cannot apply them."""
+    return [name for name, value in given.items()
+            if value != _FIXED_SETTINGS[name] and value != settings.get(name, _FIXED_SETTINGS[name])]
 
 
 def setup(
@@ -181,55 +189,35 @@ def setup(
     set_global: bool = True,
     handle_sigterm: bool = True,
     otlp_endpoint: str | None = None,
+    strict: bool | None = None,
 ) -> Pipeline:
     """Install (once) and return the debug pipeline.
 
     ``handle_sigterm``: on SIGTERM, write running jobs' files (marked
     incomplete) before the process ends. ``otlp_endpoint``
     (``http://host:4318``): export recorded spans there too; default: the
-    ``OTEL_EXPORTER_OTLP_*`` variables, or no export.
+    ``OTEL_EXPORTER_OTLP_*`` variables, or no export. ``strict`` (default:
+    :func:`strict_setup`'s): raise :class:`SetupConflictError` rather than
+    warn when a second call's arguments would be ignored.
     """
-    global _pipeline
+    given = {"processors": tuple(processors), "set_global": set_global, "handle_sigterm": handle_sigterm,
+             "otlp_endpoint": otlp_endpoint}
     with _lock:
         if _pipeline is not None:
+            ignored = _ignored(_pipeline.settings, given)
+            if ignored:
+                message = (f"setup() was called again with {', '.join(ignored)} unlike the first call; the "
+                           "pipeline installed first is kept, so these arguments are ignored")
+                if _strict if strict is None else strict:
+                    raise SetupConflictError(f"{message}. Call reset() first, or use installed() for a while.")
+                logger.warning("%s", message)
             if switch is not None or directory is not None:
-                new_switch = switch or DebugSwitch(directory)
-                _pipeline.switch = new_switch
-                _pipeline.root_sampler.switch = new_switch
-                if _pipeline.writer is not None:
-                    _pipeline.writer.directory = _folder(directory, new_switch)
+                _pipeline.point_at(directory, switch or DebugSwitch(directory))
             return _pipeline
-        switch = switch or make_switch(directory)
-        folder = _folder(directory, switch)
-        try:
-            # Leftovers of a process killed mid-write; never fatal.
-            retention.remove_stale_temp_files(folder)
-        except OSError:
-            logger.warning("could not clean temporary files in the debug folder", exc_info=True)
-        root = DebugSampler(switch)
-        provider = TracerProvider(sampler=ParentBased(root=root), resource=Resource.create())
-        writer = JobFileWriter(
-            folder,
-            secrets=_secrets,
-            debug_enabled=switch_is_on,  # looked up per call: the switch can be re-pointed
-            max_bytes=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_MB, config.DEFAULT_MAX_MB) * 2**20,
-        )
-        processor = JobSpanProcessor(
-            writer, max_spans=config.env_int(config.APHRODITE_BATCH_DEBUG_MAX_SPANS, config.DEFAULT_MAX_SPANS)
-        )
-        provider.add_span_processor(processor)
-        for extra in processors:
-            provider.add_span_processor(extra)
-        exporting = otlp_processor(lambda: writer.directory, otlp_endpoint)
-        if exporting is not None:
-            provider.add_span_processor(exporting)
-        if set_global:
-            trace.set_tracer_provider(provider)
-        _instrument(provider)
-        _pipeline = Pipeline(provider, switch, root, processor, writer, LeanSpans(provider, __version__))
-        if handle_sigterm:
-            _install_sigterm_handler(processor)
-        return _pipeline
+        pipeline = build(directory, switch=switch, processors=processors, otlp_endpoint=otlp_endpoint)
+        pipeline.settings.update(given)
+        install(pipeline, set_global=set_global, handle_sigterm=handle_sigterm)
+        return pipeline
 
 
 def attach(provider: TracerProvider, writer: JobFileWriter | None = None) -> Pipeline | None:
@@ -241,7 +229,9 @@ def attach(provider: TracerProvider, writer: JobFileWriter | None = None) -> Pip
     """
     global _pipeline
     sampler = getattr(provider, "sampler", None)
-    root = getattr(sampler, "_root", sampler)  # ParentBased keeps its root there
+    from .upstream import root_sampler  # the one module touching upstream private attributes
+
+    root = root_sampler(sampler)  # ParentBased keeps its root in a private attribute
     if not isinstance(root, DebugSampler):
         return None
     with _lock:

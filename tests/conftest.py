@@ -1,7 +1,12 @@
 """Shared fixtures: a real Jellyfin simulator on loopback and the debug pipeline.
 
-The OpenTelemetry pipeline is process-wide (httpx is instrumented once), so
-``debug_pipeline`` re-points it at a fresh folder and switch for each test.
+The OpenTelemetry pipeline is process-wide (httpx is instrumented for one
+provider at a time). One default pipeline is installed for the session, in
+strict setup mode (a second ``setup()`` whose arguments would be ignored
+raises); ``debug_pipeline`` re-points it at a fresh folder and switch for a
+test, and after every test :func:`isolated_pipeline` makes it current again,
+on an off switch over an empty folder, so no test records into another's
+folder or with another's switch.
 """
 
 from __future__ import annotations
@@ -14,18 +19,45 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from batch_debug.collector.switch import DebugSwitch
+from batch_debug.collector.writer_env import env_max_bytes
 from batch_debug.instrumentation import Pipeline, setup
+from batch_debug.instrumentation.pipeline import current_pipeline, install, strict_setup
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 
 from support import API_KEY
 
 
 @pytest.fixture(scope="session")
-def recorded_spans(tmp_path_factory: pytest.TempPathFactory) -> InMemorySpanExporter:
-    """Every span the pipeline records in this process (cleared per test)."""
+def default_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """The session's pipeline, installed first and in strict setup mode; off until a test turns it on."""
+    strict_setup(True)
+    folder = tmp_path_factory.mktemp("pipeline-default")
+    return setup(folder, switch=DebugSwitch(folder, environ={}))
+
+
+@pytest.fixture(autouse=True)
+def isolated_pipeline(default_pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """After each test: pending files written where the test meant them, then the default pipeline
+    current again with an off switch over a fresh empty folder, its quota and secrets as at the start."""
+    yield default_pipeline
+    current = current_pipeline()
+    if current is not None and current is not default_pipeline:
+        current.flush(10)
+    default_pipeline.flush(10)
+    install(default_pipeline)
+    idle = tmp_path_factory.mktemp("pipeline-idle")
+    default_pipeline.point_at(idle, DebugSwitch(idle, environ={}))
+    default_pipeline.secrets.clear()
+    if default_pipeline.writer is not None:
+        default_pipeline.writer.max_bytes = env_max_bytes()
+    strict_setup(True)
+
+
+@pytest.fixture(scope="session")
+def recorded_spans(default_pipeline: Pipeline) -> InMemorySpanExporter:
+    """Every span the default pipeline records in this process (cleared per test)."""
     exporter = InMemorySpanExporter()
-    pipeline = setup(tmp_path_factory.mktemp("pipeline-unused"))
-    pipeline.provider.add_span_processor(SimpleSpanProcessor(exporter))
+    default_pipeline.provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 

@@ -6,6 +6,7 @@ so ``from conftest import ...`` breaks as soon as a subfolder has its own.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -32,3 +33,20 @@ def stop_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(10)
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def comparable_job(data: dict) -> dict:
+    """A job file without its time of writing, and with what several worker threads appended (items,
+    requests, spans) in a canonical order: the content is the contract, not the threads' interleaving."""
+    comparable = {k: v for k, v in data.items() if k != "generated_at"}
+    for key in ("items", "requests"):
+        comparable[key] = sorted(data[key], key=_canonical)
+    comparable["resourceSpans"] = sorted(
+        _canonical({**rs, "scopeSpans": sorted(({**ss, "spans": sorted(ss["spans"], key=_canonical)}
+                                                for ss in rs["scopeSpans"]), key=_canonical)})
+        for rs in data["resourceSpans"])
+    return comparable

@@ -85,7 +85,7 @@ def test_the_import_reader_sees_relative_and_absolute_imports() -> None:
     imports = _imports("collector.analysis", MODULES["collector.analysis"])
     assert {"collector.diagnosis", "collector.attempts", "collector.report"} <= imports
     assert "collector.attempts" in _imports("collector.diagnosis.view", MODULES["collector.diagnosis.view"])
-    assert "collector.config" in _imports("instrumentation.pipeline", MODULES["instrumentation.pipeline"])
+    assert "collector.config" in _imports("instrumentation.parts", MODULES["instrumentation.parts"])
     assert "batch_debug" in _imports("instrumentation.pipeline", MODULES["instrumentation.pipeline"])
 
 

@@ -22,7 +22,7 @@ from batch_debug.collector.assembler import JobAssembler
 from batch_debug.collector.otlp_decode import JSON, decode_traces
 from batch_debug.collector.writer import JobFileWriter
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-from support import API_KEY, NO_WAIT as FAST
+from support import API_KEY, NO_WAIT as FAST, comparable_job
 
 
 
@@ -49,16 +49,12 @@ def _only_file(folder: Path) -> dict:
     return jobfile.load(files[0].path)
 
 
-def _without_generated_at(data: dict) -> dict:
-    return {k: v for k, v in data.items() if k != "generated_at"}
-
-
 def test_assembled_file_equals_the_processors(debug_pipeline, recorded_spans, make_sim, tmp_path: Path) -> None:
     sim = make_sim("mixed", seed=7)
     local, spans = _run(debug_pipeline, recorded_spans, sim, "assemble-me")
     assert local["summary"]["failed_requests"] > 0  # a job with failures, retries and error bodies
     _assemble(tmp_path / "assembled", spans)
-    assert _without_generated_at(_only_file(tmp_path / "assembled")) == _without_generated_at(local)
+    assert comparable_job(_only_file(tmp_path / "assembled")) == comparable_job(local)
 
 
 def test_a_job_file_rebuilds_from_its_own_resource_spans(debug_pipeline, recorded_spans, make_sim,
@@ -67,7 +63,7 @@ def test_a_job_file_rebuilds_from_its_own_resource_spans(debug_pipeline, recorde
     local, _ = _run(debug_pipeline, recorded_spans, sim, "replayed")
     body = json.dumps({"resourceSpans": local["resourceSpans"]}).encode()
     _assemble(tmp_path, decode_traces(body, JSON))  # what a replay to the sidecar's /v1/traces does
-    assert _without_generated_at(_only_file(tmp_path)) == _without_generated_at(local)
+    assert comparable_job(_only_file(tmp_path)) == comparable_job(local)
 
 
 def test_request_spans_carry_no_copy_of_what_their_attributes_hold(debug_pipeline, recorded_spans, sim) -> None:
@@ -92,8 +88,8 @@ def test_any_order_of_arrival_gives_the_same_job(debug_pipeline, recorded_spans,
     assert assembler.flush(10)
     got = _only_file(tmp_path)
     assert got["summary"] == local["summary"]
-    assert got["items"] == local["items"]
-    assert sorted(got["requests"], key=lambda r: r["span_id"]) == sorted(local["requests"], key=lambda r: r["span_id"])
+    same, expected = comparable_job(got), comparable_job(local)
+    assert (same["items"], same["requests"]) == (expected["items"], expected["requests"])
     assert sum(len(ss["spans"]) for rs in got["resourceSpans"] for ss in rs["scopeSpans"]) == len(spans)
 
 
@@ -189,8 +185,8 @@ def test_a_record_with_a_key_of_the_wrong_type_is_dropped_and_counted(debug_pipe
     got = _only_file(tmp_path)
     assert got["dropped_records"] == got["summary"]["dropped_records"] == 1
     assert got["summary"]["total_requests"] == local["summary"]["total_requests"] - 1
-    assert [r["span_id"] for r in got["requests"]] == [r["span_id"] for r in local["requests"]
-                                                       if r["span_id"] != f"{first.context.span_id:016x}"]
+    assert {r["span_id"] for r in got["requests"]} == {r["span_id"] for r in local["requests"]
+                                                       if r["span_id"] != f"{first.context.span_id:016x}"}
 
 
 @pytest.mark.parametrize("job_id", ["../escape", "a" * 200, ""])

@@ -87,11 +87,9 @@ def _stop_mid_transfer(shapes: Shapes, jobs: dict[str, str]) -> dict[str, Any]:
         time.sleep(0.01)
     time.sleep(0.1)  # let half bodies and first slices go out, so each handler is inside its wait
     handlers = f"jellyfin-sim-{sim.url.rsplit(':', 1)[1]}-conn"
-    started = time.monotonic()
     sim.stop()
     for thread in threads:
-        thread.join(timeout=5)
-    outcomes["seconds"] = time.monotonic() - started
+        thread.join(timeout=10)  # far less than the waits: a fetch still waiting leaves no outcome
     deadline = time.monotonic() + 5
     while any(t.name == handlers for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -102,14 +100,13 @@ def _stop_mid_transfer(shapes: Shapes, jobs: dict[str, str]) -> dict[str, Any]:
 def test_stop_ends_stalls_at_once() -> None:
     outcomes = _stop_mid_transfer(Shapes(body_stall_every=2, headers_stall_every=1, stall_seconds=30),
                                   {"body": image_path("{1}"), "headers": "/Items/{0}"})
-    assert outcomes.pop("seconds") < 5  # a 30 s stall was not waited out
+    # Cut, not waited out (a 30 s stall would have ended in a ReadTimeout after 20 s, or no outcome yet);
     # handler threads ended: their waits woke up (closing the sockets alone would not end a bare sleep)
     assert outcomes == {"body": "RemoteProtocolError", "headers": "RemoteProtocolError", "handlers_left": 0}
 
 
 def test_stop_ends_a_slow_body_at_once() -> None:
     outcomes = _stop_mid_transfer(Shapes(image_rate=500), {"slow": image_path("{0}")})  # ~15 s for a poster
-    assert outcomes.pop("seconds") < 5
     assert outcomes == {"slow": "RemoteProtocolError", "handlers_left": 0}
 
 
@@ -131,12 +128,12 @@ def test_image_bytes_serves_valid_pngs_of_exactly_that_size() -> None:
 
 
 def test_image_rate_paces_the_body_in_small_steady_slices() -> None:
-    # 60 kB at 100 kB/s: ~0.55 s in all, a slice every 50 ms, so a 0.3 s read timeout never fires.
+    # 60 kB at 100 kB/s: a slice every 50 ms, so a 0.3 s read timeout never fires.
     with shaped(timeout=0.3, image_bytes=60_000, image_rate=100_000) as (sim, client):
-        started = time.monotonic()
-        response = client.get(image_path(sim.item_ids[0]))
-        assert response.status_code == 200 and len(response.content) == 60_000
-        assert time.monotonic() - started > 0.4  # generous: unpaced, it takes a millisecond
+        with client.stream("GET", image_path(sim.item_ids[0])) as response:
+            reads = [len(chunk) for chunk in response.iter_raw()]
+        assert response.status_code == 200 and sum(reads) == 60_000
+        assert len(reads) >= 5  # arrived in slices; unpaced, loopback hands over 60 kB in one or two reads
         assert sim.truth() == {"image_bytes": 60_000, "image_rate": 100_000}
 
 
@@ -157,10 +154,8 @@ def test_die_after_refuses_new_connections_and_drops_in_flight_requests() -> Non
     stats = sim.stats()
     assert stats["total"] == 6 and stats["by_status"] == {"200": 4, "none": 2}
     assert seen(sim)[-2:] == [(None, "in_flight_drop", 3), (None, "in_flight_drop", None)]
-    started = time.monotonic()
     sim.stop()
-    sim.stop()
-    assert time.monotonic() - started < 5
+    sim.stop()  # a second stop is a no-op (a hang would run into the suite's timeout)
 
 
 def test_connection_close_opens_a_new_connection_for_every_request() -> None:
