@@ -17,6 +17,8 @@ appears, described by its docstring. Schemas named by a string refer to
 ``schemas.SCHEMAS``. Routes under ``/api/`` get the bearer security scheme
 and a 401 answer; every operation gets a 403 answer (a ``Host`` that is not
 allowed, or a cross-origin state change, for requests without the token).
+:data:`COMPONENTS` is the document's ``components``: the request schemas in
+it are the ones ``jsonbody`` validates bodies with (see :func:`body_of`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 _RULE_ARG = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 _CONVERTER_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}}
 JSON = "application/json"
+
+
+#: The ``components`` of every document; ``jsonbody`` resolves request schemas in it.
+COMPONENTS: dict[str, Any] = {
+    "schemas": SCHEMAS,
+    "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+}
 
 
 def query_param(name: str, description: str, schema: Mapping[str, Any], *, required: bool = False) -> dict[str, Any]:
@@ -67,6 +76,12 @@ def operation(summary: str, *, params: Sequence[Mapping[str, Any]] = (), body: s
         return view
 
     return decorate
+
+
+def body_of(view: Callable[..., Any] | None) -> tuple[str, bool] | None:
+    """The JSON request body ``@operation`` gave ``view``: (schema name, required), or None if it has none."""
+    meta = getattr(view, ATTRIBUTE, None) or {}
+    return (meta["body"], bool(meta["body_required"])) if meta.get("body") else None
 
 
 def _response(status: int, spec: str | Mapping[str, Any]) -> dict[str, Any]:
@@ -148,8 +163,5 @@ def build_document(app: Flask) -> dict[str, Any]:
                            "receiver /v1/traces need 'Authorization: Bearer <token>'.",
         },
         "paths": paths,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-        },
+        "components": COMPONENTS,
     }

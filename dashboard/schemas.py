@@ -1,8 +1,15 @@
-"""JSON Schemas of the API's bodies, for the generated OpenAPI document.
+"""JSON Schemas of the API's bodies: the OpenAPI document's, and the request validators.
 
 Data only: ``openapi.py`` puts them under ``components/schemas`` and the views
-name them in their ``@operation`` metadata. Keep them in step with what the
-views return; ``tests/dashboard`` checks real answers against them.
+name them in their ``@operation`` metadata. A request schema is also what
+``jsonbody`` validates the body with (JSON Schema 2020-12, the dialect of
+OpenAPI 3.1), so the document cannot promise one thing and the API check
+another. Keep response schemas in step with what the views return;
+``tests/dashboard`` checks real answers against them.
+
+``x-expected`` (an OpenAPI extension; JSON Schema ignores it) is how a field's
+rule reads in an error message, where the rule itself does not say it
+plainly (a pattern): "item_id must be <x-expected>".
 """
 
 from __future__ import annotations
@@ -20,6 +27,10 @@ _NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 _NULL_INT = {"type": ["integer", "null"]}
 _NULL_NUM = {"type": ["number", "null"]}
 
+
+#: A Jellyfin item id as /test-item takes it (a real one is 32 hex characters).
+ITEM_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+ITEM_ID_EXPECTED = "a string of 1 to 128 of the characters A-Z a-z 0-9 _ - (a Jellyfin id is 32 hex characters)"
 
 #: The servers /test-item may be pointed at: an absolute http(s) URL with a plain host.
 HTTP_URL_PATTERN = r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/\-]*)?$"
@@ -102,16 +113,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
     "TestItemRequest": {
-        **_obj(("item_id",), item_id={"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
-               server={"type": "string", "pattern": HTTP_URL_PATTERN, "description": (
+        **_obj(("item_id",), item_id={"type": "string", "pattern": ITEM_ID_PATTERN, "x-expected": ITEM_ID_EXPECTED},
+               server={"type": "string", "pattern": HTTP_URL_PATTERN,
+                       "x-expected": "an http:// or https:// URL such as http://jellyfin:8096", "description": (
                    "The Jellyfin to test against; default: the configured JELLYFIN_URL. Without an API token on "
                    "the dashboard only the configured server is allowed (another one is a 403); with a token, "
                    "any http(s) URL.")},
-               api_key={"type": "string", "pattern": API_KEY_PATTERN, "description": (
+               api_key={"type": "string", "pattern": API_KEY_PATTERN,
+                        "x-expected": "a string of 1 to 256 visible ASCII characters", "description": (
                    "The key to send; default: the configured JELLYFIN_API_KEY, which is sent only to the "
-                   "configured server, never to one named here.")}),
-        # The configured key is never sent to a server the client names.
-        "dependentRequired": {"server": ["api_key"]},
+                   "configured server, never to one named here: a server other than the configured one "
+                   "needs an api_key (a 400 without).")}),
+        # No dependentRequired server -> api_key: naming the configured server without a key is allowed
+        # (its configured key is used), and which server is configured is not the schema's to know.
         "description": "One run: at most TEST_ITEM_MAX_BODY_BYTES read of any answer, TEST_ITEM_DEADLINE_SECONDS "
                        "in all, TEST_ITEM_CONCURRENCY runs at once (a 429 past that).",
     },

@@ -37,8 +37,9 @@ from ..collector.secrets import private_book
 from ..instrumentation.jobstate import capturing
 from ..instrumentation.pipeline import ensure_gate
 from ..jellyfin.worker import WorkerConfig, run_job
+from .schemas import ITEM_ID_EXPECTED, ITEM_ID_PATTERN
 
-ITEM_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+ITEM_ID_RE = re.compile(ITEM_ID_PATTERN)  # the rule the API's TestItemRequest schema publishes
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.2, 0.5)
 TIMEOUT_SECONDS = 10.0
@@ -97,12 +98,9 @@ class Slots:
 
 
 def validate_item_id(item_id: object) -> str:
-    """The item id, or ValueError saying what is allowed."""
+    """The item id, or ValueError saying what is allowed (for callers in code: the API checks its schema first)."""
     if not isinstance(item_id, str) or not ITEM_ID_RE.match(item_id):
-        raise ValueError(
-            f"item_id must be 1 to 128 of the characters A-Z a-z 0-9 _ - "
-            f"(a Jellyfin id is 32 hex characters), not {str(item_id)[:140]!r}."
-        )
+        raise ValueError(f"item_id must be {ITEM_ID_EXPECTED}.")
     return item_id
 
 

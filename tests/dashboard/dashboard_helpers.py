@@ -1,5 +1,5 @@
 """Helpers for the dashboard tests: a real server process, a worker process,
-and a checker for the JSON Schema subset used in the OpenAPI document.
+and answers checked against the published OpenAPI document (``jsonschema``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from batch_debug.collector import config
 from support import stop_process
@@ -62,13 +64,13 @@ def finish_worker(process: subprocess.Popen[str], timeout: float = 60.0) -> dict
 
 
 class ServerProcess:
-    """``python -m batch_debug.dashboard.server`` on a free loopback port."""
+    """``batch-debug -v serve`` on a free loopback port (``-v``: failed requests are logged, at INFO)."""
 
     def __init__(self, folder: Path, log: Path, **env: str) -> None:
         self.log = log
         self._log_file = open(log, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "batch_debug.dashboard.server", "--host", "127.0.0.1", "--port", "0",
+            [sys.executable, "-m", "batch_debug.dashboard.cli", "-v", "serve", "--host", "127.0.0.1", "--port", "0",
              "--dir", str(folder)],
             stdout=subprocess.PIPE, stderr=self._log_file, text=True, env=child_env(**env))
         self.url = self._wait_for_url()
@@ -96,43 +98,10 @@ class ServerProcess:
         self._log_file.close()
 
 
-def schema_errors(value: Any, schema: dict[str, Any], components: dict[str, Any], where: str = "$") -> list[str]:
-    """Where ``value`` breaks ``schema`` (the subset our document uses: $ref,
-    type (with null), enum, required, properties, additionalProperties, items,
-    minimum, maximum, pattern)."""
-    if "$ref" in schema:
-        return schema_errors(value, components[schema["$ref"].rsplit("/", 1)[1]], components, where)
-    errors: list[str] = []
-    types = schema.get("type")
-    if types is not None:
-        allowed = types if isinstance(types, list) else [types]
-        checks = {"object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
-                  "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
-                  "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-                  "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-                  "null": lambda v: v is None}
-        if not any(checks[t](value) for t in allowed):
-            return [f"{where}: {value!r} is not of type {types}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} not in {schema['enum']}")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{where}: missing {key!r}")
-        props = schema.get("properties", {})
-        for key, item in value.items():
-            if key in props:
-                errors += schema_errors(item, props[key], components, f"{where}.{key}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{where}: unexpected key {key!r}")
-    if isinstance(value, list) and "items" in schema:
-        for n, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], components, f"{where}[{n}]")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: {value} < {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{where}: {value} > {schema['maximum']}")
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        errors.append(f"{where}: {value!r} does not match {schema['pattern']}")
-    return errors
+def schema_errors(value: Any, schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """Where ``value`` breaks ``schema`` (say ``{"$ref": "#/components/schemas/Status"}``) of the published
+    OpenAPI ``document``: ``jsonschema`` with Draft 2020-12, the dialect of OpenAPI 3.1, refs resolved in the
+    document (the same validator class the API checks request bodies with)."""
+    validator = Draft202012Validator({**schema, "components": document["components"]},
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return sorted(f"{error.json_path}: {error.message}" for error in validator.iter_errors(value))

@@ -111,8 +111,8 @@ def test_an_unreachable_server_is_a_network_diagnosis(make_app) -> None:
      {"item_id": UNKNOWN_ID, "server": "http://127.0.0.1:10"}, "send both server and api_key"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "../../etc"}, "item_id must be"),
     ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": "x" * 129}, "item_id must be"),
-    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {}, "item_id must be"),
-    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": 5}, "item_id must be a non-empty string"),
+    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {}, "item_id is missing: it must be a string"),
+    ({"JELLYFIN_URL": "http://127.0.0.1:9", "JELLYFIN_API_KEY": "k"}, {"item_id": 5}, "item_id must be a string of 1 to 128"),
     ({}, {"item_id": UNKNOWN_ID, "server": "ftp://x", "api_key": "k"}, "http:// or https://"),
     ({}, None, "JSON object"),
 ])
