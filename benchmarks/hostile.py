@@ -35,6 +35,8 @@ from pathlib import Path
 import httpx
 
 PY = sys.executable
+#: The dashboard as an operator starts it (`batch-debug serve`).
+SERVE = [PY, "-m", "batch_debug.dashboard.cli", "serve"]
 API = "/api/v1/batch-debug"
 WERKZEUG = """
 import sys
@@ -115,7 +117,7 @@ def huge_poster(env: dict[str, str], folder: str, poster_mb: int) -> dict[str, o
 
     with JellyfinSimulator(profile="healthy", api_key=KEY, shapes=Shapes(image_bytes=poster_mb << 20)) as sim:
         port = free_port()
-        server = start([PY, "-m", "batch_debug.dashboard.server", "--port", str(port), "--dir", folder], port,
+        server = start([*SERVE, "--port", str(port), "--dir", folder], port,
                        {**env, "JELLYFIN_URL": sim.url, "JELLYFIN_API_KEY": KEY})
         try:
             before = proc_status(server.pid)["rss_mb"]
@@ -142,7 +144,7 @@ def main() -> None:
     figures: dict[str, object] = {}
     for name, script in (("waitress", None), ("werkzeug", WERKZEUG)):
         port = free_port()
-        command = ([PY, "-m", "batch_debug.dashboard.server", "--port", str(port), "--dir", folder] if script is None
+        command = ([*SERVE, "--port", str(port), "--dir", folder] if script is None
                    else [PY, "-c", script, str(port), folder])
         print(f"{args.sockets} half-sent requests against {name} ...", file=sys.stderr, flush=True)
         figures[f"half_sent_{name}"] = half_sent(command, port, env, args.sockets)

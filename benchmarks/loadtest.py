@@ -66,7 +66,8 @@ def run(clients: int, seconds: float) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="batch-debug-load-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("APHRODITE_BATCH_DEBUG", "APHRODITE_BATCH_DEBUG_TOKEN")}
-    server = subprocess.Popen([PY, "-m", "batch_debug.dashboard.server", "--port", str(port), "--dir", str(folder)],
+    server = subprocess.Popen([PY, "-m", "batch_debug.dashboard.cli", "serve", "--port", str(port),
+                               "--dir", str(folder)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
     worker = None

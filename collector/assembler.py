@@ -65,7 +65,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import attributes as A
+from . import attributes as A, config
 from .jobfile import validate_job_id
 from .openjob import OpenJob
 from .pending_job import PendingJob
@@ -89,7 +89,7 @@ class JobAssembler:
         self,
         writer: JobFileWriter,
         *,
-        max_spans: int = 250_000,
+        max_spans: int = config.DEFAULT_MAX_SPANS,
         pending_timeout: float = PENDING_TIMEOUT_SECONDS,
         max_pending_traces: int = MAX_PENDING_TRACES,
         sweep_interval: float = SWEEP_SECONDS,

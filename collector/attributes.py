@@ -41,7 +41,6 @@ REQUEST_HEADERS = "batch_debug.request.headers"  # JSON object, redacted
 RESPONSE_HEADERS = "batch_debug.response.headers"  # JSON object, redacted
 SERVER_HEADER = "batch_debug.response.server"
 HTTP_VERSION = "batch_debug.http.version"
-URL_REDACTED = "batch_debug.url"
 #: The rest of the attempt's request record (what no other attribute holds: timings,
 #: body phase, connection, credential fingerprint, error body...) as compact JSON.
 #: With the attributes above it is the whole record (``records.request_record``),

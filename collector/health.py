@@ -16,9 +16,10 @@ without following links: owned by this user, no group or other permission
 bits. A folder that fails the check (another local user made it first, or
 it is open to others) is refused with one warning: no report is written
 to it or read from it, and write failures are then only logged. Reports
-are created under a fresh temporary name (``O_CREAT|O_EXCL|O_NOFOLLOW``)
-and renamed into place, and read with ``O_NOFOLLOW``, so a planted link is
-never written through or read from.
+are written by ``atomic.replace`` in the checked folder's descriptor (a
+fresh temporary name made with ``O_CREAT|O_EXCL|O_NOFOLLOW``, renamed into
+place), and read with ``O_NOFOLLOW``, so a planted link is never written
+through or read from.
 
 :class:`WriteHealth` also decides what is logged: the first failure of a
 streak with its traceback, later ones only counted, and the recovery once.
@@ -37,12 +38,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .retention import pid_alive
 
 logger = logging.getLogger(__name__)
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _MAX_REPORT_BYTES = 64 * 1024
 _refused: set[str] = set()
@@ -173,20 +174,16 @@ class WriteHealth:
         if folder is None:
             return
         name = f"{os.getpid()}" if self.kind == WRITE else f"{os.getpid()}.{self.kind}"
-        tmp = f".{name}.{os.urandom(6).hex()}.tmp"
+        text = json.dumps({
+            "pid": os.getpid(), "kind": self.kind, "directory": str(directory), "errors": self.errors,
+            "failing": self.failing, "last_error": self.last_error,
+            "updated_at": datetime.now(timezone.utc).isoformat(),
+        })
         try:
-            fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps({
-                    "pid": os.getpid(), "kind": self.kind, "directory": str(directory), "errors": self.errors,
-                    "failing": self.failing, "last_error": self.last_error,
-                    "updated_at": datetime.now(timezone.utc).isoformat(),
-                }))
-            # rename() replaces whatever has the name, a link included, and never writes through it.
-            os.replace(tmp, f"{name}.json", src_dir_fd=folder, dst_dir_fd=folder)
+            # 0600, not APHRODITE_BATCH_DEBUG_FILE_MODE: reports are private to the user (see the module doc).
+            atomic.replace(f"{name}.json", text, kind="health", mode=0o600, dir_fd=folder)
         except OSError:
             logger.debug("could not write the health report for %s", directory, exc_info=True)
-            _unlink(tmp, folder)
         finally:
             os.close(folder)
 
@@ -224,10 +221,10 @@ def read_reports(directory: Path, kind: str = WRITE) -> list[dict[str, Any]]:
         except OSError:
             return []
         for name in names:
-            pid = _pid_of(name)
+            pid = atomic.temp_pid(name) or _pid_of(name)
             if pid is None:
                 continue
-            if name.endswith(".tmp"):
+            if name.endswith(atomic.TEMP_SUFFIX):
                 if pid != os.getpid() and not pid_alive(pid):
                     _unlink(name, folder)  # left by a writer killed mid-report
                 continue

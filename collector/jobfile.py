@@ -1,15 +1,16 @@
 """Job files on disk: their names, atomic writing, listing and loading.
 
 A job file is ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` (UTC) in the debug
-folder. Files are written to a temporary name in the same folder and renamed,
-so a reader sees a whole file or none; temporary files left by a killed
-process are removed by :func:`retention.remove_stale_temp_files`.
+folder. Files are written through :mod:`atomic` (a temporary name in the same
+folder, fsynced, then linked to a name no file has yet), so a reader sees a
+whole file or none; temporary files left by a killed process are removed by
+:func:`retention.remove_stale_temp_files`.
 
-Every file made here (job files, the temporary files of the spool, the
-progress files and the switch's state file) is created with the permission bits of
-``APHRODITE_BATCH_DEBUG_FILE_MODE`` (:func:`file_mode`, default 0600) in
-the ``open`` call itself, so the umask can only narrow them and nothing is
-ever widened afterwards.
+Every file in the folder (job files, the temporary files of the spool, the
+progress files and the switch's state file) is created by :mod:`atomic` with
+the permission bits of ``APHRODITE_BATCH_DEBUG_FILE_MODE``
+(:func:`atomic.file_mode`, default 0600) in the ``open`` call itself, so the
+umask can only narrow them and nothing is ever widened afterwards.
 
 Job ids are validated here, once, for every caller (processor, CLI,
 dashboard): ``[A-Za-z0-9._-]{1,128}`` and no ``..``, so a job id can never
@@ -29,14 +30,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import atomic
+from .atomic import TEMP_SUFFIX as TEMP_SUFFIX  # the names retention looks for
 
 JOB_ID_PATTERN = r"[A-Za-z0-9._-]{1,128}"
 _JOB_ID_RE = re.compile(rf"^{JOB_ID_PATTERN}$")
 FILE_RE = re.compile(rf"^job_(?P<job_id>{JOB_ID_PATTERN})_(?P<stamp>\d{{8}}_\d{{6}})\.json$")
 STAMP_FORMAT = "%Y%m%d_%H%M%S"
 TEMP_PREFIX = ".job-"
-TEMP_SUFFIX = ".tmp"
 
 
 class JobFileError(Exception):
@@ -57,39 +58,6 @@ def filename(job_id: str, when: datetime) -> str:
     return f"job_{validate_job_id(job_id)}_{when.astimezone(timezone.utc).strftime(STAMP_FORMAT)}.json"
 
 
-_mode_memo: tuple[str | None, int] | None = None
-#: A new file's name is never taken over from someone else, nor followed if it is a link.
-_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def file_mode() -> int:
-    """``config.file_mode()``, parsed once per distinct value: a bad value is logged once, not per file."""
-    global _mode_memo
-    raw = os.environ.get(config.APHRODITE_BATCH_DEBUG_FILE_MODE)
-    memo = _mode_memo
-    if memo is None or memo[0] != raw:
-        memo = _mode_memo = (raw, config.file_mode())
-    return memo[1]
-
-
-def temp_file(directory: Path, kind: str = "job") -> tuple[int, str]:
-    """A new file ``.{kind}-{pid}-*.tmp`` in the folder, open for writing: (fd, absolute path).
-
-    The pid in the name lets a later start tell a dead writer's leftovers from
-    a live one's work in progress. Created with :func:`file_mode` (like
-    ``mkstemp``, it never opens an existing name or follows a link).
-    """
-    folder = os.path.abspath(directory)
-    mode = file_mode()
-    for _ in range(100):
-        path = os.path.join(folder, f".{kind}-{os.getpid()}-{os.urandom(6).hex()}{TEMP_SUFFIX}")
-        try:
-            return os.open(path, _CREATE_FLAGS, mode), path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary file name in {folder}")  # pragma: no cover - 2**48 names
-
-
 def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None = None) -> Path:
     """Write ``text`` as the job's file and return its path.
 
@@ -97,27 +65,17 @@ def write_atomic(directory: Path, job_id: str, text: str, when: datetime | None 
     second) the time stamp moves on a second, so no file is overwritten.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = temp_file(directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return link_into_place(directory, job_id, tmp, when or datetime.now(timezone.utc))
-    finally:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    stamp = when or datetime.now(timezone.utc)
+    return atomic.write_then(directory, text, lambda tmp: link_into_place(directory, job_id, tmp, stamp))
 
 
 def link_into_place(directory: Path, job_id: str, tmp: str, when: datetime) -> Path:
-    """Give the finished temporary file ``tmp`` its job file name (the caller removes ``tmp``)."""
+    """Give the finished temporary file ``tmp`` its job file name (``atomic.write_then`` removes ``tmp``)."""
     for _ in range(3600):
         target = directory / filename(job_id, when)
         try:
             # link() fails if the name is taken, unlike replace(): no file is overwritten. The file keeps
-            # the mode it was created with (``file_mode``): never widened here.
+            # the mode it was created with (``atomic.file_mode``): never widened here.
             os.link(tmp, target)
             return target
         except FileExistsError:

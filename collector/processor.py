@@ -39,7 +39,7 @@ from pathlib import Path
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from . import attributes as A, progress, records
+from . import attributes as A, config, progress, records
 from .jobfile import validate_job_id
 from .openjob import BATCH_SIZE, OpenJob
 from .writer import JobFileWriter
@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 class JobSpanProcessor(SpanProcessor):
     """Groups each job's spans and writes one job file when the job ends."""
 
-    def __init__(self, writer: JobFileWriter, *, max_spans: int = 200_000) -> None:
+    def __init__(self, writer: JobFileWriter, *, max_spans: int = config.DEFAULT_MAX_SPANS) -> None:
         if max_spans < 1:
             raise ValueError(f"max_spans must be at least 1, got {max_spans}.")
         self.writer = writer

@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .jobfile import temp_file, validate_job_id
+from . import atomic
+from .jobfile import validate_job_id
 from .retention import pid_alive
 
 logger = logging.getLogger(__name__)
@@ -80,23 +81,12 @@ def publish(directory: Path, progress: JobProgress) -> None:
     except ValueError as exc:
         logger.warning("batch-debug publishes no progress for this job: %s", exc)
         return
-    tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(target.parent, "progress")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(progress.to_dict(), handle)
-        os.replace(tmp, target)
-        tmp = None
+        atomic.replace(target, json.dumps(progress.to_dict()), kind="progress")
     except OSError:
         # Reported once by the writer's health check; every second here would flood the log.
         logger.debug("batch-debug could not publish progress of %s", progress.job_id, exc_info=True)
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def retire(directory: Path, job_id: str) -> None:

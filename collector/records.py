@@ -154,7 +154,7 @@ def request_record(span: ReadableSpan, job_start_ns: int | None) -> dict[str, An
                        attrs.get(A.HTTP_STATUS_NEW), attrs.get(A.ERROR_TYPE), attrs)
         record.update(extras)
     else:
-        url = redact_url(str(_first(attrs, A.URL_REDACTED, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""))
+        url = redact_url(str(_first(attrs, A.HTTP_URL_NEW, A.HTTP_URL_OLD) or ""))
         record = _base(span, job_start_ns, _first(attrs, A.HTTP_METHOD_NEW, A.HTTP_METHOD_OLD), url,
                        _first(attrs, A.HTTP_STATUS_NEW, A.HTTP_STATUS_OLD), _first(attrs, A.ERROR_TYPE), attrs)
         _from_stock_attributes(record, span, attrs)

@@ -22,14 +22,14 @@ SECRET_HEADERS = frozenset({
 })
 #: Headers in the ``Scheme key="value", Token="..."`` form: only the token goes.
 AUTH_HEADERS = frozenset({"authorization", "x-emby-authorization", "proxy-authorization"})
-#: Query parameters (compared lower-case) whose value is a secret.
+#: Query parameters (compared without case) whose value is a secret: ``_QUERY_SECRET`` is built from it.
 SECRET_QUERY_PARAMS = frozenset({"api_key", "apikey", "token", "access_token", "accesstoken"})
 
 # The quote may arrive escaped (\\") when the text is already JSON-encoded.
 _TOKEN_FIELD = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(\\?")[^"\\]*\2', re.IGNORECASE)
 _TOKEN_FIELD_BARE = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(?![\\"])[^,\s"\\]+', re.IGNORECASE)
 _QUERY_SECRET = re.compile(
-    r"([?&;](?:api_key|apikey|token|access_token|accesstoken)=)[^&#\s\"'<>]*", re.IGNORECASE
+    rf"([?&;](?:{'|'.join(map(re.escape, sorted(SECRET_QUERY_PARAMS)))})=)[^&#\s\"'<>]*", re.IGNORECASE
 )
 _JSON_SECRET = re.compile(
     r'("(?:AccessToken|ApiKey|api_key|Token|x-emby-token|x-mediabrowser-token)"\s*:\s*)"(?:[^"\\]|\\.)*"',

@@ -9,7 +9,9 @@ Usage::
 A worker that shares no folder with the sidecar cannot see its state file.
 :class:`RemoteSwitch` polls ``GET {url}/api/v1/batch-debug/status`` on a
 daemon thread every ``interval`` seconds (``Authorization: Bearer`` with
-``APHRODITE_BATCH_DEBUG_TOKEN`` when set) and keeps the answer, so a change
+``APHRODITE_BATCH_DEBUG_TOKEN`` when set; the answer is read by
+``status_wire.decode``, the module the sidecar writes it with) and keeps
+the answer, so a change
 made at the sidecar reaches the worker within about a second, and
 :meth:`RemoteSwitch.is_on` costs two comparisons. It fails safe: a poll that
 fails (sidecar down, wrong token, garbage) turns debug off at once, and an
@@ -45,12 +47,12 @@ from urllib.parse import urlsplit
 
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
 
-from . import config
+from . import config, status_wire
 from .switch import DebugSwitch, SwitchState
 
 logger = logging.getLogger(__name__)
 
-STATUS_PATH = "/api/v1/batch-debug/status"
+STATUS_PATH = status_wire.PATH
 POLL_SECONDS = 1.0
 TIMEOUT_SECONDS = 1.0
 STALE_SECONDS = 5.0
@@ -116,7 +118,6 @@ class RemoteSwitch:
         self._first = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.polls = 0
         self._opener = urllib.request.build_opener(_SameOriginRedirects)
         ref = weakref.ref(self)
 
@@ -188,19 +189,15 @@ class RemoteSwitch:
             # Our own calls are no one's telemetry, whatever instrumentation the host installed.
             with suppress_instrumentation(), suppress_http_instrumentation():
                 with self._opener.open(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) only
-                    data = json.loads(answer.read(1 << 20))
-            enabled = data["debug_enabled"]
-            remaining = data.get("remaining_seconds")
-            if not isinstance(enabled, bool) or not (remaining is None or isinstance(remaining, (int, float))):
-                raise ValueError("the answer has no boolean debug_enabled")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+                    answered = status_wire.decode(json.loads(answer.read(1 << 20)))
+        except (OSError, ValueError) as exc:
             self._on = False
             self._failed(exc)
             return False
-        self._expires_ts = math.inf if remaining is None else time.time() + float(remaining)
+        remaining = answered.remaining_seconds
+        self._expires_ts = math.inf if remaining is None else time.time() + remaining
         self._fresh_until = time.monotonic() + self.stale_after
-        self._on = enabled
-        self.polls += 1
+        self._on = answered.enabled
         if self._failing:
             self._failing = False
             logger.warning("batch-debug reaches the sidecar at %s again", self.url)

@@ -29,7 +29,7 @@ from . import attributes as A
 from .redact import redact_text
 from .secrets import HEADER_FORMS, SecretBook, credentials, token_field
 
-_URL_KEYS = (A.HTTP_URL_NEW, A.HTTP_URL_OLD, A.URL_REDACTED, "url.query", "http.target")
+_URL_KEYS = (A.HTTP_URL_NEW, A.HTTP_URL_OLD, "url.query", "http.target")
 _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 _AUTH_NAMES = frozenset(name.decode() for name in HEADER_FORMS)
 

@@ -19,11 +19,11 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import jobfile
+from . import atomic, jobfile
 from .bodytext import gist
 from .jsontext import compact
 from .redact import REDACTED, is_literal_secret
@@ -97,7 +97,6 @@ class JobSpool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.slim: list[SlimRecord] = []
-        self.span_count = 0
         self._spans_path: str | None = None
         self._records_path: str | None = None
         self._spans_bytes = 0
@@ -110,9 +109,9 @@ class JobSpool:
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, self._spans_path = jobfile.temp_file(self.directory)
+        fd, self._spans_path = atomic.temp_file(self.directory)
         os.close(fd)
-        fd, self._records_path = jobfile.temp_file(self.directory)
+        fd, self._records_path = atomic.temp_file(self.directory)
         os.close(fd)
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
@@ -137,7 +136,6 @@ class JobSpool:
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
             _append(self._spans_path, data)  # type: ignore[arg-type]
             self._spans_bytes += len(data)
-            self.span_count += len(spans)
 
     def write_job_file(self, job_id: str, head: dict[str, Any], secrets: Sequence[str] = (),
                        when: datetime | None = None) -> Path:
@@ -145,22 +143,21 @@ class JobSpool:
         scrubbed of ``secrets`` once more on the way (one may have been learned after a batch)."""
         if self._spans_path is None:
             self._open()
-        fd, tmp = jobfile.temp_file(self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(compact(head)[:-1])
-                out.write(',"requests":[')
-                with open(self._records_path, encoding="utf-8") as src:  # type: ignore[arg-type]
-                    _copy_scrubbed(src, out, secrets)
-                out.write('],"resourceSpans":[')
-                with open(self._spans_path, encoding="utf-8") as src:  # type: ignore[arg-type]
-                    _copy_scrubbed(src, out, secrets)
-                out.write("]}")
-                out.flush()
-                os.fsync(out.fileno())
-            return jobfile.link_into_place(self.directory, job_id, tmp, when or datetime.now(timezone.utc))
-        finally:
-            _unlink(tmp)
+        records_path, spans_path = self._records_path, self._spans_path
+
+        def write(out: TextIO) -> None:
+            out.write(compact(head)[:-1])
+            out.write(',"requests":[')
+            with open(records_path, encoding="utf-8") as src:  # type: ignore[arg-type]
+                _copy_scrubbed(src, out, secrets)
+            out.write('],"resourceSpans":[')
+            with open(spans_path, encoding="utf-8") as src:  # type: ignore[arg-type]
+                _copy_scrubbed(src, out, secrets)
+            out.write("]}")
+
+        stamp = when or datetime.now(timezone.utc)
+        return atomic.write_then(self.directory, write,
+                                 lambda tmp: jobfile.link_into_place(self.directory, job_id, tmp, stamp))
 
     def close(self) -> None:
         """Remove the temporary files (always call, also after a failure)."""

@@ -8,8 +8,9 @@ Usage::
 
 Contract: every answer is JSON (or a JSON file download) with a real status;
 bad input is a 4xx (400, 413 for a body too big, 422 for a damaged job file),
-never a 500. Bodies are read by ``jsonbody.json_object`` (size, depth and
-fields bounded). Job files are found by the server from a validated job id
+never a 500. Bodies are read by ``jsonbody.json_body`` (size and depth
+bounded, then validated against the schema the OpenAPI document publishes
+for the route). Job files are found by the server from a validated job id
 (``jobfile.newest_for``); no request names a path, so none can read or delete
 outside ``DEBUG_DIR``, and a full log is sent from the descriptor that was
 checked (``sendfile``), never through a link.
@@ -26,17 +27,17 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, progress, retention
-from ..collector.switch import DEFAULT_MINUTES, DebugSwitch, validate_minutes
+from ..collector import health, jobfile, progress, retention, status_wire
+from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
 from .auth import token_required
-from .jsonbody import json_object
-from .schemas import API_KEY_PATTERN, HTTP_URL_PATTERN
+from .jsonbody import json_body
+from .schemas import HTTP_URL_PATTERN
 from .openapi import ATTRIBUTE, build_document, operation, query_param
 
 logger = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1/batch-debug")
+bp = Blueprint("api", __name__, url_prefix=status_wire.API_PREFIX)
 
 SWITCH_EXTENSION = "batch_debug_switch"
 TEST_SLOTS_EXTENSION = "batch_debug_test_slots"
@@ -58,7 +59,6 @@ def _directory() -> Path:
 
 
 _HTTP_URL = re.compile(HTTP_URL_PATTERN)
-_API_KEY = re.compile(API_KEY_PATTERN)
 
 
 def is_http_url(value: str) -> bool:
@@ -103,16 +103,9 @@ def _load(path: Path, *, head_only: bool = False) -> dict[str, Any]:
            responses={200: "SwitchState", 400: "Error", 413: "Error"})
 def enable() -> Any:
     """Switch debug on for ``duration_minutes`` (1..1440, default 30)."""
-    body = json_object(required=False, allowed=("duration_minutes",))
-    minutes = body.get("duration_minutes")
-    if minutes is None:
-        minutes = DEFAULT_MINUTES
-    if isinstance(minutes, float) and minutes.is_integer():
-        minutes = int(minutes)  # JSON has one number type: 30.0 is the integer 30
-    try:
-        minutes = validate_minutes(minutes)
-    except ValueError as exc:
-        abort(400, str(exc))
+    minutes = json_body().get("duration_minutes")
+    # Valid means a whole number in range; JSON has one number type, so 30.0 is the integer 30.
+    minutes = DEFAULT_MINUTES if minutes is None else int(minutes)
     try:
         state = _switch().enable(minutes)
     except OSError as exc:
@@ -127,7 +120,7 @@ def enable() -> Any:
            responses={200: "SwitchState", 400: "Error", 413: "Error"})
 def disable() -> Any:
     """Switch debug off (the env var still wins in processes that set it); the body, if any, is ``{}``."""
-    json_object(required=False, allowed=())
+    json_body()
     try:
         state = _switch().disable()
     except OSError as exc:
@@ -137,29 +130,18 @@ def disable() -> Any:
     return jsonify(state.to_dict())
 
 
-@bp.get("/status")
+@bp.get(status_wire.ROUTE)
 @operation("Debug state, jobs running with debug, recent job files", responses={200: "Status"})
 def status() -> Any:
-    """The debug state, live progress of recorded jobs and the newest job files."""
+    """The debug state, live progress of recorded jobs and the newest job files (``status_wire``)."""
     directory = _directory()
-    state = _switch().state()
     files = jobfile.list_job_files(directory)
-    body: dict[str, Any] = {
-        "debug_enabled": state.enabled,
-        "source": state.source,
-        "expires_at": state.expires_at.isoformat() if state.expires_at else None,
-        "remaining_seconds": state.remaining_seconds(),
-        "active_jobs_with_debug": progress.read_active(directory),
-        "recent_debug_files": [info.to_dict() for info in files[:RECENT_FILES]],
-        "debug_files_total": len(files),
-        "debug_dir": str(directory),
-    }
     # Workers that cannot write to the folder, or whose OTLP receiver is down, report it outside the folder.
-    for key, kind in (("write_errors", health.WRITE), ("export_errors", health.EXPORT)):
-        body[key] = [{"pid": r["pid"], "count": r["errors"], "failing": r.get("failing", False),
-                      "last_error": r.get("last_error"), "updated_at": r.get("updated_at")}
-                     for r in health.read_reports(directory, kind) if r.get("errors")]
-    return jsonify(body)
+    return jsonify(status_wire.encode(
+        _switch().state(), active=progress.read_active(directory),
+        files=[info.to_dict() for info in files[:RECENT_FILES]], files_total=len(files), debug_dir=str(directory),
+        write_errors=health.read_reports(directory, health.WRITE),
+        export_errors=health.read_reports(directory, health.EXPORT)))
 
 
 @bp.get("/jobs")
@@ -245,24 +227,14 @@ def cleanup() -> Any:
                                           429: "Error"})
 def test_item() -> Any:
     """Fetch one item's poster as a batch would, and say what went wrong (bounded; see ``testitem``)."""
-    body = json_object(required=True, allowed=("item_id", "server", "api_key"))
-    for key in ("item_id", "server", "api_key"):
-        if key in body and (not isinstance(body[key], str) or not body[key].strip()):
-            abort(400, f"{key} must be a non-empty string.")
-    if "api_key" in body and not _API_KEY.match(body["api_key"]):
-        abort(400, "api_key must be 1 to 256 visible ASCII characters.")
-    if "server" in body and not is_http_url(body["server"]):
-        abort(400, "server must be an http:// or https:// URL such as http://jellyfin:8096.")
+    body = json_body()  # item_id, and server and api_key if given, match their patterns
     config = current_app.config
     try:
         server, api_key = testitem.choose_target(
             body.get("server"), body.get("api_key"), configured_url=config.get("JELLYFIN_URL") or None,
             configured_key=config.get("JELLYFIN_API_KEY") or None, any_server=token_required(current_app))
-        testitem.validate_item_id(body.get("item_id"))
     except testitem.TargetRefused as exc:
         abort(exc.status, str(exc))
-    except ValueError as exc:
-        abort(400, str(exc))
     slots: testitem.Slots = current_app.extensions[TEST_SLOTS_EXTENSION]
     if not slots.take():
         raise TooManyRequests(f"{config['TEST_ITEM_CONCURRENCY']} Custom ID Test(s) already running; "

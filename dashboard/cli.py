@@ -12,17 +12,18 @@ Usage::
 
 Bad input ends with a one-line ``Error: ...`` and a non-zero exit, never a
 traceback. The debug folder is ``APHRODITE_BATCH_DEBUG_DIR`` or ``--dir``.
+This module holds the group and the commands that read the folder, flip the
+switch or serve the dashboard; those that run a job or the simulator are in
+``cli_run``. ``python -m batch_debug.dashboard.cli`` is the same command.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -30,16 +31,8 @@ from ..collector import config, jobfile, progress, retention
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
-from ..jellyfin.profiles import PROFILES
-
-DIR_OPTION = click.option(
-    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Debug folder (default: $APHRODITE_BATCH_DEBUG_DIR or ./debug_logs/batch_jobs).",
-)
-
-
-def _dir(directory: Path | None) -> Path:
-    return directory if directory is not None else config.debug_dir()
+from .cli_options import DIR_OPTION, debug_folder
+from .cli_run import demo, jellyfin_sim, run_job_command
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -65,7 +58,7 @@ def main(verbose: bool) -> None:
 @DIR_OPTION
 def enable(minutes: int, directory: Path | None) -> None:
     """Turn debug on for N minutes, for every process sharing the debug folder."""
-    state = DebugSwitch(_dir(directory)).enable(minutes)
+    state = DebugSwitch(debug_folder(directory)).enable(minutes)
     click.echo(f"debug enabled until {state.expires_at.isoformat() if state.expires_at else 'process end'}")
 
 
@@ -73,7 +66,7 @@ def enable(minutes: int, directory: Path | None) -> None:
 @DIR_OPTION
 def disable(directory: Path | None) -> None:
     """Turn debug off."""
-    state = DebugSwitch(_dir(directory)).disable()
+    state = DebugSwitch(debug_folder(directory)).disable()
     click.echo("debug disabled" if not state.enabled else "debug still on: APHRODITE_BATCH_DEBUG is set here")
 
 
@@ -82,7 +75,7 @@ def disable(directory: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def status(directory: Path | None, as_json: bool) -> None:
     """Show whether debug is on, running jobs and recent job files."""
-    folder = _dir(directory)
+    folder = debug_folder(directory)
     state = DebugSwitch(folder).state()
     files = [info.to_dict() for info in jobfile.list_job_files(folder)[:20]]
     active = progress.read_active(folder)
@@ -115,11 +108,11 @@ def summary(job: str, directory: Path | None, as_json: bool) -> None:
     path = Path(job)
     if not (job.endswith(".json") and path.is_file()):
         try:
-            found = jobfile.newest_for(_dir(directory), job)
+            found = jobfile.newest_for(debug_folder(directory), job)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         if found is None:
-            raise click.ClickException(f"no job file for job {job!r} in {_dir(directory)}")
+            raise click.ClickException(f"no job file for job {job!r} in {debug_folder(directory)}")
         path = found
     try:
         data = jobfile.load_head(path)
@@ -141,177 +134,35 @@ def summary(job: str, directory: Path | None, as_json: bool) -> None:
 def cleanup(days: int, directory: Path | None) -> None:
     """Delete old job files (never the debug state)."""
     try:
-        deleted, freed = retention.cleanup(_dir(directory), days)
+        deleted, freed = retention.cleanup(debug_folder(directory), days)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {deleted} job file(s), freed {freed:,} bytes")
 
 
-# -- running jobs --------------------------------------------------------------
-def _preflight(server: str) -> None:
-    """One clear error for a server that cannot be reached, before any job starts."""
-    import httpx
-    from opentelemetry.instrumentation.utils import suppress_http_instrumentation
-
-    try:
-        with suppress_http_instrumentation():
-            httpx.get(server.rstrip("/") + "/System/Info/Public", timeout=5.0)
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach Jellyfin at {server}: {type(exc).__name__}: {exc}") from None
-
-
-def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async: bool, quiet: bool) -> Any:
-    from ..jellyfin.worker import run_job
-    from ..jellyfin.worker_async import run_job_async
-
-    with click.progressbar(length=len(item_ids), label="posters", file=sys.stderr,
-                           show_pos=True, hidden=quiet) as bar:
-        def advance(_: Any) -> None:
-            bar.update(1)
-
-        if use_async:
-            return asyncio.run(run_job_async(worker_config, item_ids, job_id, progress=advance))
-        return run_job(worker_config, item_ids, job_id, progress=advance)
-
-
-def _report(result: Any, debug_on: bool) -> None:
-    click.echo(f"job {result.job_id}: {result.succeeded}/{len(result.items)} items succeeded, "
-               f"{result.requests} requests, {result.duration_seconds:.1f} s")
-    for item in result.items:
-        if not item.ok:
-            click.echo(f"  failed {item.item_id}: {item.error}")
-    if result.job_file is not None:
-        click.echo(f"debug file: {result.job_file}")
-    elif debug_on:
-        click.echo("debug is on but no job file was written; see the log above", err=True)
-
-
-@main.command("run-job")
-@click.option("--server", envvar=config.JELLYFIN_URL, required=True, help="Jellyfin URL [env: JELLYFIN_URL].")
-@click.option("--api-key", envvar=config.JELLYFIN_API_KEY, required=True,
-              help="Jellyfin API key [env: JELLYFIN_API_KEY].")
-@click.option("--job-id", default=None, help="Job id (default: a new one).")
-@click.option("--user-id", default=None, help="Look items up under /Users/{id}/Items.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--min-interval", type=click.FloatRange(0, 60), default=0.1, show_default=True,
-              help="Seconds between requests.")
-@click.option("--max-attempts", type=click.IntRange(1, 10), default=3, show_default=True)
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
-              help="Seconds the client waits to connect and between bytes of an answer.")
-@click.option("--session-strategy", type=click.Choice(["shared", "per-request"]), default="shared",
-              show_default=True)
-@click.option("--auth", type=click.Choice(["header", "query", "legacy-header", "legacy-query"]),
-              default="header", show_default=True, help="How the API key is sent.")
-@click.option("--async", "use_async", is_flag=True, help="Use httpx.AsyncClient and asyncio tasks.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Save downloaded posters here.")
-@DIR_OPTION
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@click.argument("item_ids", nargs=-1, required=True)
-def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str | None, concurrency: int,
-                    min_interval: float, max_attempts: int, timeout: float, session_strategy: str, auth: str,
-                    use_async: bool, output_dir: Path | None, directory: Path | None, quiet: bool,
-                    item_ids: tuple[str, ...]) -> None:
-    """Run the reference poster worker on ITEM_ID... (exit 1 if any item failed)."""
-    from ..instrumentation import setup
-    from ..jellyfin.worker import WorkerConfig
-
-    if job_id is not None:
-        try:
-            jobfile.validate_job_id(job_id)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--job-id") from None
-    try:
-        worker_config = WorkerConfig(server=server, api_key=api_key, user_id=user_id, concurrency=concurrency,
-                                     min_interval=min_interval, max_attempts=max_attempts, timeout=timeout,
-                                     session_strategy=session_strategy, auth=auth, output_dir=output_dir)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    _preflight(server)
-    pipeline = setup(_dir(directory))
-    pipeline.add_secret(api_key)
-    result = _run(worker_config, list(item_ids), job_id, use_async, quiet)
-    _report(result, pipeline.switch.is_on())
-    if result.failed:
-        sys.exit(1)
-
-
-@main.command()
-@click.option("--items", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--profile", type=click.Choice(PROFILES), default="mixed", show_default=True,
-              help="Failure shape of the bundled Jellyfin simulator (see jellyfin-sim -h).")
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
-@DIR_OPTION
-def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path | None) -> None:
-    """Run a batch against the bundled Jellyfin simulator with debug on, then print its summary."""
-    from ..instrumentation import setup
-    from ..jellyfin.simulator import JellyfinSimulator
-    from ..jellyfin.worker import WorkerConfig
-
-    folder = _dir(directory)
-    # Debug on for this process only: the demo must not switch other processes.
-    switch = DebugSwitch(folder, environ={config.APHRODITE_BATCH_DEBUG: "true"})
-    pipeline = setup(folder, switch=switch)
-    with JellyfinSimulator(profile=profile, seed=seed, api_key="demo-api-key") as sim:
-        click.echo(f"Jellyfin simulator ({profile}) at {sim.url}; debug on; {items} items, "
-                   f"{concurrency} workers")
-        pipeline.add_secret(sim.api_key)
-        worker_config = WorkerConfig(server=sim.url, api_key=sim.api_key, concurrency=concurrency,
-                                     min_interval=0.02)
-        result = _run(worker_config, sim.demo_item_ids(items, seed=seed), None, False, False)
-        served = sim.stats()["total"]
-    if result.job_file is None:
-        raise click.ClickException("the demo job wrote no job file; see the log above")
-    data = jobfile.load(result.job_file)
-    click.echo(render_text(data["summary"]))
-    click.echo(f"simulator served {served} requests (the job's plus one server-info probe)")
-    click.echo(f"job file: {result.job_file}")
-    click.echo(f"next: batch-debug summary {result.job_id}   |   batch-debug serve")
-
-
-@main.command("jellyfin-sim")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8096, show_default=True)
-@click.option("--profile", type=click.Choice(PROFILES), default="healthy", show_default=True,
-              help="What the simulator does wrong (README: the simulator's profiles).")
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--api-key", default="sim-api-key", show_default=True)
-def jellyfin_sim(host: str, port: int, profile: str, seed: int, api_key: str) -> None:
-    """Run the Jellyfin simulator until Ctrl-C."""
-    from ..jellyfin.simulator import JellyfinSimulator
-
-    try:
-        sim = JellyfinSimulator(profile=profile, seed=seed, api_key=api_key, host=host, port=port)
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
-    where = f"http://{host}:{port}" if port else f"{host} (a free port)"
-    click.echo(f"Jellyfin simulator ({profile}) on {where}; API key {api_key!r}; Ctrl-C stops")
-    click.echo("known item ids: " + " ".join(sim.item_ids[:3]))
-    click.echo("demo mix (some fail on purpose): " + " ".join(sim.demo_item_ids(5, seed=seed)))
-    try:
-        sim.serve_forever()
-    except OSError as exc:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
-
-
+# -- the dashboard ------------------------------------------------------------
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; non-loopback needs APHRODITE_BATCH_DEBUG_TOKEN.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one (the real port is printed).")
 @DIR_OPTION
 def serve(host: str, port: int, directory: Path | None) -> None:
     """Serve the dashboard (API and web page)."""
+    from .app import create_app
     from .server import ServeError, serve as run_server
 
-    if directory is not None:
-        os.environ[config.APHRODITE_BATCH_DEBUG_DIR] = str(directory)
-    click.echo(f"debug folder: {_dir(directory)}")
+    # The folder goes to this app only: the process's environment is left as it was.
+    app = create_app({"DEBUG_DIR": str(directory)} if directory is not None else None)
+    click.echo(f"debug folder: {app.config['DEBUG_DIR']}")
     try:
-        run_server(host, port)
+        run_server(host, port, app=app)
     except (ServeError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
 
+
+for _command in (run_job_command, demo, jellyfin_sim):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,7 +8,8 @@ Usage::
     except ServeError as exc:
         print(exc)
 
-    python -m batch_debug.dashboard.server --host 127.0.0.1 --port 0 --dir ./debug_logs/batch_jobs
+From the shell this is ``batch-debug serve`` (``dashboard/cli.py``), the one
+entry point.
 
 :func:`serve` binds a loopback address unless told otherwise, and refuses
 (``ServeError``) to bind any other address while the app has no API token
@@ -28,19 +29,17 @@ dropped), and stops accepting past ``SERVER_CONNECTION_LIMIT`` (the soft
 open-file limit is raised to fit it when the hard limit allows). Bodies over
 the largest any route takes, and request heads over
 ``SERVER_MAX_HEADER_BYTES``, are refused before the app sees them. The
-limits are the app's ``SERVER_*`` settings (:data:`SERVER_DEFAULTS`;
-``BATCH_DEBUG_SERVER_THREADS=4`` in the environment or the ``create_app``
-test mapping overrides one). Request lines are logged at DEBUG, failures at
+limits are the app's ``SERVER_*`` settings (``app.SERVER_DEFAULTS``;
+``APHRODITE_BATCH_DEBUG_SERVER_THREADS=4`` in the environment or the
+``create_app`` mapping overrides one). Request lines are logged at DEBUG, failures at
 INFO.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import resource
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -49,7 +48,7 @@ from flask import Flask
 from waitress.server import create_server as waitress_server
 
 from ..collector import config
-from .app import create_app
+from .app import SERVER_DEFAULTS, create_app
 from .hosts import is_loopback
 from .otlp import MAX_BODY_BYTES as OTLP_MAX_BODY_BYTES
 
@@ -59,19 +58,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-
-#: The app settings the server reads, with their defaults.
-SERVER_DEFAULTS: dict[str, int] = {
-    "SERVER_THREADS": 8,  # requests served at once; more wait in a queue, they do not start threads
-    # Open connections; past it new ones wait in the listen backlog. A connection costs a descriptor and a few
-    # KB, not a thread: measured, 800 half-sent requests took 2.5 MB and a new client was answered at once,
-    # where a limit of 100 made it wait ~1 minute for the timeouts to free places.
-    "SERVER_CONNECTION_LIMIT": 1000,
-    "SERVER_CHANNEL_TIMEOUT": 30,  # seconds a connection may sit without a complete request or any traffic
-    "SERVER_CLEANUP_INTERVAL": 5,  # seconds between sweeps for such connections
-    "SERVER_MAX_HEADER_BYTES": 64 << 10,  # request line and headers
-    "SERVER_BACKLOG": 128,
-}
 
 
 class ServeError(Exception):
@@ -238,23 +224,3 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, app: Flask | No
     finally:
         server.server_close()
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m batch_debug.dashboard.server``: a stand-in for ``batch-debug serve``."""
-    parser = argparse.ArgumentParser(prog="python -m batch_debug.dashboard.server", description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--dir", default=None, help=f"debug folder (default: ${config.APHRODITE_BATCH_DEBUG_DIR})")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app({"DEBUG_DIR": args.dir} if args.dir else None)
-    try:
-        serve(args.host, args.port, app=app)
-    except ServeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

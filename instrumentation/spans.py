@@ -183,10 +183,6 @@ class item_span:  # noqa: N801
         if self.state is not None and self._job is not None:
             self.state.outcome, self.state.error = "failed", redact_text(reason, self._job.secrets.values())
 
-    def succeed(self) -> None:
-        if self.state is not None:
-            self.state.outcome, self.state.error = "succeeded", None
-
     def __enter__(self) -> item_span:
         job = current_job.get()
         if job is None:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -75,27 +74,37 @@ def test_enabling_in_one_process_is_seen_by_a_worker_in_another(tmp_path: Path, 
     """A long-running worker process picks up `enable` made by a separate CLI process."""
     sim = make_sim("healthy")
     script = f"""
-import sys, time
+import sys
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 pipeline = setup({str(tmp_path)!r})
 config = WorkerConfig(server={sim.url!r}, api_key={API_KEY!r}, min_interval=0)
 print("started", flush=True)
-for n in range(100):
+for n in range(1000):
     result = run_job(config, {sim.item_ids[:2]!r}, f"loop-{{n}}")
     if result.job_file:
         print("file", result.job_file, flush=True)
         break
-    time.sleep(0.1)
+    print("no file", flush=True)
+    if sys.stdin.readline().strip() == "go on":  # the test says when, and when it enabled debug
+        continue
+    break
 """
-    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              env={k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG"})
+    worker = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env={k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG"})
     try:
         assert worker.stdout.readline().strip() == "started"
-        time.sleep(1.0)
-        assert jobfile.list_job_files(tmp_path) == []  # debug off: the loop writes nothing
+        for _ in range(2):  # two whole jobs with debug off: the loop writes nothing
+            assert worker.stdout.readline().strip() == "no file"
+            assert jobfile.list_job_files(tmp_path) == []
+            worker.stdin.write("go on\n")
+            worker.stdin.flush()
         assert cli("enable", "--minutes", "5", "--dir", str(tmp_path)).returncode == 0
         line = worker.stdout.readline().strip()
+        while line == "no file":  # jobs started within the worker's refresh interval still see "off"
+            worker.stdin.write("go on\n")
+            worker.stdin.flush()
+            line = worker.stdout.readline().strip()
     finally:
         worker.kill()
         worker.wait()
@@ -182,3 +191,19 @@ def test_run_job_saves_posters_only_inside_the_output_dir(tmp_path: Path) -> Non
     for item in hostile[:3]:
         assert f"failed {item}: item id {item!r} is not a plain file name" in done.stdout
     assert "failed linked: could not save the poster" in done.stdout
+
+
+def test_serve_dir_goes_to_the_app_not_the_environment(tmp_path: Path, monkeypatch) -> None:
+    """In process, so the environment can be looked at afterwards: ``--dir`` must not be written into it."""
+    from click.testing import CliRunner
+
+    from batch_debug.dashboard.cli import main
+
+    monkeypatch.delenv("APHRODITE_BATCH_DEBUG_TOKEN", raising=False)
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_DIR", str(tmp_path / "from-env"))
+    before = dict(os.environ)
+    # A refused address stops it right after the app is built, before anything listens.
+    done = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "0", "--dir", str(tmp_path / "given")])
+    assert done.exit_code == 1 and "Refusing to serve on 0.0.0.0" in done.output
+    assert f"debug folder: {(tmp_path / 'given').resolve()}" in done.output
+    assert dict(os.environ) == before

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from batch_debug.collector import jobfile, retention
+from batch_debug.collector import atomic, jobfile, retention
 from batch_debug.collector.switch import STATE_FILENAME
 
 
@@ -98,3 +99,55 @@ def test_load_head_falls_back_to_the_whole_file(tmp_path: Path) -> None:
     broken = jobfile.write_atomic(tmp_path, "b", '{"summary": {"n": 1, "recommen')
     with pytest.raises(jobfile.JobFileError, match="damaged or truncated"):
         jobfile.load_head(broken)
+
+
+# -- atomic: the one way a whole file is put in place ---------------------------------------------------------
+def test_replace_overwrites_with_the_configured_mode_and_leaves_no_temp_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_FILE_MODE", "0640")
+    old_umask = os.umask(0o022)
+    try:
+        target = tmp_path / "state.json"
+        target.write_text("old")
+        os.chmod(target, 0o600)
+        atomic.replace(target, "new", kind="state")
+    finally:
+        os.umask(old_umask)
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temp_file(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    target.write_text("old")
+
+    def half_then_fail(handle) -> None:
+        handle.write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic.replace(target, half_then_fail, kind="state")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):  # the rename itself fails: a folder has the name
+        atomic.replace(tmp_path / "taken", "x", kind="state")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "taken"]
+
+
+def test_replace_in_a_folder_opened_by_descriptor(tmp_path: Path) -> None:
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        atomic.replace("report.json", "{}", kind="health", mode=0o600, dir_fd=folder)
+        atomic.replace("report.json", '{"n": 2}', kind="health", mode=0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    assert (tmp_path / "report.json").read_text() == '{"n": 2}'
+    assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == 0o600
+
+
+def test_temporary_names_carry_the_writer_pid(tmp_path: Path) -> None:
+    fd, path = atomic.temp_file(tmp_path, "progress")
+    os.close(fd)
+    assert atomic.temp_pid(Path(path).name) == os.getpid()
+    assert atomic.temp_pid("job_x_20260101_000000.json") is None

@@ -7,7 +7,8 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from batch_debug.collector.redact import REDACTED, redact_headers, redact_text, redact_tree, redact_url
+from batch_debug.collector.redact import (REDACTED, SECRET_QUERY_PARAMS, redact_headers, redact_text, redact_tree,
+                                         redact_url)
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -98,3 +99,10 @@ _PIECES = st.sampled_from(['Token="', "token=", "ApiKey=", "?api_key=", "&ApiKey
 @given(st.lists(st.one_of(_PIECES, st.text(max_size=5)), max_size=12).map("".join))
 def test_the_quick_look_skips_only_texts_no_pattern_would_change(text: str) -> None:
     assert redact_text(text) == _patterns_only(text)
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_QUERY_PARAMS))
+def test_every_secret_query_parameter_is_redacted(name: str) -> None:
+    """The query pattern is built from the set: a name added there is redacted everywhere at once."""
+    assert redact_url(f"http://h/x?a=1&{name.upper()}={KEY}") == f"http://h/x?a=1&{name.upper()}={REDACTED}"
+    assert redact_url(f"http://h/x?{name}x={KEY}") == f"http://h/x?{name}x={KEY}"  # only the exact name

@@ -9,14 +9,16 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from batch_debug.collector import status_wire
 from batch_debug.collector.remote_switch import RemoteSwitch, make_switch
-from batch_debug.collector.switch import DebugSwitch
+from batch_debug.collector.switch import DebugSwitch, SwitchState
 from batch_debug.dashboard.app import create_app
 from batch_debug.dashboard.server import create_server
 
@@ -188,7 +190,7 @@ class _Recording(ThreadingHTTPServer):
 
 
 def _switch_state(handler: BaseHTTPRequestHandler) -> None:
-    body = json.dumps({"debug_enabled": True, "remaining_seconds": 300}).encode()
+    body = json.dumps({status_wire.DEBUG_ENABLED: True, status_wire.REMAINING_SECONDS: 300}).encode()
     handler.send_response(200)
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(body)))
@@ -235,3 +237,27 @@ def test_a_redirect_within_the_sidecar_is_followed_with_the_token() -> None:
     finally:
         switch.close()
         sidecar.stop()
+
+
+def test_the_status_wire_reads_back_what_the_sidecar_writes() -> None:
+    expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+    body = status_wire.encode(SwitchState(True, "api", expires), active=[], files=[], files_total=0,
+                              debug_dir="/d", write_errors=[{"pid": 7, "errors": 2, "failing": True}],
+                              export_errors=[{"pid": 8, "errors": 0}])
+    assert tuple(body) == status_wire.KEYS
+    assert body[status_wire.WRITE_ERRORS] == [{"pid": 7, "count": 2, "failing": True, "last_error": None,
+                                               "updated_at": None}]
+    assert body[status_wire.EXPORT_ERRORS] == []  # a report without errors is no failure
+    answer = status_wire.decode(json.loads(json.dumps(body)))
+    assert answer.enabled is True and 290 < answer.remaining_seconds <= 300
+    off = status_wire.encode(SwitchState(False, None, None), active=[], files=[], files_total=0, debug_dir="/d")
+    assert status_wire.decode(off) == status_wire.SwitchAnswer(False, None)
+
+
+@pytest.mark.parametrize("answer", [[], "on", {}, {"debug_enabled": "yes"}, {"debug_enabled": 1},
+                                    {"debug_enabled": True, "remaining_seconds": "300"},
+                                    {"debug_enabled": True, "remaining_seconds": True}])
+def test_anything_but_a_status_answer_is_refused(answer: object) -> None:
+    with pytest.raises(ValueError):
+        status_wire.decode(answer)
+

@@ -283,12 +283,27 @@ def test_the_page_is_served_with_its_assets(client) -> None:
     assert "http://" not in html and "https://" not in html  # no CDN
 
 
-def test_app_settings_come_from_prefixed_env_then_test_config(clean_env, monkeypatch, tmp_path: Path) -> None:
+def test_app_settings_come_from_prefixed_env_then_test_config(clean_env, monkeypatch, tmp_path: Path,
+                                                             caplog) -> None:
     from batch_debug.dashboard.app import create_app
 
-    monkeypatch.setenv("BATCH_DEBUG_JELLYFIN_URL", "http://from-env:8096")
-    monkeypatch.setenv("BATCH_DEBUG_DEBUG_DIR", str(tmp_path / "env-dir"))
-    app = create_app({"DEBUG_DIR": str(tmp_path / "test-dir")})
+    monkeypatch.setenv("JELLYFIN_URL", "http://from-env:8096")
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_DIR", str(tmp_path / "env-dir"))
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_TEST_ITEM_CONCURRENCY", "5")
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_TEST_ITEM_DEADLINE_SECONDS", "2.5")
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_SERVER_THREADS", "3")
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_SERVER_BACKLOG", "-1")  # logged, default kept
+    # The old second prefix is no channel any more, and no variable names a setting twice.
+    monkeypatch.setenv("BATCH_DEBUG_SERVER_CONNECTION_LIMIT", "7")
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_DEBUG_DIR", str(tmp_path / "alias-dir"))
+    app = create_app()
     assert app.config["JELLYFIN_URL"] == "http://from-env:8096"
+    assert app.config["DEBUG_DIR"] == str((tmp_path / "env-dir").resolve())
+    assert (app.config["TEST_ITEM_CONCURRENCY"], app.config["TEST_ITEM_DEADLINE_SECONDS"]) == (5, 2.5)
+    assert (app.config["SERVER_THREADS"], app.config["SERVER_BACKLOG"]) == (3, 128)
+    assert app.config["SERVER_CONNECTION_LIMIT"] == 1000
+    assert "APHRODITE_BATCH_DEBUG_SERVER_BACKLOG='-1'" in caplog.text
+    app = create_app({"DEBUG_DIR": str(tmp_path / "test-dir"), "SERVER_THREADS": 2})
     assert app.config["DEBUG_DIR"] == str((tmp_path / "test-dir").resolve())
+    assert app.config["SERVER_THREADS"] == 2
     assert json.loads(app.test_client().get(f"{API}/status").data)["debug_dir"] == app.config["DEBUG_DIR"]

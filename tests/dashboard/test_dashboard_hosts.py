@@ -112,9 +112,8 @@ def test_names_in_allowed_hosts_are_answered(make_app) -> None:
     assert client.get(f"{API}/status", headers={"Host": "other.example.lan"}).status_code == 403
 
 
-@pytest.mark.parametrize("variable", ["APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS", "BATCH_DEBUG_ALLOWED_HOSTS"])
-def test_allowed_hosts_come_from_the_environment(clean_env, job_dir, monkeypatch, variable) -> None:
-    monkeypatch.setenv(variable, "nas.example, debug.example.lan")
+def test_allowed_hosts_come_from_the_environment(clean_env, job_dir, monkeypatch) -> None:
+    monkeypatch.setenv("APHRODITE_BATCH_DEBUG_ALLOWED_HOSTS", "nas.example, debug.example.lan")
     client = create_app({"DEBUG_DIR": str(job_dir)}).test_client()
     for host, status in (("nas.example", 200), ("debug.example.lan:8000", 200), (EVIL, 403)):
         assert client.get("/healthz", headers={"Host": host}).status_code == status, host

@@ -54,12 +54,12 @@ def test_a_taken_port_is_a_serve_error(app) -> None:
             create_server("127.0.0.1", port, app=app)
 
 
-def test_the_module_entry_refuses_to_expose_the_api(tmp_path: Path) -> None:
+def test_serve_refuses_to_expose_the_api(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "batch_debug.dashboard.server", "--host", "0.0.0.0", "--port", "0",
+        [sys.executable, "-m", "batch_debug.dashboard.cli", "serve", "--host", "0.0.0.0", "--port", "0",
          "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60, env=child_env())
-    assert done.returncode == 2
-    assert "Refusing to serve on 0.0.0.0" in done.stderr
+    assert done.returncode == 1
+    assert "Error: Refusing to serve on 0.0.0.0" in done.stderr
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_enable_in_the_server_reaches_a_worker_process_and_disable_stops_it(serv
 
     disabled = http.post(f"{API}/disable")
     assert disabled.json()["enabled"] is False
-    time.sleep(0.6)  # longer than a worker's refresh interval, though a new process reads at once
+    # A new worker process reads the state file before its first span: no wait for a refresh interval.
     quiet = finish_worker(start_worker(job_dir, mixed_sim.url, SIM_KEY, "proc-job-2", items[:3]))
     assert quiet["job_file"] is None
     assert http.get(f"{API}/job/proc-job-2/summary").status_code == 404
@@ -124,7 +124,7 @@ def _half_sent(url: str) -> socket.socket:
 
 def test_half_sent_requests_hold_no_threads_and_others_are_served(tmp_path: Path, job_dir: Path) -> None:
     """800 half-sent requests held 800 threads of the development server; a thread pool holds none."""
-    server = ServerProcess(job_dir, tmp_path / "server.log", BATCH_DEBUG_SERVER_THREADS="4")
+    server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_SERVER_THREADS="4")
     held: list[socket.socket] = []
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -146,8 +146,8 @@ def test_half_sent_requests_hold_no_threads_and_others_are_served(tmp_path: Path
 
 
 def test_a_half_sent_request_is_dropped_after_the_channel_timeout(tmp_path: Path, job_dir: Path) -> None:
-    server = ServerProcess(job_dir, tmp_path / "server.log", BATCH_DEBUG_SERVER_CHANNEL_TIMEOUT="1",
-                           BATCH_DEBUG_SERVER_CLEANUP_INTERVAL="1")
+    server = ServerProcess(job_dir, tmp_path / "server.log", APHRODITE_BATCH_DEBUG_SERVER_CHANNEL_TIMEOUT="1",
+                           APHRODITE_BATCH_DEBUG_SERVER_CLEANUP_INTERVAL="1")
     try:
         with _half_sent(server.url) as sock:
             assert sock.recv(1) == b""  # the server closed it (a development server waits forever)
