@@ -15,6 +15,7 @@ The worker and the simulator are imported inside the commands, so
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,19 @@ def _report(result: Any, debug_on: bool) -> None:
         click.echo("debug is on but no job file was written; see the log above", err=True)
 
 
+NO_WAIT_OPTION = click.option(
+    "--no-wait", is_flag=True,
+    help="No pause between requests, no backoff between tries and no Retry-After wait: "
+         "a quick rerun against a test server (the tests use it).")
+
+
+def _without_waits(worker_config: Any, no_wait: bool) -> Any:
+    """The config with every deliberate wait set to zero when ``--no-wait`` was given."""
+    if not no_wait:
+        return worker_config
+    return dataclasses.replace(worker_config, min_interval=0.0, backoff=(0.0,), max_retry_after=0.0)
+
+
 @click.command("run-job")
 @click.option("--server", envvar=config.JELLYFIN_URL, required=True, help="Jellyfin URL [env: JELLYFIN_URL].")
 @click.option("--api-key", envvar=config.JELLYFIN_API_KEY, required=True,
@@ -87,11 +101,12 @@ def _report(result: Any, debug_on: bool) -> None:
               help="Save downloaded posters here.")
 @DIR_OPTION
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@NO_WAIT_OPTION
 @click.argument("item_ids", nargs=-1, required=True)
 def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str | None, concurrency: int,
                     min_interval: float, max_attempts: int, timeout: float, session_strategy: str, auth: str,
                     use_async: bool, output_dir: Path | None, directory: Path | None, quiet: bool,
-                    item_ids: tuple[str, ...]) -> None:
+                    no_wait: bool, item_ids: tuple[str, ...]) -> None:
     """Run the reference poster worker on ITEM_ID... (exit 1 if any item failed)."""
     from ..instrumentation import setup
     from ..jellyfin.worker import WorkerConfig
@@ -105,6 +120,7 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
         worker_config = WorkerConfig(server=server, api_key=api_key, user_id=user_id, concurrency=concurrency,
                                      min_interval=min_interval, max_attempts=max_attempts, timeout=timeout,
                                      session_strategy=session_strategy, auth=auth, output_dir=output_dir)
+        worker_config = _without_waits(worker_config, no_wait)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     _preflight(server)
@@ -123,7 +139,8 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
 @DIR_OPTION
-def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path | None) -> None:
+@NO_WAIT_OPTION
+def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path | None, no_wait: bool) -> None:
     """Run a batch against the bundled Jellyfin simulator with debug on, then print its summary."""
     from ..instrumentation import setup
     from ..jellyfin.simulator import JellyfinSimulator
@@ -137,8 +154,8 @@ def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path 
         click.echo(f"Jellyfin simulator ({profile}) at {sim.url}; debug on; {items} items, "
                    f"{concurrency} workers")
         pipeline.add_secret(sim.api_key)
-        worker_config = WorkerConfig(server=sim.url, api_key=sim.api_key, concurrency=concurrency,
-                                     min_interval=0.02)
+        worker_config = _without_waits(WorkerConfig(server=sim.url, api_key=sim.api_key, concurrency=concurrency,
+                                                    min_interval=0.02), no_wait)
         result = _run(worker_config, sim.demo_item_ids(items, seed=seed), None, False, False)
         served = sim.stats()["total"]
     if result.job_file is None:

@@ -32,7 +32,7 @@ def test_help_lists_every_command() -> None:
 
 
 def test_demo_prints_a_summary_and_writes_a_job_file(tmp_path: Path) -> None:
-    out = cli("demo", "--items", "20", "--dir", str(tmp_path))
+    out = cli("demo", "--items", "20", "--no-wait", "--dir", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "Batch debug summary" in out.stdout and "Findings" in out.stdout and "What to do:" in out.stdout
     files = jobfile.list_job_files(tmp_path)
@@ -56,8 +56,8 @@ def test_run_job_with_debug_on_prints_the_job_file(tmp_path: Path, make_sim) -> 
     sim = make_sim("mixed", seed=2)
     cli("enable", "--minutes", "5", "--dir", str(tmp_path))
     ids = sim.demo_item_ids(8, seed=2)
-    out = cli("run-job", "--server", sim.url, "--api-key", API_KEY, "--job-id", "cli-job", "--min-interval",
-              "0", "--dir", str(tmp_path), *ids)
+    out = cli("run-job", "--server", sim.url, "--api-key", API_KEY, "--job-id", "cli-job", "--no-wait",
+              "--dir", str(tmp_path), *ids)
     assert out.returncode == 1  # some demo ids are bad on purpose
     assert "job cli-job:" in out.stdout
     path = jobfile.newest_for(tmp_path, "cli-job")
@@ -207,3 +207,14 @@ def test_serve_dir_goes_to_the_app_not_the_environment(tmp_path: Path, monkeypat
     assert done.exit_code == 1 and "Refusing to serve on 0.0.0.0" in done.output
     assert f"debug folder: {(tmp_path / 'given').resolve()}" in done.output
     assert dict(os.environ) == before
+
+
+def test_no_wait_sets_every_deliberate_wait_to_zero_and_nothing_else() -> None:
+    from batch_debug.dashboard.cli_run import _without_waits
+    from batch_debug.jellyfin.worker import WorkerConfig
+
+    paced = WorkerConfig(server="http://127.0.0.1:9", api_key="k", concurrency=3, max_attempts=4)
+    assert _without_waits(paced, False) is paced
+    quick = _without_waits(paced, True)
+    assert (quick.min_interval, quick.backoff, quick.max_retry_after) == (0.0, (0.0,), 0.0)
+    assert (quick.concurrency, quick.max_attempts, quick.server) == (3, 4, paced.server)
