@@ -9,8 +9,9 @@ Contract (used by ``simulator.py``; others import ``PROFILES`` from the simulato
 - ``SHAPE_PROFILES``: profile name -> the ``Shapes`` preset it applies on top
   of ``healthy``; ``base_profile(name)`` is the profile whose faults apply and
   ``profile_shapes(name)`` the preset (``Shapes()`` for a base profile).
-- ``FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst)``:
-  ``admit()`` is asked once per request before routing (the time-based token
+- ``FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst, latency_scale)``:
+  ``latency_scale`` multiplies every injected delay (0: the same faults, no
+  waiting; how tests keep the flaky and mixed profiles fast); ``admit()`` is asked once per request before routing (the time-based token
   bucket of ``rate-limited``); ``decide(kind, method, item_id, index)`` is
   asked once per request for a *known* item after auth and id validation;
   ``rejects_all_keys`` says whether every API key is refused (``bad-auth``);
@@ -171,9 +172,12 @@ class FaultPolicy:
     """Decides, per request, which fault (if any) the simulator injects."""
 
     def __init__(self, profile: str, seed: int, rate_limit_per_second: float = 20.0,
-                 rate_limit_burst: int = 10) -> None:
+                 rate_limit_burst: int = 10, latency_scale: float = 1.0) -> None:
+        if not latency_scale >= 0:
+            raise ValueError(f"latency_scale must be 0 or more, not {latency_scale!r}.")
         self.profile = base_profile(profile)
         self.seed = seed
+        self.latency_scale = latency_scale
         self._bucket = TokenBucket(rate_limit_per_second, rate_limit_burst) if profile == "rate-limited" else None
         # Attempt counters per (kind, method, item id); only known items get a
         # key, so the map is bounded by item_count * kinds * methods.
@@ -210,14 +214,14 @@ class FaultPolicy:
         slow_draw = _unit(self.seed, "slow", item_id, kind, method, attempt)
         span_draw = _unit(self.seed, "slow-ms", item_id, kind, method, attempt)
         if self.profile == "flaky":
-            delay = 0.150 + 0.250 * span_draw if slow_draw < 0.10 else 0.0
+            delay = (0.150 + 0.250 * span_draw) * self.latency_scale if slow_draw < 0.10 else 0.0
             if kind == "image" and method == "GET":
                 failures = 2 if key_draw < 0.05 else 1 if key_draw < 0.15 else 0
                 if attempt <= failures:
                     return Fault(status=503, delay_s=delay)
             return Fault(delay_s=delay)
         # mixed
-        delay = 0.100 + 0.200 * span_draw if slow_draw < 0.05 else 0.0
+        delay = (0.100 + 0.200 * span_draw) * self.latency_scale if slow_draw < 0.05 else 0.0
         if self.is_persistently_broken(index):
             return Fault(status=500, delay_s=delay)
         if attempt == 1 and key_draw < 0.08:

@@ -4,7 +4,7 @@ Contract::
 
     sim = JellyfinSimulator(profile="mixed", seed=42, api_key="sim-api-key", host="127.0.0.1",
                             port=0, legacy_auth=True, item_count=200, rate_limit_per_second=20.0,
-                            rate_limit_burst=10, shapes=None, version=None)
+                            rate_limit_burst=10, shapes=None, version=None, latency_scale=1.0)
     sim.start() -> sim; sim.stop(); ``with JellyfinSimulator(...) as sim:``; sim.serve_forever()
     sim.url, sim.item_ids, sim.user_id, sim.api_key, sim.broken_item_ids, sim.shapes, sim.version
     sim.demo_item_ids(n, seed=None) -> list[str]; sim.stats() -> dict; sim.truth() -> dict
@@ -27,7 +27,9 @@ posters the image route redirects to (route kind ``image``). Anything else is
 profile; the shape profiles (``proxy-outage``, ...) are presets of them on
 ``healthy``, and an explicit ``shapes=`` replaces a preset as a whole.
 ``version`` is what ``/System/Info/Public`` reports (10.10.7, or 10.7.7 with
-``legacy_auth_only``). ``truth()`` says what the shapes really did (keys in
+``legacy_auth_only``). ``latency_scale`` multiplies the flaky and mixed
+profiles' injected delays (0: the same faults, answered at once; tests use
+it). ``truth()`` says what the shapes really did (keys in
 ``shapes.py``).
 
 ``stats()`` counts every request read (faults and unanswered ones included)
@@ -71,7 +73,7 @@ class JellyfinSimulator:
     def __init__(self, profile: str = "healthy", seed: int = 42, api_key: str = "sim-api-key",
                  host: str = "127.0.0.1", port: int = 0, legacy_auth: bool = True, item_count: int = 200,
                  rate_limit_per_second: float = 20.0, rate_limit_burst: int = 10, shapes: Shapes | None = None,
-                 version: str | None = None) -> None:
+                 version: str | None = None, latency_scale: float = 1.0) -> None:
         self.profile = validate_profile(profile)
         host = "127.0.0.1" if host == "localhost" else host
         try:
@@ -92,7 +94,7 @@ class JellyfinSimulator:
         self._reports_version = version is not None or self.shapes.legacy_auth_only
         self.seed, self.api_key, self.host, self.legacy_auth = seed, api_key, host, legacy_auth
         self._port = port
-        self._policy = FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst)
+        self._policy = FaultPolicy(profile, seed, rate_limit_per_second, rate_limit_burst, latency_scale)
         self._catalog = Catalog(seed, item_count)
         self.user_id, self.server_id = self._catalog.user_id, self._catalog.server_id
         self._state = ShapeState(self.shapes)

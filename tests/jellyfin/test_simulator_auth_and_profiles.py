@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from batch_debug.jellyfin.profiles import FaultPolicy
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 from sim_helpers import KEY, image, statuses_until_ok
 
@@ -92,7 +93,7 @@ def test_bad_auth_profile_rejects_every_key_but_serves_images() -> None:
 
 def _flaky_run(seed: int, items: list[int], workers: int) -> dict[str, list[int]]:
     """Fetch each item's image until 200 (max 3 tries); items in parallel, in the given order."""
-    with JellyfinSimulator(profile="flaky", seed=seed) as server, httpx.Client(base_url=server.url) as c:
+    with JellyfinSimulator(profile="flaky", seed=seed, latency_scale=0) as server, httpx.Client(base_url=server.url) as c:
         ids = [server.item_ids[i] for i in items]
         with ThreadPoolExecutor(workers) as pool:
             return dict(zip(ids, pool.map(lambda i: statuses_until_ok(c, i), ids)))
@@ -110,7 +111,7 @@ def test_flaky_profile_recovers_within_three_tries_and_is_deterministic() -> Non
 
 
 def test_flaky_faults_only_hit_image_gets_and_answer_like_a_proxy() -> None:
-    with JellyfinSimulator(profile="flaky", seed=42) as server, httpx.Client(base_url=server.url) as c:
+    with JellyfinSimulator(profile="flaky", seed=42, latency_scale=0) as server, httpx.Client(base_url=server.url) as c:
         ids = server.item_ids[:30]
         heads = [c.head(f"/Items/{i}/Images/Primary").status_code for i in ids]
         lookups = [c.get(f"/Items/{i}", params={"ApiKey": KEY}).status_code for i in ids]
@@ -164,3 +165,20 @@ def test_mixed_demo_batch_has_every_failure_kind() -> None:
     assert set(known) & set(server.broken_item_ids)
 
 
+
+
+@pytest.mark.parametrize("profile", ["flaky", "mixed"])
+def test_latency_scale_changes_the_delays_and_nothing_else(profile: str) -> None:
+    paced, quick = FaultPolicy(profile, 7), FaultPolicy(profile, 7, latency_scale=0)
+    requests = [(kind, method, f"item{k:03d}", k) for k in range(200)
+                for kind, method in (("image", "GET"), ("image", "HEAD"), ("item", "GET")) for _ in range(2)]
+    slow = [paced.decide(*r) for r in requests]
+    fast = [quick.decide(*r) for r in requests]
+    assert any(f.delay_s > 0 for f in slow), "the profile injects no delay: nothing to scale"
+    assert all(f.delay_s == 0 for f in fast)
+    assert [(f.status, f.retry_after) for f in fast] == [(f.status, f.retry_after) for f in slow]
+
+
+def test_latency_scale_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="latency_scale must be 0 or more"):
+        JellyfinSimulator(latency_scale=-1)
