@@ -34,6 +34,7 @@ from .auth import token_required
 from .jsonbody import json_body
 from .schemas import HTTP_URL_PATTERN
 from .openapi import ATTRIBUTE, build_document, operation, query_param
+from .queryargs import query_args
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ RECENT_FILES = 20
 MAX_CLEANUP_DAYS = 36500
 DEFAULT_CLEANUP_DAYS = 7
 _JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
-_ASCII_DIGITS = re.compile(r"[0-9]{1,12}")
 RETRY_TEST_AFTER_SECONDS = 5
 
 
@@ -152,11 +152,8 @@ def status() -> Any:
 ])
 def jobs() -> Any:
     """One page of job files with each job's success rate and counts."""
-    try:
-        page, per_page = joblist.validate_page(request.args.get("page", "1"), request.args.get("per_page", "20"))
-    except ValueError as exc:
-        abort(400, str(exc))
-    return jsonify(joblist.list_page(_directory(), page, per_page))
+    args = query_args()
+    return jsonify(joblist.list_page(_directory(), args["page"], args["per_page"]))
 
 
 @bp.get("/job/<path:job_id>/summary")
@@ -211,11 +208,7 @@ def job_trace(job_id: str) -> Any:
 ])
 def cleanup() -> Any:
     """Delete old job files; never the state file or anything else."""
-    raw = request.args.get("days", str(DEFAULT_CLEANUP_DAYS)).strip()
-    # Only ASCII digits: str.isdigit() takes '²' (which int() refuses) and int() takes '٣' as 3.
-    if not _ASCII_DIGITS.fullmatch(raw) or int(raw) > MAX_CLEANUP_DAYS:
-        abort(400, f"days must be a whole number from 0 to {MAX_CLEANUP_DAYS}, not {raw!r}.")
-    days = int(raw)
+    days: int = query_args()["days"]
     deleted, freed = retention.cleanup(_directory(), days)
     logger.info("cleanup (older than %d days): %d files, %d bytes", days, deleted, freed)
     return jsonify({"deleted_files": deleted, "total_size_freed_bytes": freed, "days": days})

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -30,7 +29,6 @@ logger = logging.getLogger(__name__)
 #: Most parsed headlines kept in memory (oldest dropped first).
 CACHE_SIZE = 1024
 MAX_PER_PAGE = 100
-_DIGITS = re.compile(r"[0-9]{1,4000}")  # int() refuses more than 4300 digits
 FIGURES = ("total_requests", "failed_requests", "success_rate_percent", "items_total", "items_failed")
 
 _cache: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
@@ -69,20 +67,6 @@ def headline(info: jobfile.JobFileInfo) -> dict[str, Any]:
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
     return {**info.to_dict(), **cached}
-
-
-def validate_page(page: object, per_page: object) -> tuple[int, int]:
-    """(page, per_page) as ints, or ValueError with a sentence."""
-    # ASCII digits only: int() also takes '٣', '+3', ' 3' and '1_0'.
-    if not all(_DIGITS.fullmatch(str(value)) for value in (page, per_page)):
-        raise ValueError(f"page and per_page must be whole numbers, got {str(page)[:20]!r} and "
-                         f"{str(per_page)[:20]!r}.")
-    page_n, per_n = int(str(page)), int(str(per_page))
-    if page_n < 1:
-        raise ValueError(f"page must be 1 or more, got {page_n}.")
-    if not 1 <= per_n <= MAX_PER_PAGE:
-        raise ValueError(f"per_page must be from 1 to {MAX_PER_PAGE}, got {per_n}.")
-    return page_n, per_n
 
 
 def list_page(directory: Path, page: int = 1, per_page: int = 20) -> dict[str, Any]:

@@ -82,3 +82,23 @@ def test_every_published_schema_is_json_schema_2020_12_and_the_validators_are_bu
     assert validator("EnableRequest") is validator("EnableRequest")
     with pytest.raises(ValueError, match="No schema 'Nope'"):
         validator("Nope")
+
+
+@pytest.mark.parametrize(("method", "url", "query", "message"), [
+    ("delete", f"{API}/cleanup", {"days": "99999"}, "days must be a whole number between 0 and 36500, not 99999."),
+    ("delete", f"{API}/cleanup", {"days": "-1"}, "days must be a whole number between 0 and 36500."),
+    ("delete", f"{API}/cleanup", {"days": "٣"}, "days must be a whole number between 0 and 36500."),
+    ("get", f"{API}/jobs", {"page": "0"}, "page must be a whole number of at least 1, not 0."),
+    ("get", f"{API}/jobs", {"per_page": "101"}, "per_page must be a whole number between 1 and 100, not 101."),
+    ("get", f"{API}/jobs", {"per_page": "10", "page": "x"}, "page must be a whole number of at least 1."),
+], ids=["above-range", "negative", "not-ascii", "page-zero", "per-page-too-big", "not-a-number"])
+def test_a_bad_query_parameter_is_named_with_what_its_published_schema_says(client, method, url, query,
+                                                                              message) -> None:
+    assert message_of(getattr(client, method)(url, query_string=query)) == message
+
+
+def test_query_parameters_get_their_published_defaults(client) -> None:
+    document = client.get(f"{API}/openapi.json").get_json()
+    jobs = client.get(f"{API}/jobs").get_json()
+    per_page = next(p for p in document["paths"][f"{API}/jobs"]["get"]["parameters"] if p["name"] == "per_page")
+    assert (jobs["page"], jobs["per_page"]) == (1, per_page["schema"]["default"])
