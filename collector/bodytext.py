@@ -3,6 +3,7 @@
 Usage::
 
     text, truncated = readable(raw_bytes, "text/html; charset=utf-8", complete=True)
+    gist(text)     # its message in one line: a problem document's detail, a trace's message lines
 
 A reverse proxy's error page is mostly CSS and scripts; cutting its first
 2 KB keeps the styles and loses the message. :func:`readable` keeps, for
@@ -124,8 +125,61 @@ def title_of(text: str | None) -> str | None:
     return text.split("\n", 1)[0].split(" / ", 1)[0][:80] or None
 
 
+#: Lines of a stack trace that are frames, not messages (.NET, Java, Python); ``--->`` (an inner
+#: exception's message) is kept.
+_FRAME = re.compile(r"^(?:at \S+?[(\s]|File \"|---(?!>)|\.\.\. \d+ more)")
+_MARKUP = re.compile(r"<(?:title|h1|body|head)\b", re.I)
+_TRACEBACK = "Traceback (most recent call last)"
+_MESSAGE_KEYS = ("detail", "message", "Message", "error_description", "error")
+
+
+def _problem_message(data: dict[str, object]) -> str | None:
+    """A JSON error document's message: RFC 7807 ``detail`` (else ``message``, ``error``...), else
+    its ``title`` with its validation ``errors`` (ASP.NET Core's ValidationProblemDetails)."""
+    for key in _MESSAGE_KEYS:
+        value = data.get(key)
+        if isinstance(value, dict):
+            value = value.get("message") or value.get("detail")
+        if isinstance(value, str) and value.strip():
+            return value
+    title = data.get("title")
+    errors = data.get("errors")
+    said = []
+    if isinstance(errors, dict):
+        for name, texts in errors.items():
+            joined = " ".join(str(t) for t in texts) if isinstance(texts, list) else str(texts)
+            said.append(f"{name}: {joined}" if name else joined)
+    if isinstance(title, str) and title.strip():
+        return " — ".join([title, "; ".join(said)]) if said else title
+    return "; ".join(said) or None
+
+
+def _message_lines(text: str) -> list[str]:
+    """The lines of a plain error text that carry its message: stack frames, repeated lines (a page's
+    title again as its heading) and empty labels ("Request time:") left out; of a Python traceback
+    only its last line (the exception)."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if lines and lines[0].startswith(_TRACEBACK):
+        return lines[-1:]
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        if _FRAME.match(line) or line.lower() in seen or (line.endswith(":") and len(lines) > 1):
+            continue
+        seen.add(line.lower())
+        kept.append(line)
+    return kept or lines[:1]
+
+
 def gist(text: str | None, limit: int = 200) -> str | None:
-    """The message of an error text in one line: a problem document's detail or title, else its first lines."""
+    """The message of an error text in one line of at most ``limit`` characters ("…" when cut).
+
+    A JSON problem document gives its ``detail`` (else its title and
+    validation errors, or a ``message``/``error`` field); HTML markup its
+    title and visible text; plain text its message lines (stack frames left
+    out), joined with " / ". Idempotent: the gist of a gist is itself, so
+    texts already reduced (the spool keeps only gists) come through unchanged.
+    """
     if not text:
         return None
     stripped = text.strip()
@@ -135,7 +189,13 @@ def gist(text: str | None, limit: int = 200) -> str | None:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            parts = [str(data[k]) for k in ("title", "detail", "message", "Message", "error") if data.get(k)]
-            if parts:
-                return " — ".join(parts)[:limit]
-    return _SPACE.sub(" ", stripped.replace("\n", " / "))[:limit] or None
+            found = _problem_message(data)
+            if found:
+                stripped = found.strip()
+    elif is_html(None, stripped) or _MARKUP.match(stripped):
+        title, body = html_text(stripped)
+        stripped = body if not title or body.startswith(title) else f"{title}\n{body}" if body else title
+    line = _SPACE.sub(" ", " / ".join(_message_lines(stripped))).strip()
+    if len(line) > limit:
+        line = line[:limit - 1].rstrip() + "\u2026"
+    return line or None

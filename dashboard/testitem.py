@@ -56,30 +56,62 @@ class TargetRefused(Exception):
         self.status = status
 
 
+def _same_server(server: str, configured_url: str) -> bool:
+    return server.rstrip("/") == configured_url.rstrip("/")
+
+
 def choose_target(server: str | None, api_key: str | None, *, configured_url: str | None,
                   configured_key: str | None, any_server: bool) -> tuple[str, str]:
-    """The (server, key) a run uses, or TargetRefused.
+    """The (server, key) a run uses, or TargetRefused naming exactly what is missing.
 
-    Rules: without ``server`` the configured Jellyfin is used. A ``server``
-    other than the configured one is allowed only when ``any_server`` (the
-    dashboard has a token: its callers are trusted); otherwise the test
-    would let anyone who reaches the page probe internal services (SSRF), a
-    403. The configured key goes only to the configured server: a caller
-    naming another server must send its own ``api_key`` (400 otherwise).
+    Rules:
+
+    - Without ``server`` (or with the configured URL itself) the configured
+      Jellyfin is used, with the request's ``api_key`` if it sends one, else
+      the configured key. No configured URL: 400 naming ``JELLYFIN_URL``;
+      a configured URL without a key and none sent: 400 naming
+      ``JELLYFIN_API_KEY`` (the server *is* configured, its key is not).
+    - A ``server`` other than the configured one is allowed only when
+      ``any_server`` (the dashboard has a token: its callers are trusted);
+      otherwise the test would let anyone who reaches the page probe
+      internal services (SSRF), a 403.
+    - The configured key goes only to the configured server: a request
+      naming another server brings its own ``api_key`` (400 otherwise).
+
+    The configured URL is quoted redacted (no user:password, no secret query value).
     """
-    same = server is None or (configured_url is not None and server.rstrip("/") == configured_url.rstrip("/"))
-    if not same and not any_server:
-        raise TargetRefused(403, "Without an API token the Custom ID Test talks only to the configured Jellyfin "
-                                 "(JELLYFIN_URL): leave server out, or set APHRODITE_BATCH_DEBUG_TOKEN.")
-    target = server or configured_url
-    key = api_key or (configured_key if same else None)
-    if target and not key and not same:
-        raise TargetRefused(400, "The configured key is sent only to the configured Jellyfin (JELLYFIN_URL): "
-                                 "send both server and api_key.")
-    if not target or not key:
-        raise TargetRefused(400, "No Jellyfin server is configured: set JELLYFIN_URL and JELLYFIN_API_KEY for the "
-                                 "dashboard, or send both server and api_key.")
-    return target, key
+    shown = redact_url(configured_url) if configured_url else None
+    if server is not None and not (configured_url and _same_server(server, configured_url)):
+        if not any_server:
+            if shown:
+                raise TargetRefused(403, "Without an API token the Custom ID Test talks only to the configured "
+                                         f"Jellyfin (JELLYFIN_URL={shown}): leave server out, or set "
+                                         "APHRODITE_BATCH_DEBUG_TOKEN.")
+            raise TargetRefused(403, "Without an API token the Custom ID Test talks only to the configured "
+                                     "Jellyfin, and none is configured (JELLYFIN_URL is not set): set JELLYFIN_URL "
+                                     "and JELLYFIN_API_KEY for the dashboard, or set APHRODITE_BATCH_DEBUG_TOKEN "
+                                     "to name a server in the request.")
+        if not api_key:
+            if shown:
+                raise TargetRefused(400, "api_key is required when server names a server other than the configured "
+                                         f"one (JELLYFIN_URL={shown}): the configured key is sent only to it.")
+            raise TargetRefused(400, "api_key is required with server: no Jellyfin server is configured "
+                                     "(JELLYFIN_URL is not set), so there is no configured key to fall back on.")
+        return server, api_key
+    if not configured_url:
+        if configured_key:
+            missing, setting = "JELLYFIN_URL is not set (JELLYFIN_API_KEY is)", "set JELLYFIN_URL"
+        else:
+            missing, setting = "JELLYFIN_URL and JELLYFIN_API_KEY are not set", "set them"
+        other = ("or send both server and api_key" if any_server else
+                 "or set APHRODITE_BATCH_DEBUG_TOKEN to send server and api_key with the request")
+        raise TargetRefused(400, f"No Jellyfin server is configured: {missing}; {setting} for the dashboard, "
+                                 f"{other}.")
+    key = api_key or configured_key
+    if not key:
+        raise TargetRefused(400, f"JELLYFIN_API_KEY is not set: the configured server JELLYFIN_URL={shown} has no "
+                                 "key; set JELLYFIN_API_KEY for the dashboard, or send api_key with the request.")
+    return server or configured_url, key
 
 
 class Slots:

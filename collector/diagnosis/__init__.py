@@ -17,7 +17,9 @@ function of a :class:`~.view.JobView` that returns zero or more
 - ``evidence``: what a sceptical admin would ask for, with fixed keys:
   ``attempts``, ``items``, ``example_item_ids``, ``window_ms``
   (``{start, end}`` offsets since the job began), ``status_codes``,
-  ``servers``, plus each rule's own keys (documented on the rule);
+  ``servers``, with ``server_said``/``server_said_attempts`` when failed
+  answers carried a body (the server's own words, see :mod:`.quotes`), plus
+  each rule's own keys (documented on the rule);
 - ``confidence``: ``high`` (the evidence shows the cause), ``medium``
   (consistent with it, other causes possible), ``low`` (a hint);
 - ``action``: what to change, in general terms first, then the reference

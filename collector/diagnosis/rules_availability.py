@@ -9,7 +9,8 @@ flight when it began), ``page_title``, ``proxy_servers`` (Server headers of a pr
 ``jellyfin_servers`` (Server headers of the successful answers),
 ``attempts_per_item``, ``other_items_ok`` (successful attempts of other
 items), ``error_body``, ``retry_after``, ``requests_per_second``,
-``peak_concurrency``.
+``peak_concurrency``; ``server_said``/``server_said_attempts`` come with the
+common keys (``JobView.evidence``) and the causes quote the first message.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from .. import attempts as R
 from ..bodytext import gist, title_of
 from . import Finding, rule
+from .quotes import quote, sentence, with_hint
 from .text import counts, examples, listing, plural, seconds, verb
 from .view import JobView, Record
 from .windows import Window
@@ -53,6 +55,8 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                  if window.under_way else "")
         span = f"{seconds(window.start_ms)} and {seconds(window.end_ms)}"
         many = f"{plural(len(records), 'attempt')} across {plural(len(window.keys), 'item')}"
+        quotes = view.said(records)
+        told = sentence(quotes)
         if window.kind in ("outage", "late_start"):
             around = "before and after" if window.kind == "outage" else "after"
             retry = (f" {len(recovered)} of the {plural(len(ids), 'affected item')} succeeded on a later "
@@ -61,10 +65,11 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                 "outage_window",
                 f"Every attempt between {span} after the job began failed{apart} ({many}; {_what(window)}), while "
                 f"attempts {around} that succeeded: the server side was unavailable for about "
-                f"{seconds(window.end_ms - window.start_ms)}, which is not a problem of these items.{retry}",
-                "Look at what happened at that time in the Jellyfin log and in the log of any proxy in front "
-                "of it (a restart, upstream errors, host load). Retrying with a back-off longer than the "
-                "outage would have carried the items through (reference worker: raise --max-attempts).",
+                f"{seconds(window.end_ms - window.start_ms)}, which is not a problem of these items.{retry}{told}",
+                with_hint("Look at what happened at that time in the Jellyfin log and in the log of any proxy in "
+                          "front of it (a restart, upstream errors, host load). Retrying with a back-off longer "
+                          "than the outage would have carried the items through (reference worker: raise "
+                          "--max-attempts).", quotes),
                 "high" if len(window.keys) >= 6 or base["answered_by"].get("proxy") else "medium",
                 view.evidence(records, **base),
             )
@@ -75,9 +80,10 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                 "server_went_down",
                 f"From {seconds(window.start_ms)} after the job began the server stopped answering: all "
                 f"{many} after that failed{apart} ({_what(window)}) and none succeeded until the job ended; "
-                f"before that, {plural(len(view.ok), 'attempt')} had succeeded.",
-                "Check whether Jellyfin, its container or its host stopped or restarted at that time (and "
-                "why: a crash, an update, out of memory), then rerun the items that failed once it is up.",
+                f"before that, {plural(len(view.ok), 'attempt')} had succeeded.{told}",
+                with_hint("Check whether Jellyfin, its container or its host stopped or restarted at that time "
+                          "(and why: a crash, an update, out of memory), then rerun the items that failed once it "
+                          "is up.", quotes),
                 "high",
                 view.evidence(records, last_success_ms=last_ok, first_failure_ms=window.start_ms, **base),
             )
@@ -86,15 +92,18 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         # Nothing worked at all: one finding however many runs other answers (4xx) cut it into.
         refused = sum(1 for r in never if R.is_refused(r))
         keys = list(dict.fromkeys(str(r.get("item_id") or r.get("url")) for r in never))
+        quotes = view.said(never)
+        told = sentence(quotes)
         yield Finding(
             "server_unavailable",
             "No attempt of this job got a working answer: "
             + (f"all {len(never)} attempts across {plural(len(keys), 'item')}" if len(never) > 1 else "its one attempt")
             + " to reach the server failed "
             f"({counts(Counter(R.status_key(r) for r in never))})"
-            + (": nothing accepted connections at the server's address." if refused * 2 > len(never) else "."),
-            "Check that Jellyfin is running and reachable at the URL the job uses (host, port, base "
-            "path, proxy), e.g. by opening /System/Info/Public in a browser from the job's host.",
+            + (": nothing accepted connections at the server's address." if refused * 2 > len(never) else ".")
+            + told,
+            with_hint("Check that Jellyfin is running and reachable at the URL the job uses (host, port, base "
+                      "path, proxy), e.g. by opening /System/Info/Public in a browser from the job's host.", quotes),
             "high",
             view.evidence(never, kind="never", answered_by=_answered_by(view, never),
                           recovered_items=len(view.recovered(view.item_ids(never)))),
@@ -109,10 +118,12 @@ def proxy_answered(view: JobView) -> Iterator[Finding]:
     servers = Counter(str(r.get("server")) for r in records if r.get("server"))
     titles = Counter(t for t in (title_of(r.get("error_body")) for r in records) if t)
     title = titles.most_common(1)[0][0] if titles else None
+    quotes = view.said(records)
+    shown = quotes[0].text if quotes else title  # the page's own words: its title and what it says
     ok_servers = sorted({str(r.get("server")) for r in view.ok if r.get("server")})
     statuses = Counter(int(r["status_code"]) for r in records)
     gateway = sum(n for s, n in statuses.items() if s in _GATEWAY) * 2 > len(records)
-    page = f" (an HTML page: \u201c{title}\u201d)" if title else ""
+    page = f" (an HTML page: \u201c{shown}\u201d)" if shown else ""
     other = (f", not by the server that answered the other requests ({listing(ok_servers)})" if ok_servers
              else ", not by Jellyfin")
     n = len(records)
@@ -163,12 +174,13 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         bad = [r for rs in persistent.values() for r in rs]
         per_item = {i: len(rs) for i, rs in persistent.items()}
         body = next((gist(r["error_body"]) for r in bad if r.get("error_body")), None)
+        quotes = view.said(bad)
         fewest = min(per_item.values())
         others_ok = sum(1 for r in view.ok if str(r.get("item_id") or "") not in persistent)
         n = len(persistent)
         codes = listing(sorted({R.status_key(r) for r in bad}))
         each = fewest if fewest == max(per_item.values()) else f"{fewest} or more"
-        said = f"; it answered \u201c{body}\u201d" if body else ""
+        said = f"; {quote(quotes)}" if quotes else ""
         if others_ok:
             cause = (f"{plural(n, 'item')} got {codes} on every attempt ({each} each, never a success) while "
                      f"{plural(others_ok, 'attempt')} for other items succeeded around them: the server fails on "
@@ -179,9 +191,9 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         yield Finding(
             "item_server_errors",
             cause,
-            f"Look up {examples(list(persistent))} in the Jellyfin server log at these times to see why it "
-            "fails on them (a damaged image or metadata file is common: refresh the item's images in "
-            "Jellyfin, or leave the item out).",
+            with_hint(f"Look up {examples(list(persistent))} in the Jellyfin server log at these times to see "
+                      "why it fails on them (a damaged image or metadata file is common: refresh the item's "
+                      "images in Jellyfin, or leave the item out).", quotes),
             "high" if others_ok else "medium",
             view.evidence(bad, attempts_per_item=per_item, error_body=body, other_items_ok=others_ok),
         )
@@ -189,6 +201,8 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         ids = view.item_ids(transient)
         recovered = view.recovered(ids)
         n = len(transient)
+        quotes = view.said(transient)
+        told = sentence(quotes)
         tail = (f"{len(recovered)} of the {plural(len(ids), 'item')} concerned succeeded on a later attempt"
                 if recovered else
                 f"the job did not try {verb(len(ids), 'this item', 'these items')} again, so whether "
@@ -196,9 +210,9 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         yield Finding(
             "transient_server_errors",
             f"{plural(n, 'attempt')} got {listing(sorted({R.status_key(r) for r in transient}))} from the server "
-            f"now and then, among answers that worked; {tail}: the server failed briefly, as under load.",
-            "Nothing to change while this stays rare and retries recover; if it grows, lower the "
-            "concurrency or the request rate (reference worker: --concurrency, --min-interval).",
+            f"now and then, among answers that worked; {tail}: the server failed briefly, as under load.{told}",
+            with_hint("Nothing to change while this stays rare and retries recover; if it grows, lower the "
+                      "concurrency or the request rate (reference worker: --concurrency, --min-interval).", quotes),
             "medium",
             view.evidence(transient, recovered_items=len(recovered)),
         )

@@ -2,7 +2,8 @@
 
 Evidence keys of these findings (besides the common ones): ``malformed_ids``
 (ids that are not 32 hex digits or a dashed GUID), ``routes`` (route -> attempts),
-``probe_error`` (what ``/System/Info/Public`` answered), ``error_body``.
+``probe_error`` (what ``/System/Info/Public`` answered), ``error_body``; ``server_said`` and
+``server_said_attempts`` come with the common keys, and the 400/4xx causes quote the first message.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from .. import attempts as R
 from ..bodytext import gist
 from . import Finding, rule
+from .quotes import quote, sentence, with_hint
 from .text import counts, examples, listing, plural, verb
 from .view import JobView
 
@@ -72,15 +74,16 @@ def invalid_item_ids(view: JobView) -> Iterator[Finding]:
     ids = view.item_ids(records)
     malformed = [i for i in ids if not _GUID.match(i)]
     body = next((gist(r["error_body"]) for r in records if r.get("error_body")), None)
+    quotes = view.said(records)
     if malformed and len(malformed) == len(ids):
         cause = (f"{plural(len(ids), 'item id')} ({examples(ids)}) {verb(len(ids), 'is', 'are')} not a Jellyfin "
-                 "item id (32 hex digits) and the server answered 400 Bad Request.")
+                 "item id (32 hex digits) and the server answered 400 Bad Request." + sentence(quotes))
         confidence = "high"
     else:
         cause = (f"The server answered 400 Bad Request for {plural(len(ids), 'item')} ({examples(ids)})"
                  + (f", {len(malformed)} of which {verb(len(malformed), 'is', 'are')} not "
                     f"{verb(len(malformed), 'a Jellyfin id', 'Jellyfin ids')}" if malformed else "")
-                 + (f"; it said \u201c{body}\u201d." if body else "."))
+                 + (f"; {quote(quotes)}." if quotes else "."))
         confidence = "medium"
     yield Finding(
         "invalid_item_ids", cause,
@@ -125,11 +128,13 @@ def client_errors(view: JobView) -> Iterator[Finding]:
         return
     statuses = Counter(R.status_key(r) for r in records)
     body = next((gist(r["error_body"]) for r in records if r.get("error_body")), None)
+    quotes = view.said(records)
     yield Finding(
         "client_errors",
         f"{plural(len(records), 'request')} {verb(len(records), 'was', 'were')} refused as sent "
-        f"({counts(statuses)})" + (f": \u201c{body}\u201d." if body else "."),
-        "Compare these requests (method, path, headers in the job file) with what the Jellyfin API expects.",
+        f"({counts(statuses)})" + (f": {quote(quotes)}." if quotes else "."),
+        with_hint("Compare these requests (method, path, headers in the job file) with what the Jellyfin API "
+                  "expects.", quotes),
         "medium",
         view.evidence(records, error_body=body),
     )

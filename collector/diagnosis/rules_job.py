@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from .. import attempts as R
 from . import Finding, rule
+from .quotes import sentence, with_hint
 from .text import counts, examples, plural, share, verb
 from .view import JobView
 
@@ -193,6 +194,7 @@ def unexplained(view: JobView, findings: list[Finding]) -> Iterator[Finding]:
         return
     records = view.failed
     evidence = view.evidence(records)
+    quotes = view.said(records)
     if not records:
         ids = [str(i.get("item_id")) for i in failed_items]
         evidence.update(items=len(ids), example_item_ids=ids[:5])
@@ -200,9 +202,10 @@ def unexplained(view: JobView, findings: list[Finding]) -> Iterator[Finding]:
         "unexplained_failures",
         f"{share(len(records), len(view.requests))} attempts and {plural(len(failed_items), 'item')} failed "
         "in a way batch-debug has no rule for"
-        + (f" (status: {', '.join(sorted({R.status_key(r) for r in records}))})" if records else "") + ".",
-        "Read the failed requests in the job file (status, error body, headers) and the item errors"
-        + (f", e.g. for {examples(view.item_ids(records))}" if records else "") + ".",
+        + (f" (status: {', '.join(sorted({R.status_key(r) for r in records}))})" if records else "") + "."
+        + sentence(quotes),
+        with_hint("Read the failed requests in the job file (status, error body, headers) and the item errors"
+                  + (f", e.g. for {examples(view.item_ids(records))}" if records else "") + ".", quotes),
         "low",
         evidence,
     )

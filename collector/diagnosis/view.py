@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import attempts as R
+from . import quotes
 from .text import MAX_EXAMPLES
 from .windows import find_windows
 
@@ -138,8 +139,17 @@ class JobView:
         return "unknown"
 
     # -- evidence ----------------------------------------------------------------------
+    def said(self, records: Iterable[Record]) -> list[quotes.Said]:
+        """What the failed answers among ``records`` said (their most frequent messages, and who said them)."""
+        return quotes.said(records, self.who_answered)
+
     def evidence(self, records: Sequence[Record], **extra: Any) -> dict[str, Any]:
-        """The evidence keys every finding about attempts has, plus the rule's own ``extra``."""
+        """The evidence keys every finding about attempts has, plus the rule's own ``extra``.
+
+        When failed answers among ``records`` carried a body, ``server_said``
+        (their most frequent messages, at most 3) and ``server_said_attempts``
+        (how many attempts gave each) come too.
+        """
         ids = list(dict.fromkeys(str(r["item_id"]) for r in records if r.get("item_id")))
         starts = [float(r.get("start_offset_ms") or 0.0) for r in records]
         ends = [s + float(r.get("duration_ms") or 0.0) for s, r in zip(starts, records)]
@@ -150,6 +160,7 @@ class JobView:
             "window_ms": {"start": round(min(starts), 3), "end": round(max(ends), 3)} if records else None,
             "status_codes": dict(Counter(R.status_key(r) for r in records)),
             "servers": dict(Counter(str(r.get("server")) for r in records if r.get("server"))),
+            **quotes.evidence(self.said(records)),
         }
         found.update(extra)
         return found

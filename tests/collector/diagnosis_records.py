@@ -101,12 +101,17 @@ def healthy(n: int = 200, lanes: int = 8) -> list[Record]:
 
 
 def common(attempts: int, item_ids: Sequence[str], window: tuple[float, float] | None,
-           status_codes: dict[str, int], servers: dict[str, int] | None = None, *, items: int | None = None) -> Record:
-    """The evidence keys every finding has (``JobView.evidence``)."""
-    return {"attempts": attempts, "items": len(item_ids) if items is None else items,
-            "example_item_ids": list(item_ids)[:5],
-            "window_ms": {"start": window[0], "end": window[1]} if window else None,
-            "status_codes": status_codes, "servers": servers or {}}
+           status_codes: dict[str, int], servers: dict[str, int] | None = None, *, items: int | None = None,
+           said: dict[str, int] | None = None) -> Record:
+    """The evidence keys every finding has (``JobView.evidence``); ``said``: message -> attempts, most first
+    (``server_said`` and ``server_said_attempts``, there when failed answers carried a body)."""
+    found = {"attempts": attempts, "items": len(item_ids) if items is None else items,
+             "example_item_ids": list(item_ids)[:5],
+             "window_ms": {"start": window[0], "end": window[1]} if window else None,
+             "status_codes": status_codes, "servers": servers or {}}
+    if said:
+        found.update(server_said=list(said), server_said_attempts=list(said.values()))
+    return found
 
 
 @dataclass

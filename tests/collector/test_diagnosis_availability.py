@@ -66,7 +66,7 @@ def test_an_outage_of_six_items_behind_a_proxy_is_sure_and_the_proxy_is_named():
     assert job.ids == ["outage_window", "proxy_answered"]
     found = job.finding("outage_window")
     assert found["evidence"] == common(6, ["o0", "o1", "o2", "o3", "o4", "o5"], (100.0, 650.0), {"502": 6},
-                                       {NGINX: 6}) | {
+                                       {NGINX: 6}, said={"502 Bad Gateway / nginx/1.25.3": 6}) | {
         "kind": "outage", "signature": "502", "recovered_items": 0, "answered_by": {"proxy": 6}, "answers_under_way": 0}
     assert found["confidence"] == "high"
 
@@ -169,7 +169,8 @@ def plain_502_when_nginx_hides_kestrel() -> Job:
 ])
 def test_a_proxys_own_error_answer_is_told_from_jellyfins(scenario, servers, title, jellyfin_servers):
     found = scenario().finding("proxy_answered")
-    assert found["evidence"] == common(1, ["b"], (100.0, 150.0), {"502": 1}, servers) | {
+    said = {NGINX_502_PAGE.replace("\n", " / "): 1} if title else None
+    assert found["evidence"] == common(1, ["b"], (100.0, 150.0), {"502": 1}, servers, said=said) | {
         "page_title": title, "jellyfin_servers": jellyfin_servers, "answered_by": {"proxy": 1},
         "proxy_servers": servers}
     assert (found["confidence"], scenario().ids) == ("high", ["proxy_answered"])
@@ -201,15 +202,17 @@ def error_then_success_on_retry() -> Job:
 
 def test_an_item_the_server_fails_on_every_time_while_others_work_is_named():
     found = one_item_fails_every_time().finding("item_server_errors")
-    assert found["evidence"] == common(3, ["x"], (100.0, 550.0), {"500": 3}, {KESTREL: 3}) | {
-        "attempts_per_item": {"x": 3}, "error_body": "An error occurred — Image file is corrupt",
+    assert found["evidence"] == common(3, ["x"], (100.0, 550.0), {"500": 3}, {KESTREL: 3},
+                                       said={"Image file is corrupt": 3}) | {
+        "attempts_per_item": {"x": 3}, "error_body": "Image file is corrupt",
         "other_items_ok": 4}
     assert (found["confidence"], one_item_fails_every_time().ids) == ("high", ["item_server_errors"])
 
 
 def test_the_only_item_failing_every_time_is_less_sure_with_no_other_item_to_compare():
     found = the_only_item_fails_every_time().finding("item_server_errors")
-    assert found["evidence"] == common(3, ["x"], (0.0, 250.0), {"500": 3}, {KESTREL: 3}) | {
+    assert found["evidence"] == common(3, ["x"], (0.0, 250.0), {"500": 3}, {KESTREL: 3},
+                                       said={"Error processing item x": 3}) | {
         "attempts_per_item": {"x": 3}, "error_body": "Error processing item x", "other_items_ok": 0}
     assert found["confidence"] == "medium"
 

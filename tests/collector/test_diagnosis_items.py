@@ -38,8 +38,8 @@ def well_formed_ids_refused() -> Job:
 def test_ids_refused_with_400_are_invalid_and_sure_when_they_are_no_guids(scenario, item_ids, malformed,
                                                                            confidence):
     found = scenario().finding("invalid_item_ids")
-    assert found["evidence"] == common(2, item_ids, (100.0, 250.0), {"400": 2}, {KESTREL: 2}) | {
-        "malformed_ids": malformed, "error_body": "Bad Request — Invalid id"}
+    assert found["evidence"] == common(2, item_ids, (100.0, 250.0), {"400": 2}, {KESTREL: 2},
+                                       said={"Invalid id": 2}) | {"malformed_ids": malformed, "error_body": "Invalid id"}
     assert (found["confidence"], scenario().ids) == (confidence, ["invalid_item_ids"])
 
 
@@ -130,7 +130,7 @@ def other_client_errors() -> Job:
 def test_other_4xx_are_client_errors_with_the_servers_words():
     found = other_client_errors().finding("client_errors")
     assert found["evidence"] == common(3, ["b", "c", "d"], (100.0, 350.0), {"405": 1, "413": 1, "418": 1},
-                                       {KESTREL: 3}) | {"error_body": "Method Not Allowed"}
+                                       {KESTREL: 3}, said={"Method Not Allowed": 1}) | {"error_body": "Method Not Allowed"}
     assert (found["confidence"], other_client_errors().ids) == ("medium", ["client_errors"])
 
 
