@@ -27,7 +27,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, progress, retention, status_wire
+from ..collector import health, jobfile, progress, rerun, retention, status_wire
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
 from .auth import token_required
@@ -165,6 +165,19 @@ def job_summary(job_id: str) -> Any:
     if not isinstance(summary, dict):
         abort(422, f"job file {path.name} has no summary object")
     return jsonify(summary)
+
+
+@bp.get("/job/<path:job_id>/failed-ids")
+@operation("The ids of the job's failed and unfinished items, to run them again",
+           responses={200: "FailedIds", **_JOB_ERRORS})
+def job_failed_ids(job_id: str) -> Any:
+    """Failed ids from the file's head; the whole file is read only when some items never ended."""
+    path = _job_path(job_id)
+    head = _load(path, head_only=True)
+    requests = _load(path).get("requests") if rerun.needs_requests(head) else None
+    return jsonify({"job_id": job_id, "failed_item_ids": rerun.failed_item_ids(head),
+                    "unfinished_item_ids": rerun.unfinished_item_ids(
+                        head, requests if isinstance(requests, list) else ())})
 
 
 @bp.get("/job/<path:job_id>/full-log")

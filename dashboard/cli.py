@@ -5,7 +5,7 @@ Usage::
     batch-debug demo                      # simulator + debug on + a 50-item batch
     batch-debug run-job --server URL --api-key KEY [--job-id ID] ITEM_ID...
     batch-debug enable --minutes 30 | disable | status
-    batch-debug summary JOB_ID_OR_FILE
+    batch-debug summary JOB_ID_OR_FILE [--json | --failed-ids] [--check]
     batch-debug cleanup --days 7
     batch-debug serve [--host 127.0.0.1] [--port 8000]
     batch-debug jellyfin-sim --port 8096 --profile mixed
@@ -24,14 +24,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..collector import config, jobfile, progress, retention
+from ..collector import config, health, jobfile, progress, rerun, retention, status_wire
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
-from .cli_options import DIR_OPTION, debug_folder
+from .cli_options import DIR_OPTION, debug_folder, existing_folder
 from .cli_run import demo, jellyfin_sim, run_job_command
 
 
@@ -70,25 +71,35 @@ def disable(directory: Path | None) -> None:
     click.echo("debug disabled" if not state.enabled else "debug still on: APHRODITE_BATCH_DEBUG is set here")
 
 
+#: Job files listed by ``status`` (the dashboard's /status lists as many).
+RECENT_FILES = 20
+
+
 @main.command()
 @DIR_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the dashboard's GET /status document (the same keys) instead of text.")
 def status(directory: Path | None, as_json: bool) -> None:
     """Show whether debug is on, running jobs and recent job files."""
-    folder = debug_folder(directory)
+    # A mistyped --dir is an error; the default folder not made yet is not: the env var may
+    # still switch debug on, and that must show.
+    folder = (debug_folder(directory) if directory is None else existing_folder(directory)).resolve()
     state = DebugSwitch(folder).state()
-    files = [info.to_dict() for info in jobfile.list_job_files(folder)[:20]]
+    listed = jobfile.list_job_files(folder)
+    files = [info.to_dict() for info in listed[:RECENT_FILES]]
     active = progress.read_active(folder)
     if as_json:
-        click.echo(json.dumps({**state.to_dict(), "active_jobs_with_debug": active,
-                               "recent_debug_files": files}, indent=2))
+        click.echo(json.dumps(status_wire.encode(
+            state, active=active, files=files, files_total=len(listed), debug_dir=str(folder),
+            write_errors=health.read_reports(folder, health.WRITE),
+            export_errors=health.read_reports(folder, health.EXPORT)), indent=2))
         return
     if state.enabled:
         until = f" until {state.expires_at.isoformat()} ({state.remaining_seconds()} s left)" if state.expires_at else ""
         click.echo(f"debug: ON (source: {state.source}){until}")
     else:
         click.echo("debug: off")
-    click.echo(f"folder: {folder}")
+    click.echo(f"folder: {folder}" + ("" if folder.is_dir() else " (does not exist yet: no job has written there)"))
     for job in active:
         total = job.get("items_total") or "?"
         click.echo(f"running: {job['job_id']}  {job['items_done']}/{total} items, "
@@ -99,32 +110,76 @@ def status(directory: Path | None, as_json: bool) -> None:
 
 
 # -- job files -----------------------------------------------------------------
+def _job_file(job: str, directory: Path | None) -> Path:
+    """The file ``job`` names: a path (it has a path separator or ends in .json), else the job's newest file."""
+    if "/" in job or os.sep in job or (os.altsep and os.altsep in job) or job.endswith(".json"):
+        path = Path(job)
+        if not path.exists():
+            raise click.ClickException(f"no such file: {job}")
+        if not path.is_file():
+            raise click.ClickException(f"{job} is not a file")
+        return path
+    folder = existing_folder(directory)
+    try:
+        found = jobfile.newest_for(folder, job)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        raise click.ClickException(f"no job file for job {job!r} in {folder}")
+    return found
+
+
+def _rerun_ids(path: Path, head: dict[str, Any]) -> list[str]:
+    """The failed ids, then the unfinished ones (read from the whole file only when the head counts some)."""
+    requests: Any = ()
+    if rerun.needs_requests(head):
+        try:
+            requests = jobfile.load(path).get("requests")
+        except jobfile.JobFileError as exc:
+            raise click.ClickException(str(exc)) from None
+    return rerun.failed_item_ids(head) + rerun.unfinished_item_ids(
+        head, requests if isinstance(requests, list) else ())
+
+
 @main.command()
 @click.argument("job", metavar="JOB_ID_OR_FILE")
 @DIR_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def summary(job: str, directory: Path | None, as_json: bool) -> None:
-    """Print the summary of a job (its newest file) or of a job file."""
-    path = Path(job)
-    if not (job.endswith(".json") and path.is_file()):
-        try:
-            found = jobfile.newest_for(debug_folder(directory), job)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        if found is None:
-            raise click.ClickException(f"no job file for job {job!r} in {debug_folder(directory)}")
-        path = found
+@click.option("--failed-ids", "failed_ids", is_flag=True,
+              help="Print only the ids of the failed items, one a line, in item order (to run them again).")
+@click.option("--with-unfinished", is_flag=True,
+              help="With --failed-ids: add the items that started but never ended (a job stopped mid-way).")
+@click.option("--check", is_flag=True,
+              help="Exit 0 only for a complete job in which no item failed, else 1 with the reasons on stderr; "
+                   "prints nothing else unless --json or --failed-ids is given (for cron and CI).")
+def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, with_unfinished: bool,
+            check: bool) -> None:
+    """Print the summary of a job (its newest file) or of a job file (a path, or a name ending .json)."""
+    if as_json and failed_ids:
+        raise click.UsageError("--json and --failed-ids print different things; give one")
+    if with_unfinished and not failed_ids:
+        raise click.UsageError("--with-unfinished goes with --failed-ids")
+    path = _job_file(job, directory)
     try:
         data = jobfile.load_head(path)
     except jobfile.JobFileError as exc:
         raise click.ClickException(str(exc)) from None
-    if as_json:
+    if failed_ids:
+        ids = _rerun_ids(path, data) if with_unfinished else rerun.failed_item_ids(data)
+        for item_id in ids:
+            click.echo(item_id)
+    elif as_json:
         click.echo(json.dumps(data["summary"], indent=2))
-    else:
+    elif not check:
         click.echo(render_text(data["summary"]))
         if not data.get("complete", True):
             click.echo("note: the process stopped mid-job; this file holds what was recorded until then.")
         click.echo(f"file: {path}")
+    if check:
+        reasons = rerun.check(data)
+        if reasons:
+            click.echo(f"job {data.get('job_id', job)}: " + "; ".join(reasons), err=True)
+            sys.exit(1)
 
 
 @main.command()
@@ -133,8 +188,9 @@ def summary(job: str, directory: Path | None, as_json: bool) -> None:
 @DIR_OPTION
 def cleanup(days: int, directory: Path | None) -> None:
     """Delete old job files (never the debug state)."""
+    folder = existing_folder(directory)
     try:
-        deleted, freed = retention.cleanup(debug_folder(directory), days)
+        deleted, freed = retention.cleanup(folder, days)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"deleted {deleted} job file(s), freed {freed:,} bytes")
@@ -150,15 +206,16 @@ def cleanup(days: int, directory: Path | None) -> None:
 def serve(host: str, port: int, directory: Path | None) -> None:
     """Serve the dashboard (API and web page)."""
     from .app import create_app
-    from .server import ServeError, serve as run_server
+    from .server import ServeError, create_server, run
 
     # The folder goes to this app only: the process's environment is left as it was.
     app = create_app({"DEBUG_DIR": str(directory)} if directory is not None else None)
-    click.echo(f"debug folder: {app.config['DEBUG_DIR']}")
     try:
-        run_server(host, port, app=app)
+        server = create_server(host, port, app=app)  # bound first: a refusal or a busy port is the only line
     except (ServeError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"debug folder: {app.config['DEBUG_DIR']}")
+    run(server)
 
 
 for _command in (run_job_command, demo, jellyfin_sim):

@@ -5,7 +5,8 @@ Usage::
     @click.command()
     @DIR_OPTION
     def command(directory: Path | None) -> None:
-        folder = debug_folder(directory)
+        folder = debug_folder(directory)        # where job files go (may not exist yet)
+        folder = existing_folder(directory)     # for commands that read it: an Error if missing
 """
 
 from __future__ import annotations
@@ -25,3 +26,21 @@ DIR_OPTION = click.option(
 def debug_folder(directory: Path | None) -> Path:
     """``--dir`` when given, else ``APHRODITE_BATCH_DEBUG_DIR`` or the default folder."""
     return directory if directory is not None else config.debug_dir()
+
+
+def existing_folder(directory: Path | None) -> Path:
+    """:func:`debug_folder`, or a one-line ``Error`` when it does not exist or is not a folder.
+
+    For the commands that only read or prune the folder: a mistyped ``--dir``
+    must not read as "no job files yet".
+    """
+    folder = debug_folder(directory)
+    if not folder.exists():
+        if directory is not None:
+            raise click.ClickException(f"the folder {folder} does not exist; --dir must name the debug folder "
+                                       f"your jobs write to")
+        raise click.ClickException(f"the debug folder {folder} does not exist yet (no job has written there); "
+                                   f"set {config.APHRODITE_BATCH_DEBUG_DIR} or --dir to the folder your jobs use")
+    if not folder.is_dir():
+        raise click.ClickException(f"the debug folder {folder} is not a folder")
+    return folder

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
+import os
+import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,8 +49,10 @@ def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async:
     from ..jellyfin.worker import run_job
     from ..jellyfin.worker_async import run_job_async
 
+    # Outside a terminal click would print the label alone, once: a log gets the job's line from _report instead.
+    hidden = quiet or not sys.stderr.isatty()
     with click.progressbar(length=len(item_ids), label="posters", file=sys.stderr,
-                           show_pos=True, hidden=quiet) as bar:
+                           show_pos=True, hidden=hidden) as bar:
         def advance(_: Any) -> None:
             bar.update(1)
 
@@ -55,7 +61,7 @@ def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async:
         return run_job(worker_config, item_ids, job_id, progress=advance)
 
 
-def _report(result: Any, debug_on: bool) -> None:
+def _report(result: Any, debug_on: bool, directory: Path | None = None) -> None:
     click.echo(f"job {result.job_id}: {result.succeeded}/{len(result.items)} items succeeded, "
                f"{result.requests} requests, {result.duration_seconds:.1f} s")
     for item in result.items:
@@ -65,6 +71,11 @@ def _report(result: Any, debug_on: bool) -> None:
         click.echo(f"debug file: {result.job_file}")
     elif debug_on:
         click.echo("debug is on but no job file was written; see the log above", err=True)
+    else:
+        where = f" --dir {shlex.quote(str(directory))}" if directory is not None else ""
+        click.echo(f"debug is off, so no job file was written. To record the next run: "
+                   f"{_command_prefix()} enable --minutes 30{where} (or set {config.APHRODITE_BATCH_DEBUG}=true "
+                   f"for one process), then run the job again.", err=True)
 
 
 NO_WAIT_OPTION = click.option(
@@ -127,7 +138,7 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
     pipeline = setup(debug_folder(directory))
     pipeline.add_secret(api_key)
     result = _run(worker_config, list(item_ids), job_id, use_async, quiet)
-    _report(result, pipeline.switch.is_on())
+    _report(result, pipeline.switch.is_on(), directory)
     if result.failed:
         sys.exit(1)
 
@@ -164,7 +175,62 @@ def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path 
     click.echo(render_text(data["summary"]))
     click.echo(f"simulator served {served} requests (the job's plus one server-info probe)")
     click.echo(f"job file: {result.job_file}")
-    click.echo(f"next: batch-debug summary {result.job_id}   |   batch-debug serve")
+    for line in next_steps(result.job_id, folder):
+        click.echo(line)
+
+
+def _command_prefix() -> str:
+    """How to type ``batch-debug`` in a fresh shell: the bare name when PATH finds this one, else its path.
+
+    The path is relative when the script lies under the current folder (``.venv/bin/batch-debug``).
+    """
+    scripts = Path(sys.executable).parent  # the venv's bin folder, not resolved through the python link
+    script = scripts / "batch-debug"
+    if not script.is_file():
+        return f"{shlex.quote(_shown(Path(sys.executable)))} -m batch_debug.dashboard.cli"
+    on_path = shutil.which("batch-debug")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "batch-debug"
+    return shlex.quote(_shown(script))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when inside it, else absolute."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def next_steps(job_id: str, folder: Path) -> list[str]:
+    """What to type next, as it works in a fresh shell in this folder (the demo's last lines).
+
+    ``folder``: the demo's debug folder; named with ``--dir`` unless it is the
+    default one (a fresh shell has no ``APHRODITE_BATCH_DEBUG_DIR``).
+    """
+    command = _command_prefix()
+    default = os.path.abspath(config.DEFAULT_DEBUG_DIR) == os.path.abspath(folder)
+    where = "" if default else f" --dir {shlex.quote(_shown(folder))}"
+    lines = ["next:", f"  {command} summary {job_id}{where}  # this summary again",
+             f"  {command} summary {job_id}{where} --failed-ids  # the ids to run again",
+             f"  {command} serve{where}  # the dashboard, on http://127.0.0.1:8000/"]
+    activate = Path(sys.executable).parent / "activate"
+    if command != "batch-debug" and activate.is_file():
+        lines.append(f"  ({command} is not on PATH here: type it as shown, or first "
+                     f"source {shlex.quote(_shown(activate))} to type batch-debug alone)")
+    elif command != "batch-debug":
+        lines.append(f"  ({command} is not on PATH here: type it as shown)")
+    if default and _has_dashboard_target(Path("Makefile")):
+        lines.append("  make dashboard  # the same dashboard, on the demo's folder")
+    return lines
+
+
+def _has_dashboard_target(makefile: Path) -> bool:
+    try:
+        return any(line.startswith("dashboard:") for line in makefile.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 @click.command("jellyfin-sim")
@@ -180,10 +246,15 @@ def jellyfin_sim(host: str, port: int, profile: str, seed: int, api_key: str) ->
 
     try:
         sim = JellyfinSimulator(profile=profile, seed=seed, api_key=api_key, host=host, port=port)
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    where = f"http://{host}:{port}" if port else f"{host} (a free port)"
-    click.echo(f"Jellyfin simulator ({profile}) on {where}; API key {api_key!r}; Ctrl-C stops")
+    try:
+        sim.bind()  # before the banner: a busy port is the only line printed
+    except OSError as exc:
+        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror or exc}"
+        raise click.ClickException(f"port {port} on {host} {reason}; choose another with --port "
+                                   f"(0 picks a free one)") from None
+    click.echo(f"Jellyfin simulator ({profile}) on {sim.url}; API key {api_key!r}; Ctrl-C stops")
     click.echo("known item ids: " + " ".join(sim.item_ids[:3]))
     click.echo("demo mix (some fail on purpose): " + " ".join(sim.demo_item_ids(5, seed=seed)))
     try:

@@ -100,7 +100,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
          "success_rate_percent", "items_total", "items_failed"),
         filename=_STR, job_id=_STR, created_at=_TIME, size_bytes=_INT, complete={"type": ["boolean", "null"]},
         total_requests=_NULL_INT, failed_requests=_NULL_INT, success_rate_percent=_NULL_NUM,
-        items_total=_NULL_INT, items_failed=_NULL_INT, error={"type": "string"}),
+        items_total=_NULL_INT, items_failed=_NULL_INT, error={"type": "string"},
+        items_succeeded=_NULL_INT, item_success_rate_percent=_NULL_NUM),
     "JobList": _obj(("jobs", "page", "per_page", "total", "pages"),
                     jobs={"type": "array", "items": ref("JobHeadline")}, page=_INT, per_page=_INT,
                     total=_INT, pages=_INT),
@@ -109,6 +110,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         job_id=_STR, complete={"type": "boolean"}, generated_at=_TIME, summary=ref("Summary"),
                         environment={"type": "object"}, requests={"type": "array", "items": {"type": "object"}},
                         resourceSpans={"type": "array", "items": {"type": "object"}}),
+    "FailedIds": {**_obj(("job_id", "failed_item_ids", "unfinished_item_ids"), job_id=_STR,
+                         failed_item_ids={"type": "array", "items": _STR},
+                         unfinished_item_ids={"type": "array", "items": _STR}),
+                  "description": "The items to run again, in the job's item order (collector/rerun.py): "
+                                 "failed_item_ids holds one id per failed item (as many as summary.items_failed); "
+                                 "unfinished_item_ids the items that made requests but never ended."},
     "OtlpTrace": _obj(("resourceSpans",), resourceSpans={"type": "array", "items": {"type": "object"}}),
     "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),

@@ -15,7 +15,8 @@ entry point.
 (``ServeError``) to bind any other address while the app has no API token
 (``APHRODITE_BATCH_DEBUG_TOKEN``): an open debug switch and job files must
 not be reachable from the network by accident. A port that cannot be bound
-is a ``ServeError`` too. Once listening it prints one line,
+is a ``ServeError`` too (a busy one: ``port N on HOST is in use ...``, found
+before waitress tries, so it is the only line). Once listening it prints one line,
 ``batch-debug dashboard listening on http://HOST:PORT/``, with the real port
 (port 0 picks a free one).
 
@@ -37,6 +38,7 @@ INFO.
 
 from __future__ import annotations
 
+import errno
 import logging
 import resource
 import socket
@@ -52,7 +54,7 @@ from .app import SERVER_DEFAULTS, create_app
 from .hosts import is_loopback
 from .otlp import MAX_BODY_BYTES as OTLP_MAX_BODY_BYTES
 
-__all__ = ["DashboardServer", "ServeError", "create_server", "is_loopback", "serve", "url_of"]
+__all__ = ["DashboardServer", "ServeError", "create_server", "is_loopback", "run", "serve", "url_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -205,15 +207,45 @@ def create_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, app: Fl
         )
     if not 0 <= int(port) <= 65535:
         raise ServeError(f"Port must be from 0 to 65535, not {port}.")
+    # Tried with a plain socket first: waitress, failing to bind, leaves its own objects to complain.
+    _check_port(host, int(port))
     try:
         return DashboardServer(app, host, int(port))
     except OSError as exc:
-        raise ServeError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
+        raise _listen_error(host, int(port), exc) from exc
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> ServeError:
+    if exc.errno == errno.EADDRINUSE:
+        return ServeError(f"port {port} on {host} is in use: stop what listens there, or choose another "
+                          f"port (--port; 0 picks a free one).")
+    return ServeError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.")
+
+
+def _check_port(host: str, port: int) -> None:
+    """ServeError when ``host:port`` cannot be bound now (port 0 always can)."""
+    if port == 0:
+        return
+    family, address = _resolve(host, port)
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds: TIME_WAIT is free
+        if family == socket.AF_INET6:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind((address, port))
+    except OSError as exc:
+        raise _listen_error(host, port, exc) from exc
+    finally:
+        probe.close()
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, app: Flask | None = None) -> None:
     """Serve the dashboard until interrupted; ServeError if it cannot or must not."""
-    server = create_server(host, port, app=app)
+    run(create_server(host, port, app=app))
+
+
+def run(server: DashboardServer) -> None:
+    """Serve a bound server (:func:`create_server`) until interrupted, then release it."""
     print(f"batch-debug dashboard listening on {url_of(server)}", flush=True)
     if server.app.config.get("API_TOKEN"):
         print("API token required: send 'Authorization: Bearer <token>'", flush=True)

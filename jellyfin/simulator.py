@@ -115,6 +115,11 @@ class JellyfinSimulator:
                             ", ".join(self.shapes.active()) or "none", self.url)
             return self._server
 
+    def bind(self) -> JellyfinSimulator:
+        """Take the port now (OSError if it cannot be had), without serving yet: ``url`` then holds the real port."""
+        self._bind()
+        return self
+
     def start(self) -> JellyfinSimulator:
         server = self._bind()
         if self._thread is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from batch_debug.collector import jobfile
-from support import API_KEY, scan_for_secret
+from support import API_KEY, scan_for_secret, stop_process
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -46,10 +46,31 @@ def test_demo_prints_a_summary_and_writes_a_job_file(tmp_path: Path) -> None:
 def test_enable_status_disable_round_trip(tmp_path: Path) -> None:
     assert cli("enable", "--minutes", "45", "--dir", str(tmp_path)).returncode == 0
     status = json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)
-    assert status["enabled"] is True and status["source"] == "api"
+    assert status["debug_enabled"] is True and status["source"] == "api"
     assert 44 * 60 <= status["remaining_seconds"] <= 45 * 60
     assert cli("disable", "--dir", str(tmp_path)).stdout.strip() == "debug disabled"
-    assert json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)["enabled"] is False
+    assert json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)["debug_enabled"] is False
+
+
+def test_status_json_is_the_dashboards_status_document(tmp_path: Path) -> None:
+    """The same folder through ``status --json`` and a real ``serve``'s GET /status: one document."""
+    import httpx
+
+    jobfile.write_atomic(tmp_path, "one", '{"job_id": "one", "summary": {}}')
+    cli("enable", "--minutes", "5", "--dir", str(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG_TOKEN"}
+    server = subprocess.Popen([sys.executable, "-m", "batch_debug.dashboard.cli", "serve", "--port", "0", "--dir",
+                               str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout.readline() == f"debug folder: {tmp_path.resolve()}\n"
+        url = server.stdout.readline().split("listening on ")[1].strip()
+        served = httpx.get(f"{url}api/v1/batch-debug/status", timeout=10).json()
+    finally:
+        stop_process(server)
+    printed = json.loads(cli("status", "--json", "--dir", str(tmp_path)).stdout)
+    assert list(printed) == list(served)
+    assert abs(printed.pop("remaining_seconds") - served.pop("remaining_seconds")) <= 5  # a second or two apart
+    assert printed == served and printed["debug_files_total"] == 1
 
 
 def test_run_job_with_debug_on_prints_the_job_file(tmp_path: Path, make_sim) -> None:
@@ -114,8 +135,8 @@ for n in range(1000):
 
 @pytest.mark.parametrize("args,message", [
     (("summary", "no-such-job"), "no job file for job 'no-such-job'"),
-    (("summary", "../etc/passwd"), "invalid job id"),
-    (("summary", "a/b"), "invalid job id"),
+    (("summary", ".."), "invalid job id"),
+    (("summary", "a b"), "invalid job id"),
     (("cleanup", "--days", "-1"), "days must be"),
     (("enable", "--minutes", "0"), "Invalid value for '--minutes'"),
     (("enable", "--minutes", "1441"), "Invalid value for '--minutes'"),
@@ -202,10 +223,11 @@ def test_serve_dir_goes_to_the_app_not_the_environment(tmp_path: Path, monkeypat
     monkeypatch.delenv("APHRODITE_BATCH_DEBUG_TOKEN", raising=False)
     monkeypatch.setenv("APHRODITE_BATCH_DEBUG_DIR", str(tmp_path / "from-env"))
     before = dict(os.environ)
-    # A refused address stops it right after the app is built, before anything listens.
+    # A refused address stops it right after the app is built, before anything listens (and before the folder
+    # line: the refusal is the only line). test_status_json_is_the_dashboards_status_document serves --dir.
     done = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "0", "--dir", str(tmp_path / "given")])
     assert done.exit_code == 1 and "Refusing to serve on 0.0.0.0" in done.output
-    assert f"debug folder: {(tmp_path / 'given').resolve()}" in done.output
+    assert "debug folder" not in done.output
     assert dict(os.environ) == before
 
 

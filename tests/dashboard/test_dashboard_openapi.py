@@ -84,6 +84,8 @@ def _schema_of(document: dict, path: str, method: str, status: str) -> dict:
     ("get", f"{API}/job/nothing/summary", {}, f"{API}/job/{{job_id}}/summary", "404"),
     ("get", f"{API}/job/{RECORDED_JOB}/full-log", {}, f"{API}/job/{{job_id}}/full-log", "200"),
     ("get", f"{API}/job/{RECORDED_JOB}/trace", {}, f"{API}/job/{{job_id}}/trace", "200"),
+    ("get", f"{API}/job/{RECORDED_JOB}/failed-ids", {}, f"{API}/job/{{job_id}}/failed-ids", "200"),
+    ("get", f"{API}/job/nothing/failed-ids", {}, f"{API}/job/{{job_id}}/failed-ids", "404"),
     ("delete", f"{API}/cleanup?days=30", {}, f"{API}/cleanup", "200"),
     ("post", f"{API}/test-item", {"json": {"item_id": "x"}}, f"{API}/test-item", "400"),
     ("get", "/healthz", {}, "/healthz", "200"),

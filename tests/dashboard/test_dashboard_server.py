@@ -50,7 +50,7 @@ def test_a_taken_port_is_a_serve_error(app) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(ServeError, match=f"127.0.0.1:{port}"):
+        with pytest.raises(ServeError, match=f"port {port} on 127.0.0.1 is in use"):
             create_server("127.0.0.1", port, app=app)
 
 
