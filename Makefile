@@ -1,22 +1,31 @@
-# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Two commands do everything on a fresh machine: `make demo` and `make test`;
+# `make dashboard` then shows the demo's job in a browser.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
+# Where `batch-debug demo` writes when given no --dir (collector/config.py), so
+# `make dashboard` serves the folder `make demo` wrote to.
+DEMO_DIR := $(or $(APHRODITE_BATCH_DEBUG_DIR),debug_logs/batch_jobs)
+PORT ?= 8000
+# setuptools announces every editable install with a warning ("Editable installation. Please be
+# careful with folders ...") that newer pips print: information about editable installs in general,
+# not about this project, so it is filtered by its exact words and any other warning still shows.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(PY) -m pip install --quiet -e
 
-.PHONY: demo test typecheck bench loadtest hostile install dev clean
+.PHONY: demo dashboard test typecheck bench loadtest hostile install dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet -e .
+	$(EDITABLE) .
 	touch $@
 
 $(DEVSTAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(EDITABLE) '.[dev]'
 	touch $@
 
 install: $(STAMP)
@@ -25,6 +34,16 @@ dev: $(DEVSTAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/batch-debug demo
+
+# The dashboard on the demo's folder (the demo runs first when that folder holds
+# no job file yet); Ctrl-C stops it. PORT=8001 make dashboard for another port.
+dashboard: $(STAMP)
+	@if ! ls $(DEMO_DIR)/job_*.json >/dev/null 2>&1; then \
+		echo "no job file in $(DEMO_DIR) yet: running the demo first"; \
+		$(VENV)/bin/batch-debug demo; \
+	fi
+	@echo "dashboard: open http://127.0.0.1:$(PORT)/ in a browser (Ctrl-C stops it)"
+	$(VENV)/bin/batch-debug serve --port $(PORT) --dir $(DEMO_DIR)
 
 # Two workers (these machines have two cores): each a process of its own, so the
 # process-wide instrumentation is never shared between them.
@@ -44,5 +63,6 @@ loadtest: $(STAMP)
 hostile: $(STAMP)
 	$(PY) benchmarks/hostile.py
 
+# Everything the commands above leave behind (the virtualenv included).
 clean:
-	rm -rf $(VENV) debug_logs .pytest_cache .typecheck
+	rm -rf $(VENV) debug_logs .pytest_cache .typecheck test-artifacts .hypothesis build *.egg-info

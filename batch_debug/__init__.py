@@ -5,4 +5,4 @@ The code lives in the repository's top-level folders (``collector/``,
 under this import root.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

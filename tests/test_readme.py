@@ -8,7 +8,9 @@ from pathlib import Path
 from batch_debug.collector.config import SETTINGS
 from batch_debug.dashboard.cli import main
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+MAKEFILE = (ROOT / "Makefile").read_text()
 
 
 def test_every_setting_is_in_the_readme() -> None:
@@ -24,6 +26,62 @@ def test_every_cli_command_is_in_the_readme() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = README[:600]
     assert "make demo" in head and "make test" in head
+
+
+def _first_screen() -> str:
+    return README.split("\n## ", 1)[0]
+
+
+def test_the_first_screen_goes_from_clone_to_the_dashboard() -> None:
+    screen = _first_screen()
+    assert len(screen.splitlines()) <= 45, "the first screen is longer than a screen"
+    steps = ["git clone", "make demo", "make dashboard"]
+    assert all(step in screen for step in steps), steps
+    assert [screen.index(step) for step in steps] == sorted(screen.index(step) for step in steps)
+    # A fresh shell has no batch-debug on its PATH: the first screen says how to get it.
+    assert "source .venv/bin/activate" in screen and "`.venv/bin/batch-debug" in screen
+
+
+def test_where_batch_debug_lives_is_said_before_the_first_cli_example() -> None:
+    first_example = re.search(r"^batch-debug [a-z]", README, re.MULTILINE)
+    assert first_example is not None
+    assert README.index("source .venv/bin/activate") < first_example.start()
+
+
+def test_every_make_target_the_readme_names_exists() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE, re.MULTILINE))
+    # In code: a line or an inline span that starts with make (an assignment may come first).
+    named = set(re.findall(r"(?:^|`)(?:[A-Z_]+=\S+ )?make ([a-z][a-z-]*)\b", README, re.MULTILINE))
+    assert named and sorted(named - targets) == []
+
+
+def test_make_dashboard_serves_the_folder_the_demo_writes_to() -> None:
+    from batch_debug.collector.config import DEFAULT_DEBUG_DIR
+
+    match = re.search(r"^DEMO_DIR := \$\(or \$\(APHRODITE_BATCH_DEBUG_DIR\),(.+)\)$", MAKEFILE, re.MULTILINE)
+    assert match is not None
+    assert Path(match.group(1)) == Path(DEFAULT_DEBUG_DIR)
+    recipe = MAKEFILE.split("\ndashboard:", 1)[1].split("\n\n", 1)[0]
+    assert "batch-debug demo" in recipe and "batch-debug serve --port $(PORT) --dir $(DEMO_DIR)" in recipe
+
+
+def test_make_clean_removes_what_the_tests_and_builds_leave() -> None:
+    recipe = MAKEFILE.split("\nclean:", 1)[1].split("\n\n", 1)[0]
+    removed = set(recipe.split())
+    for left_behind in (".venv", "debug_logs", "test-artifacts", ".hypothesis", ".pytest_cache", "build",
+                        "*.egg-info", ".typecheck"):
+        assert left_behind in removed or (left_behind == ".venv" and "$(VENV)" in removed), left_behind
+
+
+def test_the_platforms_section_names_each_platform_and_the_python_version() -> None:
+    import tomllib
+
+    section = README.split("\n## Platforms\n", 1)[1].split("\n## ", 1)[0]
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    version = requires.removeprefix(">=")
+    assert f"Python {version} or newer" in section
+    for platform in ("Linux", "macOS", "Windows", "WSL"):
+        assert platform in section, platform
 
 
 def test_every_api_route_is_in_the_readme_with_a_curl_example() -> None:
