@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 #: Most parsed headlines kept in memory (oldest dropped first).
 CACHE_SIZE = 1024
 MAX_PER_PAGE = 100
-FIGURES = ("total_requests", "failed_requests", "success_rate_percent", "items_total", "items_failed")
+FIGURES = ("total_requests", "failed_requests", "success_rate_percent", "items_total", "items_failed", "items_succeeded", "item_success_rate_percent")
 
 _cache: OrderedDict[tuple[str, int, int], dict[str, Any]] = OrderedDict()
 _lock = threading.Lock()

@@ -20,6 +20,7 @@ import batch_debug
 
 from .auth import token_required
 from .openapi import operation
+from .schemas import ITEM_ID_EXPECTED
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def index() -> Any:
         token_required=token_required(current_app),
         jellyfin_configured=bool(current_app.config.get("JELLYFIN_URL") and current_app.config.get("JELLYFIN_API_KEY")),
         version=batch_debug.__version__,
+        item_id_expected=ITEM_ID_EXPECTED,
     )
 
 

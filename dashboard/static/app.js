@@ -2,19 +2,21 @@
  *
  * Polls /status every 2 s (debug state, countdown, live jobs) and reloads the
  * job list when the set of files changes. With a token required, asks for it
- * once and keeps it in sessionStorage for this tab.
+ * once and keeps it in sessionStorage for this tab; until the API accepts it the
+ * page is locked (body.locked: only the token card shows, no state it cannot know).
+ * When /status stops answering, the debug state is shown as stale, not counted down.
  */
 import {
-  $, TOKEN_KEY, api, download, el, formatAgo, formatBytes, formatTime, clock, hooks, plural,
+  $, TOKEN_KEY, api, download, el, formatAgo, formatBytes, formatTime, hooks, plural,
   rateClass, reportError, setConnection, toast,
 } from "./core.js";
+import { debugEnabled, renderDebug, renderStale, tickCountdown } from "./debugcard.js";
+import { initCopyFailedIds, showCopyFailedIds } from "./failedids.js";
 import { renderSummary } from "./summary.js";
 import { initCustomIdTest } from "./testitem.js";
 
 const POLL_MS = 2000;
 const state = {
-  deadline: null,        // performance.now() at which debug expires, or null
-  enabled: false,
   filesKey: null,        // changes when the set of job files changes
   page: 1,
   pages: 1,
@@ -28,10 +30,18 @@ const state = {
 function askForToken(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   stopPolling();
+  document.body.classList.add("locked");
   $("token-card").classList.remove("hidden");
   $("token-error").textContent = message || "";
-  setConnection("error", "Token required");
+  setConnection("error", "Locked: token required");
   $("token-input").focus();
+}
+
+/** The API answered with the token (or needs none): show the page. */
+function unlock() {
+  document.body.classList.remove("locked");
+  $("token-card").classList.add("hidden");
+  $("token-error").textContent = "";
 }
 
 hooks.unauthorized = askForToken;
@@ -42,42 +52,11 @@ $("token-form").addEventListener("submit", (event) => {
   if (!value) return;
   sessionStorage.setItem(TOKEN_KEY, value);
   $("token-input").value = "";
-  $("token-card").classList.add("hidden");
+  $("token-error").textContent = "Checking the token…";  // the card stays until the API accepts it
   startPolling();
 });
 
 /* ---------- debug mode and status polling ---------- */
-
-function renderDebug(status) {
-  state.enabled = status.debug_enabled;
-  const badge = $("debug-badge");
-  badge.textContent = status.debug_enabled ? "On" : "Off";
-  badge.className = `badge ${status.debug_enabled ? "badge-on" : "badge-off"}`;
-  badge.dataset.enabled = String(status.debug_enabled);
-  $("debug-dir").textContent = status.debug_dir;
-  $("disable-button").disabled = !status.debug_enabled || status.source === "env";
-  if (status.debug_enabled && status.remaining_seconds !== null) {
-    state.deadline = performance.now() + status.remaining_seconds * 1000;
-    $("debug-detail").textContent = `Recording jobs until ${formatTime(status.expires_at)} (switched on from the ${status.source === "api" ? "dashboard or CLI" : status.source}).`;
-  } else if (status.debug_enabled) {
-    state.deadline = null;
-    $("debug-detail").textContent = "On for the life of the process (APHRODITE_BATCH_DEBUG is set).";
-  } else {
-    state.deadline = null;
-    $("debug-detail").textContent = "Debug is off: jobs run without recording (almost no overhead).";
-  }
-  tickCountdown();
-}
-
-function tickCountdown() {
-  const node = $("debug-remaining");
-  if (!state.enabled) node.textContent = "Off";
-  else if (state.deadline === null) node.textContent = "Always on";
-  else {
-    const left = (state.deadline - performance.now()) / 1000;
-    node.textContent = left > 0 ? `${clock(left)} left` : "Expiring…";
-  }
-}
 
 function renderActive(jobs) {
   const list = $("active-list");
@@ -98,13 +77,14 @@ function renderActive(jobs) {
         el("span", {}, `pid ${job.pid} · started ${formatAgo(job.started_at)}`)));
   }));
   $("active-empty").classList.toggle("hidden", jobs.length > 0);
-  $("active-empty").textContent = state.enabled ? "No job is running with debug on." :
+  $("active-empty").textContent = debugEnabled() ? "No job is running with debug on." :
     "Debug is off: running jobs are not recorded, so none are shown.";
   $("active-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
 }
 
 async function refreshStatus() {
   const status = await api("/status");
+  unlock();
   setConnection("live", "Live");
   renderDebug(status);
   renderActive(status.active_jobs_with_debug);
@@ -120,7 +100,7 @@ async function refreshStatus() {
 
 async function poll() {
   if (!state.polling) return;
-  try { await refreshStatus(); } catch (err) { if (err.status !== 401) setConnection("error", "Connection lost"); }
+  try { await refreshStatus(); } catch (err) { if (err.status !== 401) renderStale(err); }
   if (state.polling) state.pollTimer = setTimeout(poll, POLL_MS);
 }
 
@@ -170,21 +150,33 @@ async function refreshJobs() {
   $("page-next").disabled = list.page >= list.pages;
 }
 
+const percent = (rate) => (rate === null || rate === undefined ? "–" : `${rate.toFixed(1)}%`);
+
+/** The list's Success cell: both rates, each named (they differ whenever retries or several requests per item). */
+function successCell(job) {
+  const itemRate = job.item_success_rate_percent, requestRate = job.success_rate_percent;
+  return el("td", { class: "num success-cell", "data-label": "Success", "data-testid": "session-success" },
+    el("span", { class: "rate-pair", "data-testid": "session-item-rate" },
+      el("span", { class: `rate ${rateClass(itemRate)}` }, percent(itemRate)), " items"),
+    el("span", { class: "rate-pair muted", "data-testid": "session-request-rate" },
+      el("span", { class: `rate ${rateClass(requestRate)}` }, percent(requestRate)), " requests"));
+}
+
 function jobRow(job) {
-  const rate = job.success_rate_percent;
-  const items = job.items_total === null ? "–" : `${job.items_total - job.items_failed}/${job.items_total} ok`;
+  const done = job.items_succeeded ?? (job.items_total === null ? null : job.items_total - job.items_failed);
+  const items = job.items_total === null ? "–" : `${done}/${job.items_total} ok`;
   const requests = job.total_requests === null ? "–" : `${job.total_requests} (${job.failed_requests} failed)`;
   return el("tr", { "data-testid": "session-row", "data-job-id": job.job_id,
                     class: job.job_id === state.selectedJob ? "selected" : null },
     el("td", { class: "job-cell" }, job.job_id,
       job.error ? el("span", { class: "badge badge-bad incomplete", title: job.error }, "damaged") :
       job.complete === false ? el("span", { class: "badge badge-warn incomplete", title: "The process stopped mid-job" }, "partial") : null),
-    el("td", { title: formatTime(job.created_at) }, formatAgo(job.created_at)),
-    el("td", { class: "num" }, items),
-    el("td", { class: "num" }, requests),
-    el("td", { class: "num" }, el("span", { class: `rate ${rateClass(rate)}` }, rate === null || rate === undefined ? "–" : `${rate.toFixed(1)}%`)),
-    el("td", { class: "num" }, formatBytes(job.size_bytes)),
-    el("td", { class: "actions" },
+    el("td", { title: formatTime(job.created_at), "data-label": "Created" }, formatAgo(job.created_at)),
+    el("td", { class: "num", "data-label": "Items" }, items),
+    el("td", { class: "num", "data-label": "Requests" }, requests),
+    successCell(job),
+    el("td", { class: "num", "data-label": "Size", "data-testid": "session-size" }, formatBytes(job.size_bytes)),
+    el("td", { class: "actions", "data-testid": "session-actions" },
       el("button", { type: "button", class: "btn small", "data-testid": "view-summary",
                      onclick: () => showSummary(job.job_id).catch(reportError) }, "View summary"),
       el("button", { type: "button", class: "btn link small", "data-testid": "download-log",
@@ -235,6 +227,7 @@ async function showSummary(jobId) {
   document.querySelectorAll("#sessions-body tr").forEach((row) =>
     row.classList.toggle("selected", row.dataset.jobId === jobId));
   renderSummary(summary, log);
+  showCopyFailedIds(summary);
   const card = $("summary-card");
   card.classList.remove("hidden");
   card.dataset.jobId = jobId;
@@ -260,6 +253,7 @@ $("openapi-link").addEventListener("click", async (event) => {
 });
 
 initCustomIdTest();
+initCopyFailedIds(() => state.selectedJob, jobPath);
 setInterval(tickCountdown, 1000);
 if (document.body.dataset.tokenRequired === "true" && !sessionStorage.getItem(TOKEN_KEY)) askForToken("");
 else startPolling();

@@ -20,14 +20,27 @@ function setTile(id, value, sub, cls) {
   $(id).parentElement.className = `tile ${cls || ""}`;
 }
 
+/** The success tile: the item rate and the request rate, each named and with its own counts (the API's figures). */
+function renderRates(s) {
+  const requests = s.successful_requests + s.failed_requests;
+  const itemRate = s.item_success_rate_percent ?? (s.items_total ? Math.round((s.items_succeeded * 1000) / s.items_total) / 10 : null);
+  const requestRate = s.success_rate_percent;
+  const pct = (rate) => (rate === null || rate === undefined ? "–" : `${rate.toFixed(1)}%`);
+  $("rate-items-value").textContent = pct(itemRate);
+  $("rate-items-sub").textContent = `— ${s.items_succeeded} of ${plural(s.items_total, "item")} succeeded`;
+  $("rate-requests-value").textContent = pct(requestRate);
+  $("rate-requests-sub").textContent = `— ${s.successful_requests} of ${plural(requests, "request")} succeeded` +
+    (s.other_requests ? ` (${s.other_requests} other not counted)` : "");
+  $("rate-items").className = `rate-line ${rateClass(itemRate)}`;
+  $("rate-requests").className = `rate-line ${rateClass(requestRate)}`;
+}
+
 export function renderSummary(s, log) {
   $("summary-job").textContent = s.job_id;
   const badge = $("summary-complete");
   badge.textContent = log.complete === false ? "partial" : "complete";
   badge.className = `badge ${log.complete === false ? "badge-warn" : "badge-on"}`;
-  const rate = s.success_rate_percent;
-  setTile("tile-success-rate", rate === null ? "–" : `${rate.toFixed(1)}%`,
-    `${s.items_succeeded} of ${s.items_total} items succeeded`, rateClass(rate));
+  renderRates(s);
   setTile("tile-total", String(s.total_requests), `${s.successful_requests} ok · ${s.retries || 0} retries`);
   setTile("tile-failed", String(s.failed_requests), `${s.items_failed} items failed`, s.failed_requests ? "poor" : "good");
   const lat = s.latency_ms || {};
@@ -89,8 +102,8 @@ function renderEnvironment(env, s) {
   $("env-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
-function niceStep(total) {
-  const raw = total / 6;
+function niceStep(total, ticks) {
+  const raw = total / ticks;
   const mag = 10 ** Math.floor(Math.log10(raw || 1));
   for (const m of [1, 2, 2.5, 5, 10]) if (raw <= m * mag) return m * mag;
   return 10 * mag;
@@ -105,12 +118,17 @@ function renderTimeline(requests) {
   }
   const rows = requests.slice(0, MAX_TIMELINE_ROWS);
   const end = Math.max(...rows.map((r) => (r.start_offset_ms || 0) + (r.duration_ms || 0)), 1);
-  const step = niceStep(end);
+  // About one tick label per 80 px of the bar area, so labels never overlap on a narrow screen.
+  // (The card may still be hidden here, so the page's width stands in for the timeline's.)
+  const wide = Math.min(document.documentElement.clientWidth, 1240) - 90;
+  const track = window.matchMedia("(max-width: 640px)").matches ? wide : wide - 300;
+  const step = niceStep(end, Math.max(2, Math.min(6, Math.floor(track / 80))));
   const pos = (ms) => `${Math.min(100, (ms / end) * 100).toFixed(3)}%`;
   const ticks = [];
   const tick = (t) => (step >= 1000 ? `${+(t / 1000).toFixed(2)} s` : `${Math.round(t)} ms`);
-  // A label too near the right edge would be cut off.
-  for (let t = 0; t <= end * 0.94; t += step) ticks.push(el("span", { class: "tl-tick", style: { left: pos(t) } }, tick(t)));
+  // A label too near the right edge would be cut off (about 60 px of it).
+  const last = end * Math.max(0.5, 1 - 60 / Math.max(track, 1));
+  for (let t = 0; t <= last; t += step) ticks.push(el("span", { class: "tl-tick", style: { left: pos(t) } }, tick(t)));
   const retries = requests.filter((r) => (r.attempt || 1) > 1).length;
   const fresh = requests.filter((r) => r.connection_reused === false).length;
   $("timeline-caption").textContent = `${plural(requests.length, "request")} over ${formatMs(end)} · ${plural(retries, "retry", "retries")} · ${plural(fresh, "new connection")}` +

@@ -2,7 +2,10 @@
  *
  * Runs POST /test-item for one item (optionally another server and key, which
  * the server accepts only with a token) and shows every attempt and the
- * diagnosis. Everything from the answer is inserted as text.
+ * diagnosis. Everything from the answer is inserted as text; a response body
+ * (the server's own words, such as a 500's exception) is shown whole, wrapped,
+ * on its own row under its attempt. The item-id field says its format when
+ * refused, not the browser's bare "Please match the requested format.".
  */
 import { $, api, el, formatBytes, formatMs, plural, shortPath, statusClass } from "./core.js";
 import { renderFindings } from "./findings.js";
@@ -10,6 +13,12 @@ import { renderFindings } from "./findings.js";
 /** Wire the form and say which server the test will call. */
 export function initCustomIdTest() {
   $("test-form").addEventListener("submit", runTest);
+  const field = $("test-item-id");
+  const hint = field.dataset.expected;
+  field.addEventListener("invalid", () => {
+    if (field.validity.patternMismatch || field.validity.tooLong) field.setCustomValidity(`An item id is ${hint}.`);
+  });
+  field.addEventListener("input", () => field.setCustomValidity(""));
   $("test-config-note").textContent = document.body.dataset.jellyfinConfigured === "true"
     ? "Uses the configured Jellyfin server"
     : document.body.dataset.tokenRequired === "true" ? "No Jellyfin server configured: enter server and API key"
@@ -37,6 +46,20 @@ async function runTest(event) {
   }
 }
 
+/** One attempt's row, and under it the body the server answered with, whole. */
+function attemptRows(a) {
+  const row = el("tr", { "data-testid": "test-attempt" },
+    el("td", {}, String(a.attempt)),
+    el("td", { class: "mono" }, `${a.method} ${shortPath(a.url)}`),
+    el("td", {}, el("span", { class: `code ${statusClass(a.status_code, a.error_type)}` }, a.status_code === null ? a.error_type || "error" : String(a.status_code))),
+    el("td", {}, formatMs(a.duration_ms)),
+    el("td", { class: "muted" }, a.connection_reused === false ? "new" : a.connection_reused ? "reused" : "–"));
+  if (!a.error_body) return [row];
+  return [row, el("tr", { class: "body-row" }, el("td", { colspan: "5" },
+    el("div", { class: "muted small" }, `Response body${a.error_body_truncated ? " (cut by the recorder)" : ""}:`),
+    el("pre", { class: "body-text", "data-testid": "test-body" }, a.error_body)))];
+}
+
 function renderTest(result) {
   const box = $("test-result");
   box.dataset.ok = String(result.ok);
@@ -48,14 +71,8 @@ function renderTest(result) {
       el("span", { class: `badge ${result.ok ? "badge-on" : "badge-bad"}`, "data-testid": "test-verdict" }, result.ok ? "OK" : "Failed"),
       el("span", {}, verdict)),
     el("div", { class: "table-wrap" }, el("table", { class: "data compact" },
-      el("thead", {}, el("tr", {}, ["#", "Request", "Status", "Time", "Connection", "Response body"].map((h) => el("th", {}, h)))),
-      el("tbody", {}, result.attempts.map((a) => el("tr", { "data-testid": "test-attempt" },
-        el("td", {}, String(a.attempt)),
-        el("td", { class: "mono" }, `${a.method} ${shortPath(a.url)}`),
-        el("td", {}, el("span", { class: `code ${statusClass(a.status_code, a.error_type)}` }, a.status_code === null ? a.error_type || "error" : String(a.status_code))),
-        el("td", {}, formatMs(a.duration_ms)),
-        el("td", { class: "muted" }, a.connection_reused === false ? "new" : a.connection_reused ? "reused" : "–"),
-        el("td", {}, el("span", { class: "body-snippet", title: a.error_body || "" }, a.error_body || ""))))))),
+      el("thead", {}, el("tr", {}, ["#", "Request", "Status", "Time", "Connection"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, result.attempts.flatMap(attemptRows)))),
     el("h3", {}, "Diagnosis"),
     el("ol", { class: "findings", "data-testid": "test-diagnosis" }, renderFindings(result.findings, result.diagnosis)));
   box.classList.remove("hidden");

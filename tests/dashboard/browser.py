@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import JavascriptException
 from selenium.webdriver.chrome.service import Service
@@ -47,6 +48,26 @@ def missing() -> str | None:
         if not os.access(path, os.X_OK):
             return f"{path} is not installed (apt-get install {package}); the browser tests need it"
     return None
+
+
+@contextmanager
+def browser_or_skip(folder: Path, *, width: int = 1280, height: int = 900) -> Iterator[Browser]:
+    """A fresh browser saving downloads into ``folder / "downloads"``; without Chromium the test is
+    skipped, or failed when ``CI`` is set (there the browser tests must run)."""
+    reason = missing()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so the browser tests must run")
+        pytest.skip(reason)
+    downloads = folder / "downloads"
+    downloads.mkdir(exist_ok=True)
+    with Browser.launch(folder / "chromedriver.log", downloads=downloads, width=width, height=height) as browser:
+        yield browser
+
+
+def visible(selector: str) -> str:
+    """A JS expression: the element exists and is displayed."""
+    return f"(() => {{ const n = document.querySelector('{selector}'); return !!n && n.offsetParent !== null; }})()"
 
 
 class Browser:
@@ -141,6 +162,11 @@ class Browser:
             self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
+
+    def emulate_width(self, width: int, height: int = 860) -> None:
+        """A viewport ``width`` CSS pixels wide, as on a phone (a window cannot be made narrower than 500 px)."""
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
     def log(self) -> list[dict[str, Any]]:
         """Every browser log entry so far (chromedriver hands each out once; they are kept here)."""

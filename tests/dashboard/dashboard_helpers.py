@@ -78,11 +78,12 @@ class ServerProcess:
     def _wait_for_url(self, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
+        seen = b""  # read from the pipe itself: a buffered readline() would hide a second line from select()
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.process.stdout], [], [], 0.2)
             if ready:
-                line = self.process.stdout.readline()
-                match = re.search(r"listening on (http://\S+?)/?$", line.strip())
+                seen += os.read(self.process.stdout.fileno(), 65536)
+                match = re.search(r"listening on (http://\S+?)/?$", seen.decode(errors="replace"), re.MULTILINE)
                 if match:
                     return match.group(1)
             if self.process.poll() is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ import httpx
 import pytest
 
 from batch_debug.dashboard.headers import PAGE_CSP
-from browser import Browser, missing
+from browser import Browser, browser_or_skip, visible
 from dashboard_helpers import API, SIM_KEY, ServerProcess, finish_worker, start_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,19 +39,8 @@ JOB = "browser-job"
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Browser]:
     """A fresh headless browser that saves downloads into ``tmp_path / "downloads"``."""
-    reason = missing()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI is set, so the browser tests must run")
-        pytest.skip(reason)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    with Browser.launch(tmp_path / "chromedriver.log", downloads=downloads) as browser:
+    with browser_or_skip(tmp_path) as browser:
         yield browser
-
-
-def visible(selector: str) -> str:
-    return f"(() => {{ const n = document.querySelector('{selector}'); return !!n && n.offsetParent !== null; }})()"
 
 
 def wait_downloaded(folder: Path, pattern: str, timeout: float = 15.0) -> Path:
@@ -121,7 +109,8 @@ def test_operator_flow_in_a_real_browser(page: Browser, tmp_path: Path, job_dir:
         summary = json.loads(Path(result["job_file"]).read_text())["summary"]
         assert page.text("#tile-total") == str(summary["total_requests"])
         assert page.text("#tile-failed") == str(summary["failed_requests"])
-        assert page.text("#tile-success-rate") == f"{summary['success_rate_percent']:.1f}%"
+        assert page.text("#rate-requests-value") == f"{summary['success_rate_percent']:.1f}%"
+        assert page.text("#rate-items-value") == f"{summary['item_success_rate_percent']:.1f}%"
         assert page.count("[data-testid=status-row]") == len(summary["status_code_breakdown"])
         shown = page.evaluate("[...document.querySelectorAll('#recommendations [data-testid=finding]')]"
                               ".map((e) => e.dataset.findingId)")
