@@ -31,7 +31,8 @@ import httpx
 PY = sys.executable
 API = "/api/v1/batch-debug"
 WORKER = """
-import sys, time
+import sys
+from pathlib import Path
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
@@ -41,8 +42,8 @@ with JellyfinSimulator(profile="mixed", seed=3, api_key="load-key") as sim:
     config = WorkerConfig(server=sim.url, api_key="load-key", concurrency=2, min_interval=0.005,
                           backoff=(0.05, 0.1))
     n = 0
-    deadline = time.monotonic() + float(sys.argv[2])
-    while time.monotonic() < deadline:
+    stop = Path(sys.argv[2])  # jobs run back to back until the load is over
+    while not stop.exists():
         run_job(config, ids, f"load-{n}")
         n += 1
     print(n, flush=True)
@@ -82,7 +83,8 @@ def run(clients: int, seconds: float) -> dict[str, object]:
                     raise SystemExit("the dashboard did not start")
                 time.sleep(0.1)
         httpx.post(base + API + "/enable", json={"duration_minutes": 30}).raise_for_status()
-        worker = subprocess.Popen([PY, "-c", WORKER, str(folder), str(seconds + 5)], stdout=subprocess.PIPE,
+        stop_file = folder / ".loadtest-stop"  # not a job file: the dashboard ignores it
+        worker = subprocess.Popen([PY, "-c", WORKER, str(folder), str(stop_file)], stdout=subprocess.PIPE,
                                   text=True, env=env)
         while not any(folder.glob("job_*.json")):  # a first job file to download
             time.sleep(0.1)
@@ -128,6 +130,7 @@ def run(clients: int, seconds: float) -> dict[str, object]:
         for thread in threads:
             thread.join()
         rss_after = rss_mb(server.pid)
+        stop_file.touch()
         jobs_run = int((worker.communicate(timeout=60)[0] or "0").strip() or 0)
         return {
             "clients": clients, "seconds": seconds, "requests": served[0], "errors": len(errors),

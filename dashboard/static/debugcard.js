@@ -12,6 +12,7 @@ const card = {
   deadline: null,        // performance.now() at which debug expires, or null
   enabled: false,
   staleSince: null,      // Date of the first unanswered /status since the last answer, or null
+  unanswered: 0,         // polls unanswered since the last answer (the card's data-unanswered)
 };
 
 /** Whether the last answer said debug is on. */
@@ -19,7 +20,9 @@ export function debugEnabled() { return card.enabled; }
 
 export function renderDebug(status) {
   card.staleSince = null;
+  card.unanswered = 0;
   $("debug-card").dataset.stale = "false";
+  $("debug-card").dataset.unanswered = "0";
   card.enabled = status.debug_enabled;
   const badge = $("debug-badge");
   badge.textContent = status.debug_enabled ? "On" : "Off";
@@ -47,6 +50,7 @@ export function renderStale(err) {
   const what = err.status === 0 ? "not answering" : `answering with errors (${err.message})`;
   setConnection("error", `Not answering since ${since}`);
   $("debug-card").dataset.stale = "true";
+  $("debug-card").dataset.unanswered = String(++card.unanswered);
   const badge = $("debug-badge");
   badge.textContent = "Unknown";
   badge.className = "badge badge-warn";

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -24,15 +25,26 @@ SIM_KEY = "dashboard-test-key-0123456789"
 RECORDED_JOB = "recorded-job"
 
 # Runs the reference worker with the instrumentation pipeline on a folder, as
-# a batch process would: argv = folder, server, key, job id, interval, items...
+# a batch process would: argv = folder, server, key, job id, step, items...
+# No pacing and no backoff. With step "1" the worker publishes progress after every item
+# and then waits for a line on stdin: the test sees each step, then lets it go on.
 WORKER_SCRIPT = """
 import json, sys
+from batch_debug.collector import progress
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-folder, server, key, job_id, interval, *items = sys.argv[1:]
+folder, server, key, job_id, step, *items = sys.argv[1:]
 pipeline = setup(folder)
-result = run_job(WorkerConfig(server=server, api_key=key, min_interval=float(interval), backoff=(0.05, 0.1)),
-                 items, job_id=job_id)
+stepped = step == "1"
+if stepped:
+    progress.INTERVAL_SECONDS = 0.0
+def wait_for_the_test(_item):
+    if stepped:
+        pipeline.flush(10)  # the progress file is written by the writer thread
+        print("item done", flush=True)
+        sys.stdin.readline()
+result = run_job(WorkerConfig(server=server, api_key=key, min_interval=0.0, backoff=(0.0,), max_retry_after=0.0),
+                 items, job_id=job_id, progress=wait_for_the_test)
 pipeline.flush(10)
 print(json.dumps({"job_file": str(result.job_file) if result.job_file else None,
                   "succeeded": result.succeeded, "failed": result.failed}))
@@ -50,11 +62,32 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def start_worker(folder: Path, server: str, key: str, job_id: str, items: list[str],
-                 interval: float = 0.0) -> subprocess.Popen[str]:
-    """A separate worker process; read its JSON result with ``finish_worker``."""
+                 stepped: bool = False) -> subprocess.Popen[str]:
+    """A separate worker process; read its JSON result with ``finish_worker``.
+
+    ``stepped``: after each item the worker prints "item done" and waits for
+    ``next_item(process)``, so a test can look at the job mid-run without pacing it.
+    """
     return subprocess.Popen(
-        [sys.executable, "-c", WORKER_SCRIPT, str(folder), server, key, job_id, str(interval), *items],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+        [sys.executable, "-c", WORKER_SCRIPT, str(folder), server, key, job_id, "1" if stepped else "0", *items],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+
+
+def step_through(process: subprocess.Popen[str], look: Callable[[], None], timeout: float = 60.0) -> dict[str, Any]:
+    """Run a ``stepped`` worker to the end, calling ``look()`` while it waits after each item; its result."""
+    assert process.stdout is not None and process.stdin is not None
+    while True:
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        assert ready, "the stepped worker neither finished an item nor ended"
+        line = process.stdout.readline()
+        if line.strip() != "item done":
+            break
+        look()
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, f"worker failed ({process.returncode}): {err[-3000:]}"
+    return json.loads((line + out).strip().splitlines()[-1])
 
 
 def finish_worker(process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:

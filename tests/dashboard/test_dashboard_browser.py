@@ -28,7 +28,7 @@ import pytest
 
 from batch_debug.dashboard.headers import PAGE_CSP
 from browser import Browser, browser_or_skip, visible
-from dashboard_helpers import API, SIM_KEY, ServerProcess, finish_worker, start_worker
+from dashboard_helpers import API, SIM_KEY, ServerProcess, start_worker, step_through
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "test-artifacts" / "dashboard.png"
@@ -91,13 +91,18 @@ def test_operator_flow_in_a_real_browser(page: Browser, tmp_path: Path, job_dir:
         unlock_and_enable(page)
 
         # A batch runs in another process; the page shows it live, then in the list.
-        worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, JOB, mixed_sim.demo_item_ids(8), interval=0.2)
-        page.wait_for(f"!!document.querySelector('[data-testid=active-job][data-job-id={JOB}]')",
-                      timeout=30, what="the running job in Active jobs")
-        assert worker.poll() is None, "the job ended before the page showed it"
-        progress_text = page.text(f"[data-testid=active-job][data-job-id={JOB}]")
-        assert "/ 8 items" in progress_text
-        result = finish_worker(worker)
+        # The worker waits after its first item until the page has shown it running (no pacing).
+        worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, JOB, mixed_sim.demo_item_ids(8), stepped=True)
+        progress_texts: list[str] = []
+
+        def look() -> None:
+            if not progress_texts:
+                page.wait_for(f"!!document.querySelector('[data-testid=active-job][data-job-id={JOB}]')",
+                              timeout=30, what="the running job in Active jobs")
+                progress_texts.append(page.text(f"[data-testid=active-job][data-job-id={JOB}]"))
+
+        result = step_through(worker, look)
+        assert "/ 8 items" in progress_texts[0]
         assert result["job_file"]
         row = f"[data-testid=session-row][data-job-id={JOB}]"
         page.wait_for(f"!!document.querySelector('{row}')", what="the job in Recent debug sessions")

@@ -14,7 +14,6 @@ answering. All under the page's Content-Security-Policy, with no JS error.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,7 +247,9 @@ def test_debug_card_goes_stale_when_the_dashboard_stops_answering(page: Browser,
         assert page.text("[data-testid=debug-remaining]") == "Unknown"
         assert page.evaluate("document.querySelector('[data-testid=debug-badge]').dataset.enabled") == "unknown"
         assert page.evaluate("document.querySelector('[data-testid=connection-state]').dataset.state") == "error"
-        time.sleep(2.5)  # more polls fail: the card neither counts down nor moves its "since"
+        # One more poll fails: the card neither counts down nor moves its "since".
+        page.wait_for("Number(document.querySelector('#debug-card').dataset.unanswered) >= 2",
+                      what="a second unanswered poll")
         assert page.text("[data-testid=debug-remaining]") == "Unknown"
         assert page.text("[data-testid=debug-detail]") == detail
         assert_clean(page)

@@ -11,7 +11,7 @@ from support import REPO
 
 def test_dashboard_under_concurrent_load_answers_every_request() -> None:
     out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "loadtest.py"), "--clients", "10",
-                          "--seconds", "3"], capture_output=True, text=True, timeout=180)
+                          "--seconds", "1.5"], capture_output=True, text=True, timeout=180)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert out.returncode == 0, figures["first_errors"]
     assert figures["errors"] == 0

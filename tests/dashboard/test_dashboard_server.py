@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +16,8 @@ import pytest
 
 from batch_debug.dashboard.app import create_app
 from batch_debug.dashboard.server import ServeError, create_server, is_loopback, serve
-from dashboard_helpers import API, RECORDED_JOB, SIM_KEY, ServerProcess, child_env, finish_worker, start_worker
+from dashboard_helpers import (API, RECORDED_JOB, SIM_KEY, ServerProcess, child_env, finish_worker, start_worker,
+                               step_through)
 
 
 @pytest.mark.parametrize(("host", "expected"), [
@@ -77,14 +77,14 @@ def test_enable_in_the_server_reaches_a_worker_process_and_disable_stops_it(serv
     assert enabled.status_code == 200 and enabled.json()["enabled"] is True
 
     items = mixed_sim.item_ids[:10]
-    worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, "proc-job-1", items, interval=0.15)
+    worker = start_worker(job_dir, mixed_sim.url, SIM_KEY, "proc-job-1", items, stepped=True)
     seen: list[dict] = []
-    deadline = time.monotonic() + 30
-    while worker.poll() is None and time.monotonic() < deadline:
+
+    def look() -> None:  # the worker waits after each item while we look
         active = http.get(f"{API}/status").json()["active_jobs_with_debug"]
-        seen += [job for job in active if job["job_id"] == "proc-job-1"]
-        time.sleep(0.2)
-    result = finish_worker(worker)
+        seen.extend(job for job in active if job["job_id"] == "proc-job-1")
+
+    result = step_through(worker, look)
     assert result["job_file"] is not None
     assert seen, "the running job never showed in active_jobs_with_debug"
     assert all(job["pid"] == worker.pid and job["items_total"] == 10 for job in seen)
