@@ -1,4 +1,4 @@
-"""What every ``batch-debug`` command shares: the debug folder option.
+"""What every ``batch-debug`` command shares: the debug folder option, and finding a job's file.
 
 Usage::
 
@@ -7,15 +7,17 @@ Usage::
     def command(directory: Path | None) -> None:
         folder = debug_folder(directory)        # where job files go (may not exist yet)
         folder = existing_folder(directory)     # for commands that read it: an Error if missing
+        path = job_file(job, directory)         # JOB_ID_OR_FILE: a job's newest file, or a file named
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from ..collector import config
+from ..collector import config, jobfile
 
 DIR_OPTION = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -44,3 +46,22 @@ def existing_folder(directory: Path | None) -> Path:
     if not folder.is_dir():
         raise click.ClickException(f"the debug folder {folder} is not a folder")
     return folder
+
+
+def job_file(job: str, directory: Path | None) -> Path:
+    """The file ``job`` names: a path (it has a path separator or ends in .json), else the job's newest file."""
+    if "/" in job or os.sep in job or (os.altsep and os.altsep in job) or job.endswith(".json"):
+        path = Path(job)
+        if not path.exists():
+            raise click.ClickException(f"no such file: {job}")
+        if not path.is_file():
+            raise click.ClickException(f"{job} is not a file")
+        return path
+    folder = existing_folder(directory)
+    try:
+        found = jobfile.newest_for(folder, job)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        raise click.ClickException(f"no job file for job {job!r} in {folder}")
+    return found
