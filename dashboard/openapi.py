@@ -58,12 +58,15 @@ def query_param(name: str, description: str, schema: Mapping[str, Any], *, requi
 def operation(summary: str, *, params: Sequence[Mapping[str, Any]] = (), body: str | None = None,
               body_required: bool = False, responses: Mapping[int, str | Mapping[str, Any]] | None = None,
               download: str | None = None, request_body: Mapping[str, Any] | None = None,
-              secured: bool | None = None) -> Callable[[F], F]:
+              secured: bool | None = None,
+              download_types: Mapping[str, Mapping[str, Any]] | None = None) -> Callable[[F], F]:
     """Attach OpenAPI metadata to a view.
 
     ``responses`` maps a status to a schema name (a JSON body of that schema)
     or to a whole OpenAPI response object. ``download`` names the schema of
-    a 200 answer sent as an attachment (``Content-Disposition``).
+    a 200 answer sent as an attachment (``Content-Disposition``);
+    ``download_types`` adds the other media types it can be sent as
+    (media type -> OpenAPI media type object), for a route that negotiates.
     ``request_body`` is a whole OpenAPI request body object (other media
     types than JSON). ``secured``: needs the bearer token; default: routes
     under ``/api/``.
@@ -72,7 +75,8 @@ def operation(summary: str, *, params: Sequence[Mapping[str, Any]] = (), body: s
     def decorate(view: F) -> F:
         setattr(view, ATTRIBUTE, {"summary": summary, "params": list(params), "body": body,
                                   "body_required": body_required, "responses": dict(responses or {}),
-                                  "download": download, "request_body": request_body, "secured": secured})
+                                  "download": download, "request_body": request_body, "secured": secured,
+                                  "download_types": dict(download_types or {})})
         return view
 
     return decorate
@@ -127,7 +131,7 @@ def _operation(endpoint: str, method: str, rule: str, view: Callable[..., Any],
             "description": "The file, as an attachment",
             "headers": {"Content-Disposition": {"schema": {"type": "string"},
                                                 "description": "attachment; filename=..."}},
-            "content": {JSON: {"schema": ref(meta["download"])}},
+            "content": {JSON: {"schema": ref(meta["download"])}, **meta.get("download_types", {})},
         }
     secured = meta.get("secured")
     if secured or (secured is None and rule.startswith(API_PREFIX)):
