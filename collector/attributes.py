@@ -22,6 +22,8 @@ JOB_OUTSIDE_REQUESTS = "batch_debug.job.requests_outside_jobs"
 ITEM_ID = "batch_debug.item.id"
 ITEM_OUTCOME = "batch_debug.item.outcome"  # "succeeded" | "failed"
 ITEM_ERROR = "batch_debug.item.error"
+#: Items whose outcome was "failed", counted on the job span (which is then ERROR: "3 of 10 items failed").
+JOB_ITEMS_FAILED = "batch_debug.job.items_failed"
 
 # Server facts learned once per job (GET /System/Info/Public).
 SERVER_INFO_PREFIX = "batch_debug.server.info."  # + ServerName, Version, ...
@@ -56,4 +58,11 @@ HTTP_URL_NEW = "url.full"
 HTTP_STATUS_OLD = "http.status_code"
 HTTP_STATUS_NEW = "http.response.status_code"
 ERROR_TYPE = "error.type"
+# Written on request spans (ours, and the stock ones by our hooks), per the stable HTTP client conventions.
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+URL_TEMPLATE = "url.template"
+USER_AGENT = "user_agent.original"
+PROTOCOL_VERSION = "network.protocol.version"
+BODY_SIZE = "http.response.body.size"
 

@@ -252,7 +252,9 @@ def job_life(job_span: ReadableSpan | None, *, ended: bool) -> dict[str, Any]:
     error: dict[str, str | None] | None = None
     if attrs.get(A.JOB_ERROR_TYPE):
         error = {"type": str(attrs[A.JOB_ERROR_TYPE]), "message": str(attrs.get(A.JOB_ERROR_MESSAGE) or "")}
-    elif job_span is not None and job_span.status.status_code == StatusCode.ERROR:
+    elif (job_span is not None and job_span.status.status_code == StatusCode.ERROR
+          and not count_attribute(attrs, A.JOB_ITEMS_FAILED)):
+        # ERROR with failed items counted is ours for "3 of 10 items failed": the job itself ended well.
         error = {"type": None, "message": job_span.status.description or "the job span ended with an error"}
 
     def count(key: str) -> int | None:

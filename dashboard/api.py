@@ -6,7 +6,8 @@ Usage::
     curl localhost:8000/api/v1/batch-debug/status
     curl localhost:8000/api/v1/batch-debug/job/JOB_ID/summary
 
-Contract: every answer is JSON (or a JSON file download) with a real status;
+Contract: every answer is JSON (or a JSON file download; the trace also as
+protobuf on request) with a real status;
 bad input is a 4xx (400, 413 for a body too big, 422 for a damaged job file),
 never a 500. Bodies are read by ``jsonbody.json_body`` (size and depth
 bounded, then validated against the schema the OpenAPI document publishes
@@ -27,7 +28,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, progress, rerun, retention, status_wire
+from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
+from ..collector import har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
 from .auth import token_required
@@ -46,6 +48,11 @@ RECENT_FILES = 20
 MAX_CLEANUP_DAYS = 36500
 DEFAULT_CLEANUP_DAYS = 7
 _JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
+#: ``?format=`` of ``/job/<id>/trace``: its media type, and the download's file suffix.
+TRACE_FORMATS = {"json": otlp_proto.JSON, "protobuf": otlp_proto.PROTOBUF}
+_SUFFIX = {"json": "json", "protobuf": "pb"}
+_PROTOBUF_TRACE = {"schema": {"type": "string", "format": "binary", "description": (
+    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, binary protobuf")}}
 RETRY_TEST_AFTER_SECONDS = 5
 
 
@@ -199,18 +206,58 @@ def job_full_log(job_id: str) -> Any:
 
 
 @bp.get("/job/<path:job_id>/trace")
-@operation("The job's spans as OTLP JSON (for Jaeger or any OTLP viewer)", download="OtlpTrace",
-           responses=_JOB_ERRORS)
+@operation("The job's spans as OTLP JSON or protobuf (for Jaeger or any OTLP viewer or backend)",
+           download="OtlpTrace", download_types={otlp_proto.PROTOBUF: _PROTOBUF_TRACE}, responses=_JOB_ERRORS,
+           params=[query_param("format", "json or protobuf (an ExportTraceServiceRequest); default: by the Accept "
+                               "header, JSON unless it prefers application/x-protobuf",
+                               {"type": "string", "enum": list(TRACE_FORMATS)})])
 def job_trace(job_id: str) -> Any:
-    """Only ``resourceSpans``: what an OTLP viewer's "upload JSON" expects."""
+    """Only ``resourceSpans``: OTLP/JSON by default, protobuf when asked for (see ``_trace_format``)."""
+    fmt = _trace_format()
     data = _load(_job_path(job_id))
     spans = data.get("resourceSpans")
     if not isinstance(spans, list):
         abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
+    if fmt == "json":
+        body: str | bytes = otlp_proto.otlp_json(spans)
+    else:
+        try:
+            body = otlp_proto.to_protobuf(spans)
+        except otlp_proto.OtlpDecodeError as exc:
+            abort(422, f"the debug file of job {job_id!r} holds spans that are not valid OTLP: {exc}")
+    response = Response(body, mimetype=TRACE_FORMATS[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="job_{job_id}_trace.{_SUFFIX[fmt]}"'})
+    response.vary.add("Accept")  # one URL, two bodies: caches must key on Accept
+    return response
+
+
+def _trace_format() -> str:
+    """``?format=`` when given; else protobuf only if Accept prefers it to JSON.
+
+    Why JSON otherwise, never a 406: a browser following the link sends
+    ``text/html, ..., */*`` and should get the file it always got.
+    """
+    asked: str | None = query_args().get("format")
+    if asked is not None:
+        return asked
+    best = request.accept_mimetypes.best_match([otlp_proto.JSON, otlp_proto.PROTOBUF], default=otlp_proto.JSON)
+    return "protobuf" if best == otlp_proto.PROTOBUF else "json"
+
+
+@bp.get("/job/<path:job_id>/har")
+@operation("The job's request attempts as an HTTP Archive (HAR 1.2, for browser dev tools and HAR tools)",
+           download="Har", responses=_JOB_ERRORS)
+def job_har(job_id: str) -> Any:
+    """One HAR entry per attempt, redacted as the job file is (``collector.har``); 422 if damaged."""
+    path = _job_path(job_id)
+    try:
+        archive = har.from_job(_load(path))
+    except har.HarError as exc:
+        abort(422, f"job file {path.name} is damaged: {exc}")
     return Response(
-        json.dumps({"resourceSpans": spans}, separators=(",", ":")),
+        json.dumps(archive, separators=(",", ":")),
         mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="job_{job_id}_trace.json"'},
+        headers={"Content-Disposition": f'attachment; filename="job_{job_id}.har"'},
     )
 
 

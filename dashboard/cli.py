@@ -32,7 +32,9 @@ from ..collector import config, health, jobfile, progress, rerun, retention, sta
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
-from .cli_options import DIR_OPTION, debug_folder, existing_folder
+from .cli_export import export
+from .cli_har import har
+from .cli_options import DIR_OPTION, debug_folder, existing_folder, job_file
 from .cli_run import demo, jellyfin_sim, run_job_command
 
 
@@ -110,25 +112,6 @@ def status(directory: Path | None, as_json: bool) -> None:
 
 
 # -- job files -----------------------------------------------------------------
-def _job_file(job: str, directory: Path | None) -> Path:
-    """The file ``job`` names: a path (it has a path separator or ends in .json), else the job's newest file."""
-    if "/" in job or os.sep in job or (os.altsep and os.altsep in job) or job.endswith(".json"):
-        path = Path(job)
-        if not path.exists():
-            raise click.ClickException(f"no such file: {job}")
-        if not path.is_file():
-            raise click.ClickException(f"{job} is not a file")
-        return path
-    folder = existing_folder(directory)
-    try:
-        found = jobfile.newest_for(folder, job)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    if found is None:
-        raise click.ClickException(f"no job file for job {job!r} in {folder}")
-    return found
-
-
 def _rerun_ids(path: Path, head: dict[str, Any]) -> list[str]:
     """The failed ids, then the unfinished ones (read from the whole file only when the head counts some)."""
     requests: Any = ()
@@ -159,7 +142,7 @@ def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, w
         raise click.UsageError("--json and --failed-ids print different things; give one")
     if with_unfinished and not failed_ids:
         raise click.UsageError("--with-unfinished goes with --failed-ids")
-    path = _job_file(job, directory)
+    path = job_file(job, directory)
     try:
         data = jobfile.load_head(path)
     except jobfile.JobFileError as exc:
@@ -220,6 +203,8 @@ def serve(host: str, port: int, directory: Path | None) -> None:
 
 for _command in (run_job_command, demo, jellyfin_sim):
     main.add_command(_command)
+main.add_command(har)
+main.add_command(export)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

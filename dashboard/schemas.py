@@ -117,6 +117,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                                  "failed_item_ids holds one id per failed item (as many as summary.items_failed); "
                                  "unfinished_item_ids the items that made requests but never ended."},
     "OtlpTrace": _obj(("resourceSpans",), resourceSpans={"type": "array", "items": {"type": "object"}}),
+    "Har": {**_obj(("log",), log=_obj(
+        ("version", "creator", "entries"), True, version={"type": "string", "const": "1.2"},
+        creator=_obj(("name", "version"), True, name=_STR, version=_STR),
+        pages={"type": "array", "items": {"type": "object"}}, entries={"type": "array", "items": {"type": "object"}})),
+        "description": "An HTTP Archive (HAR 1.2; collector/har.py): one entry per request attempt, redacted."},
     "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
     "TestItemRequest": {

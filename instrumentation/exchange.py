@@ -24,6 +24,17 @@ What the attempt covers:
   attempt. The attempt ends when the response is closed (httpx closes it
   once the body is read), or when its job ends, whichever comes first.
 
+The span follows the stable HTTP client semantic conventions: it is named
+``{method} {url.template}`` for a known Jellyfin route (``GET
+/Items/{itemId}/Images/Primary``; just ``{method}`` otherwise) and carries
+``http.request.method``, ``url.full`` (redacted), ``url.template``,
+``server.address``, ``server.port``, ``user_agent.original``,
+``http.response.status_code``, ``network.protocol.version``,
+``http.response.body.size`` (bytes received, as sent: before any content
+decoding) and ``error.type``. Status ERROR for an answer >= 400 (no
+description, as the conventions say) or an exception, whose description
+names it and the phase it broke in ("ReadTimeout while reading the body").
+
 Nothing here may break the request: callers wrap every call in ``try``.
 """
 
@@ -40,6 +51,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..collector import attributes as A, bodytext
 from ..collector.jsontext import compact
 from ..collector.redact import redact_headers, redact_text, redact_url
+from ..collector.routes import url_template
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
@@ -49,6 +61,12 @@ from .jobstate import JobState, current_item
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
 _LOGIN_PATH = "/users/authenticatebyname"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_USER_AGENT = frozenset({b"user-agent"})
+#: The status description of an exception, by the phase it broke in (``error_phase``).
+_WHILE = {"pool": "while waiting for a pooled connection", "connect": "while connecting",
+          "send": "while sending the request", "headers": "while waiting for the answer",
+          "body": "while reading the body", "aborted": "(the job ended the request)"}
 
 
 def _phase(exc: BaseException, stamps: list[float]) -> str:
@@ -68,7 +86,7 @@ class Attempt:
 
     __slots__ = ("job", "context", "parent", "attrs", "extras", "timings", "start", "start_ns", "status",
                  "events", "headers_at", "last_byte", "body_bytes", "capture", "response", "body_done",
-                 "failed_in", "transport")
+                 "failed_in", "transport", "name")
 
     def __init__(self, job: JobState, request: httpx.Request, timings_cls: type[Timings],
                  transport: Any = None) -> None:
@@ -85,7 +103,18 @@ class Attempt:
         scope.attempts[key] = sent_before + 1
         self.parent = parent = trace.get_current_span().get_span_context()
         self.context = job.lean.context(parent)
-        self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url}
+        target = request.url
+        template = url_template(target.path)
+        self.name = f"{method} {template}" if template is not None else method
+        self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url, A.SERVER_ADDRESS: target.host}
+        port = target.port or _DEFAULT_PORTS.get(target.scheme)  # httpx leaves a scheme's default port out
+        if port is not None:
+            self.attrs[A.SERVER_PORT] = port
+        if template is not None:
+            self.attrs[A.URL_TEMPLATE] = template
+        agent = header_values(request.headers, _USER_AGENT).get(b"user-agent")
+        if agent is not None:
+            self.attrs[A.USER_AGENT] = redact_text(agent.decode("latin-1"), job.secrets.values())
         if sent_before:
             self.attrs[A.RESEND_COUNT] = sent_before  # semantic conventions: only on resends
         # The item id rides in the record (its parent, the item span, names it too): one attribute less to encode.
@@ -131,7 +160,7 @@ class Attempt:
         event, message = exception_event(exc, time.time_ns(), self.job.secrets.values())
         self.events.append(event)
         name = type(exc).__name__
-        self.status = Status(StatusCode.ERROR, f"{name} while reading the body" if phase == "body" else message[:500])
+        self.status = Status(StatusCode.ERROR, f"{name} {_WHILE.get(phase, 'while waiting for the answer')}")
         self.attrs[A.ERROR_TYPE] = name
         self.extras["error_phase"] = self.failed_in = phase
 
@@ -150,7 +179,8 @@ class Attempt:
             extras["server"] = server.decode("latin-1")
         version = response.extensions.get("http_version")
         if version is not None:
-            extras["http_version"] = version.decode() if isinstance(version, bytes) else version
+            extras["http_version"] = text = version.decode() if isinstance(version, bytes) else version
+            self.attrs[A.PROTOCOL_VERSION] = text[5:] if text.startswith("HTTP/") else text
         connection = wanted.get(b"connection")
         if connection is not None and connection.lower() == b"close":
             extras["conn_close"] = True
@@ -194,7 +224,7 @@ class Attempt:
             return
         end = time.perf_counter()
         extras = self.extras
-        extras["body_bytes"] = self.body_bytes
+        extras["body_bytes"] = self.attrs[A.BODY_SIZE] = self.body_bytes
         if self.last_byte:
             extras["body_ms"] = ms(self.last_byte - self.headers_at)
         if not self.body_done and self.failed_in is None:
@@ -242,5 +272,5 @@ class Attempt:
         attrs[A.RECORD] = compact(extras)
         end_ns = self.start_ns + int((end - self.start) * 1e9)
         self.job.deliver(self.job.lean.build(
-            attrs[A.HTTP_METHOD_NEW], self.context, self.parent, attrs, kind=SpanKind.CLIENT,
+            self.name, self.context, self.parent, attrs, kind=SpanKind.CLIENT,
             start_ns=self.start_ns, end_ns=end_ns, status=self.status, events=self.events))

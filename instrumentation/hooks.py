@@ -7,6 +7,14 @@ stock instrumentation makes one CLIENT span per HTTP attempt with method,
 URL and status. These hooks add, on recorded spans only:
 
 - the URL with ``ApiKey``/``api_key`` redacted (the stock redaction misses them),
+- the stable HTTP client convention attributes the stock span leaves out in
+  its default (old) convention mode, as ``exchange`` writes them on ours:
+  ``http.request.method``, ``url.full``, ``url.template``, ``server.address``,
+  ``server.port``, ``user_agent.original``, ``http.response.status_code``,
+  ``network.protocol.version``, ``http.response.body.size`` (from
+  ``Content-Length``: the stock span ends before the body is read) and
+  ``error.type`` for an answer >= 400; and the name ``{method} {url.template}``
+  for a known Jellyfin route,
 - redacted request and response headers, the ``Server`` header, HTTP version,
 - new vs reused connection and connect / TLS / time-to-first-byte timings,
   from httpcore's ``trace`` extension,
@@ -26,11 +34,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from opentelemetry.instrumentation.httpx import RequestInfo, ResponseInfo
 from opentelemetry.trace import Span
 
 from ..collector import attributes as A
-from ..collector.redact import redact_headers, redact_url
+from ..collector.redact import redact_headers, redact_text, redact_url
+from ..collector.routes import url_template
+from ..collector.secrets import current_book
 from .body import peek_error_body, peek_error_body_async
 
 logger = logging.getLogger(__name__)
@@ -101,12 +112,35 @@ class AsyncConnectionTrace(ConnectionTrace):
         return await self.chained(name, info) if self.chained is not None else None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _conventions(span: Span, request: RequestInfo, url: str) -> None:
+    """The stable HTTP client attributes and span name (see the module doc)."""
+    target = request.url if isinstance(request.url, httpx.URL) else httpx.URL(url)
+    method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
+    span.set_attribute(A.HTTP_METHOD_NEW, method)
+    span.set_attribute(A.SERVER_ADDRESS, target.host)
+    port = target.port or _DEFAULT_PORTS.get(target.scheme)
+    if port is not None:
+        span.set_attribute(A.SERVER_PORT, port)
+    template = url_template(target.path)
+    if template is not None:
+        span.set_attribute(A.URL_TEMPLATE, template)
+        span.update_name(f"{method} {template}")
+    agent = request.headers.get("user-agent") if request.headers is not None else None
+    if agent:
+        span.set_attribute(A.USER_AGENT, redact_text(agent, current_book().values()))
+
+
 def _annotate_request(span: Span, request: RequestInfo, trace_cls: type[ConnectionTrace]) -> None:
     url = redact_url(str(request.url))
     attrs = getattr(span, "attributes", None) or {}
     for key in (A.HTTP_URL_OLD, A.HTTP_URL_NEW):
         if key in attrs:
             span.set_attribute(key, url)
+    span.set_attribute(A.HTTP_URL_NEW, url)
+    _conventions(span, request, url)
     if request.headers is not None:
         span.set_attribute(A.REQUEST_HEADERS, json.dumps(redact_headers(request.headers.multi_items())))
     if request.extensions is not None:
@@ -115,14 +149,22 @@ def _annotate_request(span: Span, request: RequestInfo, trace_cls: type[Connecti
 
 def _annotate_response(span: Span, response: ResponseInfo) -> None:
     headers = response.headers
+    span.set_attribute(A.HTTP_STATUS_NEW, response.status_code)
+    if response.status_code >= 400:
+        span.set_attribute(A.ERROR_TYPE, str(response.status_code))
     if headers is not None:
+        length = headers.get("content-length")
+        if length is not None and length.isdigit():
+            span.set_attribute(A.BODY_SIZE, int(length))
         span.set_attribute(A.RESPONSE_HEADERS, json.dumps(redact_headers(headers.multi_items())))
         server = headers.get("server")
         if server:
             span.set_attribute(A.SERVER_HEADER, server)
     version = (response.extensions or {}).get("http_version")
     if version:
-        span.set_attribute(A.HTTP_VERSION, version.decode() if isinstance(version, bytes) else str(version))
+        text = version.decode() if isinstance(version, bytes) else str(version)
+        span.set_attribute(A.HTTP_VERSION, text)
+        span.set_attribute(A.PROTOCOL_VERSION, text[5:] if text.startswith("HTTP/") else text)
 
 
 @_guard

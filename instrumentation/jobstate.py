@@ -89,6 +89,7 @@ class JobState:
     secrets: SecretBook = field(default_factory=current_book)
     sessions_created: int = 0
     items_started: int = 0
+    items_failed: int = 0
     outside_at_start: int = 0
     probe: Any = None  # a ServerProbe once the first request named the server
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -113,6 +114,10 @@ class JobState:
     def item_started(self) -> None:
         with self.lock:
             self.items_started += 1
+
+    def item_failed(self) -> None:
+        with self.lock:
+            self.items_failed += 1
 
     def finish_open_attempts(self) -> None:
         """End every attempt whose body the job never closed (it ends with the job)."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased
 
@@ -29,6 +29,9 @@ from ..collector.switch import DebugSwitch
 from ..collector.writer_env import env_max_spans, env_secrets, writer_from_env
 from .lean import LeanSpans
 from .. import __version__
+
+#: ``service.name`` when the environment names none (the same default as ``otel-config.yaml``).
+DEFAULT_SERVICE_NAME = "batch-worker"
 
 
 @dataclass
@@ -85,6 +88,15 @@ def _folder(directory: Path | str | None, switch: DebugSwitch | RemoteSwitch) ->
     return switch.directory if isinstance(switch, DebugSwitch) else config.debug_dir()
 
 
+def worker_resource() -> Resource:
+    """The SDK's resource (detectors, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``, which wins),
+    named ``batch-worker`` when neither variable names the service (not ``unknown_service:python3``)."""
+    resource = Resource.create()
+    if not OTELResourceDetector().detect().attributes.get(SERVICE_NAME):
+        resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
+    return resource
+
+
 def build(
     directory: Path | str | None = None,
     *,
@@ -96,7 +108,7 @@ def build(
     switch = switch or make_switch(directory)
     root = DebugSampler(switch)
     secrets: list[str] = []
-    provider = TracerProvider(sampler=ParentBased(root=root), resource=Resource.create())
+    provider = TracerProvider(sampler=ParentBased(root=root), resource=worker_resource())
     writer = writer_from_env(
         _folder(directory, switch),
         secrets=lambda: [*env_secrets(), *secrets],

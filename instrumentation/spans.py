@@ -19,9 +19,13 @@ group the job's spans by trace id. The current job and item live in
 submit work with ``contextvars.copy_context().run``. When debug is off the
 spans are non-recording and these managers do almost nothing.
 
-The job span records the job's life: items declared (``items_total``) and
-started, and the exception that ended it, if any (type and redacted
-message), so the file never calls a crashed job clean.
+The job span records the job's life: items declared (``items_total``),
+started and failed, and the exception that ended it, if any (type and
+redacted message), so the file never calls a crashed job clean. Its status
+is ERROR when the job raised (described by the redacted exception) or when
+any item failed ("3 of 10 items failed"), so trace viewers list such a job
+as failed. An item span is named after its item (``poster item 0a1b...``)
+and carries its id and outcome (``batch_debug.item.id``, ``.outcome``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from .jobstate import OUTSIDE, ItemState, JobState, current_capture, current_ite
 from .lean import LeanSpans, exception_event
 
 TRACER_NAME = A.SCOPE_NAME
+#: Longest item id an item span's name quotes (the full id is in its ``batch_debug.item.id``).
+_NAME_ID_CHARS = 64
 _DETACHED = LeanSpans.detached()
 
 
@@ -147,6 +153,12 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
                     span.set_attribute(A.JOB_ERROR_MESSAGE, message[:2000])
                 span.set_attribute(A.JOB_SESSIONS_CREATED, state.sessions_created)
                 span.set_attribute(A.JOB_ITEMS_STARTED, state.items_started)
+                failed = state.items_failed
+                if failed:
+                    span.set_attribute(A.JOB_ITEMS_FAILED, failed)
+                    if exc is None:  # a job that raised keeps its exception as the description
+                        span.set_status(Status(StatusCode.ERROR,
+                                               f"{failed} of {state.items_started} items failed"))
                 outside = OUTSIDE.value - state.outside_at_start
                 if outside:
                     span.set_attribute(A.JOB_OUTSIDE_REQUESTS, outside)
@@ -159,6 +171,10 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
                 self._job_token = None
             self._detach()
             span.end()
+
+
+def _bounded(item_id: str) -> str:
+    return item_id if len(item_id) <= _NAME_ID_CHARS else item_id[: _NAME_ID_CHARS - 3] + "..."
 
 
 class item_span:  # noqa: N801
@@ -213,8 +229,12 @@ class item_span:  # noqa: N801
             attrs: dict[str, Any] = {A.ITEM_ID: self.item_id, A.ITEM_OUTCOME: outcome}
             if state.error:
                 attrs[A.ITEM_ERROR] = state.error
-            status = Status(StatusCode.ERROR, state.error or "failed") if outcome == "failed" else Status()
-            job.deliver(job.lean.build("poster item", state.context, self._parent, attrs, kind=SpanKind.INTERNAL,
+            status = Status()
+            if outcome == "failed":
+                status = Status(StatusCode.ERROR, state.error or "failed")
+                job.item_failed()
+            name = f"poster item {_bounded(self.item_id)}"
+            job.deliver(job.lean.build(name, state.context, self._parent, attrs, kind=SpanKind.INTERNAL,
                                        start_ns=self._start, end_ns=end, status=status, events=events))
         finally:
             if self._token is not None:

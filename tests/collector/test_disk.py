@@ -70,8 +70,13 @@ def test_full_disk_never_fails_the_job_and_is_logged_once(tiny_disk: Path, make_
         pipeline.flush(10)
     assert [r.succeeded for r in results] == [60, 60, 60, 60]
     assert any(r.job_file is None for r in results)
-    assert len(_errors_logged(caplog)) == 1
-    assert health.read_reports(folder)[0]["errors"] >= 1
+    # Once per streak: an error opens a streak, "works again" closes it, and nothing repeats in between
+    # (how many streaks there are depends on which writes happen to fit the 256 KB disk).
+    streaks = [r.levelno for r in caplog.records if r.name == "batch_debug.collector.health"]
+    assert streaks and streaks[0] == logging.ERROR
+    assert all(a != b for a, b in zip(streaks, streaks[1:])), streaks
+    assert len(_errors_logged(caplog)) == streaks.count(logging.ERROR)
+    assert health.read_reports(folder)[0]["errors"] >= streaks.count(logging.ERROR)
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 
