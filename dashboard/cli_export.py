@@ -78,9 +78,11 @@ def _load(path: Path) -> tuple[str, list]:
               help="An HTTP header for every request (repeatable), e.g. an API key for a hosted backend.")
 @click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=10.0, show_default=True,
               help="Seconds per batch, retries included.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=BATCH_SIZE, show_default=True,
+              help="Spans per request: lower it for a receiver with a small request size limit.")
 @DIR_OPTION
 def export(job: str, endpoint: str, protocol: str, header_pairs: tuple[str, ...], timeout: float,
-           directory: Path | None) -> None:
+           batch_size: int, directory: Path | None) -> None:
     """Send a recorded job's spans to an OTLP/HTTP receiver (Jaeger, an OpenTelemetry Collector, a
     backend), trace and span ids and timestamps as recorded."""
     headers = parse_headers(header_pairs)
@@ -96,7 +98,7 @@ def export(job: str, endpoint: str, protocol: str, header_pairs: tuple[str, ...]
     with OtlpSender(url, protocol, headers, timeout) as sender, click.progressbar(
             length=len(spans), label="spans", file=sys.stderr, show_pos=True,
             hidden=not sys.stderr.isatty()) as bar:
-        for batch in batches(spans, BATCH_SIZE):
+        for batch in batches(spans, batch_size):
             try:
                 sender.send(batch)
             except SendError as exc:
