@@ -28,7 +28,7 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import atomic
 from .atomic import TEMP_SUFFIX as TEMP_SUFFIX  # the names retention looks for
@@ -178,6 +178,23 @@ STREAM_MARKER = b',"requests":['
 _HEAD_CHUNK = 1 << 20
 
 
+def scan_head(handle: BinaryIO) -> Any:
+    """The head of the open job file ``handle``, parsed: the document up to the
+    streamed part (``STREAM_MARKER``), closed with ``}``. ``None`` when the file
+    has no marker; ``ValueError`` when the head does not parse (another layout:
+    the whole file decides). Reads from the current offset, in 1 MiB chunks."""
+    buffer = b""
+    while True:
+        chunk = handle.read(_HEAD_CHUNK)
+        if not chunk:
+            return None
+        scan_from = max(0, len(buffer) - len(STREAM_MARKER))
+        buffer += chunk
+        at = buffer.find(STREAM_MARKER, scan_from)
+        if at != -1:
+            return json.loads(buffer[:at] + b"}")
+
+
 def load_head(path: Path) -> dict[str, Any]:
     """A job file's head (everything but ``requests`` and ``resourceSpans``), fast.
 
@@ -187,19 +204,9 @@ def load_head(path: Path) -> dict[str, Any]:
     """
     try:
         with open_for_reading(path) as handle:
-            buffer = b""
-            while True:
-                chunk = handle.read(_HEAD_CHUNK)
-                if not chunk:
-                    break
-                scan_from = max(0, len(buffer) - len(STREAM_MARKER))
-                buffer += chunk
-                at = buffer.find(STREAM_MARKER, scan_from)
-                if at != -1:
-                    data = json.loads(buffer[:at] + b"}")
-                    if isinstance(data, dict) and "summary" in data:
-                        return data
-                    break
+            data = scan_head(handle)
+            if isinstance(data, dict) and "summary" in data:
+                return data
     except OSError as exc:
         raise _read_error(path, exc) from exc
     except ValueError:

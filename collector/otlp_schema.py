@@ -5,7 +5,8 @@ parsing, and ``dashboard/otlp.py`` publishes it in the OpenAPI document, so
 what the document promises and what the receiver accepts are one thing.
 It follows the OTLP/JSON encoding: lowerCamelCase names, hex trace and span
 ids, enums as integers, 64-bit integers as decimal strings (or numbers).
-Unknown fields are allowed and ignored, as the specification requires. One
+Unknown fields are allowed and ignored, as the specification requires (except
+names in brackets, protobuf's extension syntax). One
 restriction: attribute values nest one level (an array or key-value list of
 plain values), which covers every attribute an OpenTelemetry SDK can set.
 """
@@ -24,8 +25,13 @@ _SPAN_ID = {"type": "string", "pattern": "^[0-9a-fA-F]{16}$", "description": "8 
 _BASE64 = {"type": "string", "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"}
 
 
+#: Unknown field names are ignored, but not ``[name]``: protobuf's JSON parser reads that as an extension
+#: and refuses it even when told to ignore unknown fields, so the schema refuses it first.
+_NO_EXTENSION_NAMES = {"not": {"pattern": "^\\["}}
+
+
 def _obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props}
+    schema: dict[str, Any] = {"type": "object", "properties": props, "propertyNames": _NO_EXTENSION_NAMES}
     if required:
         schema["required"] = list(required)
     return schema

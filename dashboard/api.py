@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
 from .auth import token_required
 from .jsonbody import json_body
-from .schemas import HTTP_URL_PATTERN
 from .openapi import ATTRIBUTE, build_document, operation, query_param
 from .queryargs import query_args
 
@@ -63,14 +61,6 @@ def _switch() -> DebugSwitch:
 def _directory() -> Path:
     return Path(current_app.config["DEBUG_DIR"])
 
-
-
-_HTTP_URL = re.compile(HTTP_URL_PATTERN)
-
-
-def is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a plain host name or address: the servers /test-item may call."""
-    return bool(_HTTP_URL.match(value))
 
 
 @bp.before_request
@@ -153,7 +143,8 @@ def status() -> Any:
 
 @bp.get("/jobs")
 @operation("Job files, newest first, with headline figures", responses={200: "JobList", 400: "Error"}, params=[
-    query_param("page", "Page number, from 1", {"type": "integer", "minimum": 1, "default": 1}),
+    query_param("page", "Page number, from 1", {"type": "integer", "minimum": 1, "maximum": 10**12 - 1,
+                                                "default": 1}),
     query_param("per_page", "Jobs per page", {"type": "integer", "minimum": 1,
                                               "maximum": joblist.MAX_PER_PAGE, "default": 20}),
 ])

@@ -31,10 +31,10 @@ from typing import Any
 
 from flask import Response, send_file
 
-from ..collector.jobfile import STREAM_MARKER, JobFileError
+from ..collector import jobfile
+from ..collector.jobfile import JobFileError
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_CHUNK = 1 << 20
 _TAIL = 64
 
 
@@ -96,19 +96,12 @@ def check_job_document(job: OpenJobFile) -> None:
 
 def _head(file: io.FileIO) -> Any:
     """The document without its streamed part, parsed; the whole file when the head alone does not parse."""
-    buffer = b""
-    while True:
-        chunk = file.read(_CHUNK)
-        if not chunk:
-            break
-        scan_from = max(0, len(buffer) - len(STREAM_MARKER))
-        buffer += chunk
-        at = buffer.find(STREAM_MARKER, scan_from)
-        if at != -1:
-            try:
-                return json.loads(buffer[:at] + b"}")
-            except ValueError:
-                break  # another layout: the whole file decides
+    try:
+        head = jobfile.scan_head(file)
+        if head is not None:
+            return head
+    except ValueError:
+        pass  # another layout: the whole file decides
     file.seek(0)
     return json.loads(file.readall())
 
