@@ -6,8 +6,11 @@ so ``from conftest import ...`` breaks as soon as a subfolder has its own.
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 API_KEY = "k3y-0f-the-test-server-5ecret"
@@ -23,6 +26,45 @@ def scan_for_secret(folder: Path, secret: str = API_KEY) -> list[str]:
         if path.is_file() and secret.encode() in path.read_bytes():
             hits.append(str(path))
     return hits
+
+
+#: What a :class:`LoopbackServer` answers: status, headers, body.
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class LoopbackServer:
+    """A plain HTTP server on 127.0.0.1 for servers the simulator cannot be (odd, hostile, internal).
+
+    ``answer(request)`` gives (status, headers, body) for every GET and HEAD (a HEAD gets no body;
+    Content-Length is added); ``url``; ``close()``.
+    """
+
+    def __init__(self, answer: Callable[[http.server.BaseHTTPRequestHandler], Answer]) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+                status, headers, body = answer(self)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(body)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        # A short poll: shutdown() waits up to one poll interval for the loop to notice.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def stop_process(process: subprocess.Popen) -> None:

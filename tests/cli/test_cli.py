@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from batch_debug.collector import jobfile
-from support import API_KEY, scan_for_secret, stop_process
+from support import API_KEY, LoopbackServer, scan_for_secret, stop_process
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -159,35 +157,13 @@ def test_cleanup_reports_what_it_freed(tmp_path: Path) -> None:
     assert out.stdout.strip() == "deleted 1 job file(s), freed 50 bytes"
 
 
-class _AnyPathServer:
+class _AnyPathServer(LoopbackServer):
     """A server that answers 200 with poster bytes to any path (a compromised or odd Jellyfin)."""
 
     POSTER = b"\x89PNG\r\n\x1a\n" + b"poster" * 100
 
     def __init__(self) -> None:
-        poster = self.POSTER
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-                body = b"{}" if "/Images/" not in self.path else poster
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command == "GET":
-                    self.wfile.write(body)
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(lambda request: (200, {}, b"{}" if "/Images/" not in request.path else self.POSTER))
 
 
 def test_run_job_saves_posters_only_inside_the_output_dir(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 
 import pytest
 
@@ -15,7 +14,7 @@ from batch_debug.collector import jobfile
 from batch_debug.collector.bodytext import gist
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from diagnosis_records import KESTREL, NGINX, Job, attempt, run
-from support import API_KEY, NO_WAIT as FAST
+from support import API_KEY, Answer, LoopbackServer, NO_WAIT as FAST
 
 IO_ERROR = ("System.IO.IOException: Input/output error reading "
             "'/config/metadata/library/{p}/{i}/poster.jpg'")
@@ -146,40 +145,16 @@ def test_a_mixed_profile_job_quotes_jellyfins_io_error_for_its_broken_items(debu
     assert any(expected[0] in line or expected[1] in line for line in summary["recommendations"])
 
 
-class _EchoingServer:
-    """A server whose every answer is a 500 that echoes the request's headers in its body (as debug pages do)."""
-
-    def __init__(self) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-                sent = re.search(r'(?:Token="|[?&](?:api_key|ApiKey)=)([^"&]+)',
-                                 f"{self.headers.get('Authorization')} {self.path}")
-                detail = f"Bad request from key {sent.group(1) if sent else None}: see {dict(self.headers)}"
-                body = json.dumps({"title": "Server error", "detail": detail}).encode()
-                self.send_response(500)
-                self.send_header("Content-Type", "application/problem+json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def _echo_the_key(request: http.server.BaseHTTPRequestHandler) -> Answer:
+    """Every answer a 500 that echoes the request's headers in its body (as debug pages do)."""
+    sent = re.search(r'(?:Token="|[?&](?:api_key|ApiKey)=)([^"&]+)', f"{request.headers.get('Authorization')} {request.path}")
+    detail = f"Bad request from key {sent.group(1) if sent else None}: see {dict(request.headers)}"
+    return 500, {"Content-Type": "application/problem+json"}, json.dumps({"title": "Server error", "detail": detail}).encode()
 
 
 @pytest.mark.parametrize("auth", ["header", "query"])
 def test_words_that_echo_the_key_are_quoted_redacted(debug_pipeline, auth) -> None:
-    server = _EchoingServer()
+    server = LoopbackServer(_echo_the_key)
     try:
         run_job(WorkerConfig(server=server.url, api_key=API_KEY, auth=auth, max_attempts=2, **FAST),
                 ["0123456789abcdef0123456789abcdef"], f"said-secret-{auth}")

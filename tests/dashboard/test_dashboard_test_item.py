@@ -13,7 +13,7 @@ from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.shapes import Shapes
 from dashboard_helpers import API, SIM_KEY
-from support import API_KEY
+from support import API_KEY, Answer, LoopbackServer
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 TOKEN = "test-item-t0ken"
@@ -242,34 +242,17 @@ def test_runs_past_the_concurrency_cap_are_429(make_app, make_sim) -> None:
     assert _run(app, {"item_id": UNKNOWN_ID}).status_code == 200  # the slot came back
 
 
-class _InternalService:
+class _InternalService(LoopbackServer):
     """A service on loopback that only insiders should reach: it records what it is sent."""
 
     def __init__(self) -> None:
-        seen = self.seen = []
+        self.seen: list[dict[str, str]] = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
-                seen.append(dict(self.headers.items()) | {"path": self.path})
-                body = b"internal admin console: db password hunter2"
-                self.send_response(500)
-                self.send_header("Server", "internal-svc/1.0")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def answer(request: http.server.BaseHTTPRequestHandler) -> Answer:
+            self.seen.append(dict(request.headers.items()) | {"path": request.path})
+            return 500, {"Server": "internal-svc/1.0"}, b"internal admin console: db password hunter2"
 
-            do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(answer)
 
 
 @pytest.fixture
