@@ -4,8 +4,8 @@ Every use of an upstream name that is not public API goes through a function
 here, so an upgrade has one module to read and ``tests/test_upstream_contracts.py``
 (one test per private attribute, against the installed packages) to run.
 The versions each was checked against are the ``==`` pins in
-``pyproject.toml``: opentelemetry-sdk 1.45.2, opentelemetry-instrumentation(-httpx)
-0.66b2, httpx 0.28.1, httpcore 1.0.9, wrapt 2.5.2.
+``pyproject.toml``: opentelemetry-sdk 1.45.1, opentelemetry-instrumentation(-httpx)
+0.66b1, httpx 0.28.1, httpcore 1.0.9, wrapt 2.5.2.
 
 If a private attribute is gone, each function either raises
 :class:`UpstreamChanged` (a sentence naming the attribute and the installed
@@ -60,7 +60,7 @@ def _changed(attribute: str, distribution: str, checked: str, consequence: str) 
 def span_processor_of(provider: TracerProvider) -> SpanProcessor:
     """The provider's fan-out to all its span processors: ``TracerProvider._active_span_processor``.
 
-    Checked against opentelemetry-sdk 1.45.2. The fan-out also reaches
+    Checked against opentelemetry-sdk 1.45.1. The fan-out also reaches
     processors added after this call (an OTLP exporter, a test's in-memory
     one), which a list of processors taken now would not. There is no public
     way to reach it; when it is gone this raises :class:`UpstreamChanged` (at
@@ -69,7 +69,7 @@ def span_processor_of(provider: TracerProvider) -> SpanProcessor:
     """
     processor = getattr(provider, "_active_span_processor", None)
     if processor is None or not callable(getattr(processor, "on_end", None)):
-        raise _changed("TracerProvider._active_span_processor", "opentelemetry-sdk", "1.45.2",
+        raise _changed("TracerProvider._active_span_processor", "opentelemetry-sdk", "1.45.1",
                        "batch-debug could not hand its request spans to the provider's span processors")
     return processor
 
@@ -78,7 +78,7 @@ def root_sampler(sampler: Sampler | None) -> Sampler | None:
     """The sampler deciding for root spans: ``ParentBased._root``, or ``sampler`` itself when it is not
     a ``ParentBased``.
 
-    Checked against opentelemetry-sdk 1.45.2. When a ``ParentBased`` has no
+    Checked against opentelemetry-sdk 1.45.1. When a ``ParentBased`` has no
     ``_root`` this raises :class:`UpstreamChanged` rather than take the
     ``ParentBased`` for the root (which would make ``attach`` quietly skip a
     provider that does use our sampler).
@@ -87,7 +87,7 @@ def root_sampler(sampler: Sampler | None) -> Sampler | None:
         return sampler
     root = getattr(sampler, "_root", None)
     if not isinstance(root, Sampler):
-        raise _changed("ParentBased._root", "opentelemetry-sdk", "1.45.2",
+        raise _changed("ParentBased._root", "opentelemetry-sdk", "1.45.1",
                        "batch-debug cannot tell whether a configured provider uses its sampler")
     return root
 
@@ -119,7 +119,7 @@ def _suppressed_by_public_api() -> bool:
 #: OpenTelemetry's suppress-instrumentation context (plain or HTTP) is on. Reads the private keys
 #: ``_SUPPRESS_HTTP_INSTRUMENTATION_KEY``, ``_SUPPRESS_INSTRUMENTATION_KEY`` and
 #: ``_SUPPRESS_INSTRUMENTATION_KEY_PLAIN`` of ``opentelemetry.instrumentation.utils`` (checked against
-#: opentelemetry-instrumentation 0.66b2) in one read of the context; when they are gone, the public
+#: opentelemetry-instrumentation 0.66b1) in one read of the context; when they are gone, the public
 #: ``not is_http_instrumentation_enabled()``, the same answer a little slower.
 instrumentation_suppressed: Callable[[], bool] = (
     _suppressed_by_keys if SUPPRESSION_KEYS_FOUND else _suppressed_by_public_api)
@@ -130,7 +130,7 @@ instrumentation_suppressed: Callable[[], bool] = (
 def uninstrumented(cls: type, name: str) -> Callable[..., Any]:
     """``cls.name`` without the instrumentation's wrapper: the method the gate calls when debug is off.
 
-    opentelemetry-instrumentation-httpx (checked against 0.66b2, wrapt
+    opentelemetry-instrumentation-httpx (checked against 0.66b1, wrapt
     2.5.2) replaces ``HTTPTransport.handle_request`` and
     ``AsyncHTTPTransport.handle_async_request`` in the class with a wrapt
     ``FunctionWrapper`` whose ``__wrapped__`` is the method it replaced:
@@ -145,7 +145,7 @@ def uninstrumented(cls: type, name: str) -> Callable[..., Any]:
         return current.__wrapped__
     if HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
         raise _changed(f"the wrapt wrapper (__wrapped__) on {cls.__name__}.{name}",
-                       "opentelemetry-instrumentation-httpx", "0.66b2 with wrapt 2.5.2",
+                       "opentelemetry-instrumentation-httpx", "0.66b1 with wrapt 2.5.2",
                        f"batch-debug cannot find the uninstrumented {cls.__name__}.{name}, found {current!r}")
     return getattr(cls, name)
 
