@@ -22,6 +22,10 @@ JOB_OUTSIDE_REQUESTS = "batch_debug.job.requests_outside_jobs"
 ITEM_ID = "batch_debug.item.id"
 ITEM_OUTCOME = "batch_debug.item.outcome"  # "succeeded" | "failed"
 ITEM_ERROR = "batch_debug.item.error"
+#: Prefix of the attributes a job gives an item (``item_span.set_attribute``), one per key.
+ITEM_ATTR_PREFIX = "batch_debug.item.attr."
+#: The thread (or asyncio task) that ran the item: semantic conventions' ``thread.name``.
+THREAD_NAME = "thread.name"
 #: Items whose outcome was "failed", counted on the job span (which is then ERROR: "3 of 10 items failed").
 JOB_ITEMS_FAILED = "batch_debug.job.items_failed"
 

@@ -213,13 +213,21 @@ def item_record(span: ReadableSpan) -> dict[str, Any]:
     if outcome not in ("succeeded", "failed"):
         outcome = "failed" if span.status.status_code == StatusCode.ERROR else "succeeded"
     start, end = span.start_time or 0, span.end_time or 0
-    return {
+    record = {
         "item_id": str(attrs.get(A.ITEM_ID)),
         "outcome": outcome,
         "error": attrs.get(A.ITEM_ERROR),
         "duration_ms": round((end - start) / 1e6, 3) if end else None,
         "started_ns": start,
     }
+    thread = attrs.get(A.THREAD_NAME)
+    if isinstance(thread, str):
+        record["thread"] = thread
+    given = {key[len(A.ITEM_ATTR_PREFIX):]: value for key, value in attrs.items()
+             if key.startswith(A.ITEM_ATTR_PREFIX) and isinstance(value, (str, bool, int, float))}
+    if given:
+        record["attributes"] = given
+    return record
 
 
 def job_records(

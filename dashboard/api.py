@@ -28,7 +28,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
 from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
-from ..collector import har
+from ..collector import correlate as correlation, har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
 from .auth import token_required
@@ -233,6 +233,20 @@ def _trace_format() -> str:
         return asked
     best = request.accept_mimetypes.best_match([otlp_proto.JSON, otlp_proto.PROTOBUF], default=otlp_proto.JSON)
     return "protobuf" if best == otlp_proto.PROTOBUF else "json"
+
+
+@bp.get("/job/<path:job_id>/correlate")
+@operation("What the job's failed attempts have in common: the dimension values that separate them from "
+           "successful ones (collector/correlate.py)", responses={200: "Correlation", **_JOB_ERRORS})
+def job_correlate(job_id: str) -> Any:
+    """Shares per dimension value among failures and successes, with the test's verdict; 422 if damaged."""
+    path = _job_path(job_id)
+    data = _load(path)
+    requests, items = data.get("requests"), data.get("items", [])
+    if not isinstance(requests, list) or not isinstance(items, list):
+        abort(422, f"job file {path.name} has no requests list")
+    records = [r for r in requests if isinstance(r, dict)]
+    return jsonify(correlation.correlate(records, [i for i in items if isinstance(i, dict)]).to_dict())
 
 
 @bp.get("/job/<path:job_id>/har")

@@ -29,6 +29,7 @@ from typing import Any
 import click
 
 from ..collector import config, health, jobfile, progress, rerun, retention, status_wire
+from ..collector import correlate as correlation
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
@@ -135,14 +136,23 @@ def _rerun_ids(path: Path, head: dict[str, Any]) -> list[str]:
 @click.option("--check", is_flag=True,
               help="Exit 0 only for a complete job in which no item failed, else 1 with the reasons on stderr; "
                    "prints nothing else unless --json or --failed-ids is given (for cron and CI).")
+@click.option("--correlate", is_flag=True,
+              help="Print what the failed attempts have in common instead of the summary: the route, method, "
+                   "connection, server, time... values that separate them from successful ones (with --json: "
+                   "as JSON).")
 def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, with_unfinished: bool,
-            check: bool) -> None:
+            check: bool, correlate: bool) -> None:
     """Print the summary of a job (its newest file) or of a job file (a path, or a name ending .json)."""
     if as_json and failed_ids:
         raise click.UsageError("--json and --failed-ids print different things; give one")
     if with_unfinished and not failed_ids:
         raise click.UsageError("--with-unfinished goes with --failed-ids")
+    if correlate and (failed_ids or check):
+        raise click.UsageError("--correlate prints the correlation; it does not go with --failed-ids or --check")
     path = job_file(job, directory)
+    if correlate:
+        _print_correlation(path, as_json)
+        return
     try:
         data = jobfile.load_head(path)
     except jobfile.JobFileError as exc:
@@ -163,6 +173,19 @@ def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, w
         if reasons:
             click.echo(f"job {data.get('job_id', job)}: " + "; ".join(reasons), err=True)
             sys.exit(1)
+
+
+def _print_correlation(path: Path, as_json: bool) -> None:
+    try:
+        data = jobfile.load(path)
+    except jobfile.JobFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    requests, items = data.get("requests"), data.get("items", [])
+    if not isinstance(requests, list) or not isinstance(items, list):
+        raise click.ClickException(f"job file {path.name} has no requests list")
+    found = correlation.correlate([r for r in requests if isinstance(r, dict)],
+                                  [i for i in items if isinstance(i, dict)])
+    click.echo(json.dumps(found.to_dict(), indent=2) if as_json else correlation.render_text(found))
 
 
 @main.command()

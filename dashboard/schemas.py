@@ -122,6 +122,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         creator=_obj(("name", "version"), True, name=_STR, version=_STR),
         pages={"type": "array", "items": {"type": "object"}}, entries={"type": "array", "items": {"type": "object"}})),
         "description": "An HTTP Archive (HAR 1.2; collector/har.py): one entry per request attempt, redacted."},
+    "Correlation": {**_obj(
+        ("failed_attempts", "succeeded_attempts", "values_tested", "alpha", "verdict", "standing_out", "dimensions"),
+        failed_attempts=_INT, succeeded_attempts=_INT, values_tested=_INT, alpha={"type": "number"},
+        min_failures=_INT, min_lift={"type": "number"}, verdict=_STR,
+        standing_out={"type": "array", "items": {"type": "object"}},
+        dimensions={"type": "array", "items": {"type": "object"}}),
+        "description": "Which dimension values (route, method, attempt, connection, HTTP version, server, time, "
+                       "thread, size, item attributes) separate failed attempts from successful ones: a value "
+                       "stands out with >= min_failures failures, a lift >= min_lift and a one-sided Fisher "
+                       "p below alpha after a Bonferroni correction over values_tested."},
     "CleanupResult": _obj(("deleted_files", "total_size_freed_bytes", "days"),
                           deleted_files=_INT, total_size_freed_bytes=_INT, days=_INT),
     "TestItemRequest": {

@@ -30,6 +30,10 @@ and carries its id and outcome (``batch_debug.item.id``, ``.outcome``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import threading
 import time
 from contextvars import Token
 from types import TracebackType
@@ -44,6 +48,7 @@ from ..collector.redact import redact_text
 from .jobstate import OUTSIDE, ItemState, JobState, current_capture, current_item, current_job
 from .lean import LeanSpans, exception_event
 
+logger = logging.getLogger(__name__)
 TRACER_NAME = A.SCOPE_NAME
 #: Longest item id an item span's name quotes (the full id is in its ``batch_debug.item.id``).
 _NAME_ID_CHARS = 64
@@ -173,6 +178,20 @@ class job_span(_SpanScope):  # noqa: N801 - reads as a function at the call site
             span.end()
 
 
+_ATTR_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ATTR_CHARS = 256
+
+
+def _runner_name() -> str:
+    """The asyncio task running the item, else its thread (the correlation's ``thread`` dimension).
+    Read once per item, not per attempt: an item runs on one thread or task."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop: a thread
+        task = None
+    return task.get_name() if task is not None else threading.current_thread().name
+
+
 def _bounded(item_id: str) -> str:
     return item_id if len(item_id) <= _NAME_ID_CHARS else item_id[: _NAME_ID_CHARS - 3] + "..."
 
@@ -187,6 +206,7 @@ class item_span:  # noqa: N801
 
     def __init__(self, item_id: str) -> None:
         self.item_id = str(item_id)
+        self.attributes: dict[str, str | bool | int | float] = {}
         self.state: ItemState | None = None
         self._job: JobState | None = None
         self._token: Token[ItemState | None] | None = None
@@ -198,6 +218,28 @@ class item_span:  # noqa: N801
         """Mark the item failed with a short, human reason (credentials in it are redacted)."""
         if self.state is not None and self._job is not None:
             self.state.outcome, self.state.error = "failed", redact_text(reason, self._job.secrets.values())
+
+    def set_attribute(self, key: str, value: str | bool | int | float) -> None:
+        """Describe the item (``item.set_attribute("library", "anime")``): the job file's item record
+        carries it under ``attributes`` and the correlation tests it as a dimension (``item.<key>``).
+
+        ``key``: 1 to 64 of ``A-Z a-z 0-9 _ . -``; ``value``: str (at most 256 characters kept;
+        credentials redacted), bool, int or float. Anything else is dropped with a warning in the
+        log (as OpenTelemetry's ``Span.set_attribute`` does): tracing never breaks the job.
+        """
+        if self._job is None:
+            return
+        if not isinstance(key, str) or not _ATTR_KEY.fullmatch(key):
+            logger.warning("batch-debug: item attribute dropped: keys are 1 to 64 of A-Z a-z 0-9 _ . -, "
+                           "not %.80r", key)
+            return
+        if not isinstance(value, (str, bool, int, float)):
+            logger.warning("batch-debug: item attribute %r dropped: a str, bool, int or float is needed, not %s",
+                           key, type(value).__name__)
+            return
+        if isinstance(value, str):
+            value = redact_text(value[:_ATTR_CHARS], self._job.secrets.values())
+        self.attributes[key] = value
 
     def __enter__(self) -> item_span:
         job = current_job.get()
@@ -226,7 +268,10 @@ class item_span:  # noqa: N801
                 events.append(event)
                 state.outcome, state.error = "failed", message
             outcome = state.outcome or "succeeded"
-            attrs: dict[str, Any] = {A.ITEM_ID: self.item_id, A.ITEM_OUTCOME: outcome}
+            attrs: dict[str, Any] = {A.ITEM_ID: self.item_id, A.ITEM_OUTCOME: outcome,
+                                     A.THREAD_NAME: _runner_name()}
+            for key, value in self.attributes.items():
+                attrs[A.ITEM_ATTR_PREFIX + key] = value
             if state.error:
                 attrs[A.ITEM_ERROR] = state.error
             status = Status()
