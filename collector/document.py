@@ -24,6 +24,31 @@ from .redact import redact_tree
 FORMAT_VERSION = 2
 
 
+_NO_ATTEMPT = {"attempts": 0, "final_status": None}
+
+
+def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:
+    """Per item id: ``attempts`` (its requests) and ``final_status`` (the status its last request got,
+    None when that one got no answer). In the head, so a comparison of two jobs never reads the
+    requests (``collector.compare``). The last request is the latest to start: the spool keeps
+    records in the order they ended."""
+    finals: dict[Any, dict[str, Any]] = {}
+    latest: dict[Any, float] = {}
+    for record in requests:
+        item_id = record.get("item_id")
+        if item_id is None:
+            continue
+        found = finals.get(item_id)
+        if found is None:
+            finals[item_id] = found = {"attempts": 0, "final_status": None}
+        found["attempts"] += 1
+        start = record.get("start_offset_ms") or 0.0
+        if start >= latest.get(item_id, -1.0):
+            latest[item_id] = start
+            found["final_status"] = record.get("status_code")
+    return finals
+
+
 def build_head(
     job_id: str,
     job_span: ReadableSpan,
@@ -50,8 +75,10 @@ def build_head(
     attrs = job_span.attributes or {}
     life = records.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
+    finals = item_finals(requests)
     items = [{**{k: v for k, v in i.items() if k != "started_ns"},
-              "start_offset_ms": round((i.get("started_ns", start_ns) - start_ns) / 1e6, 3)}
+              "start_offset_ms": round((i.get("started_ns", start_ns) - start_ns) / 1e6, 3),
+              **finals.get(i.get("item_id"), _NO_ATTEMPT)}
              for i in sorted(items, key=lambda i: i.get("started_ns", 0))]
     summary = analysis.summarize(
         job_id,

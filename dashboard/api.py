@@ -30,7 +30,7 @@ from werkzeug.exceptions import TooManyRequests
 from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
 from ..collector import correlate as correlation, har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
-from . import joblist, sendfile, testitem
+from . import comparing, joblist, sendfile, testitem
 from .auth import token_required
 from .jsonbody import json_body
 from .openapi import ATTRIBUTE, build_document, operation, query_param
@@ -152,6 +152,28 @@ def jobs() -> Any:
     """One page of job files with each job's success rate and counts."""
     args = query_args()
     return jsonify(joblist.list_page(_directory(), args["page"], args["per_page"]))
+
+
+_RUN_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 160, "pattern": "^[A-Za-z0-9._-]+$",
+               "x-expected": "a job id or a job file name (job_<id>_<YYYYmmdd_HHMMSS>.json)"}
+
+
+@bp.get("/compare")
+@operation("Two runs side by side: what changed from base to head (collector/compare.py)",
+           responses={200: "Comparison", 400: "Error", 404: "Error", 422: "Error"}, params=[
+               query_param("head", "The run that fails: a job id (its newest file) or a job file name",
+                           _RUN_SCHEMA, required=True),
+               query_param("base", "The run to compare with; default: the previous run of the same job id, else "
+                                   "of the same id without its run suffix, else the newest earlier job in which "
+                                   "no item failed", _RUN_SCHEMA)])
+def compare_jobs() -> Any:
+    """Rates, status mix, findings, latency, server, connections and flipped items; read from the heads only."""
+    args = query_args()
+    try:
+        base, head, why = comparing.runs_to_compare(_directory(), args["head"], args.get("base"))
+        return jsonify(comparing.comparison(base, head, why))
+    except comparing.CompareError as exc:
+        abort(exc.status, str(exc))
 
 
 @bp.get("/job/<path:job_id>/summary")

@@ -188,6 +188,36 @@ def _print_correlation(path: Path, as_json: bool) -> None:
     click.echo(json.dumps(found.to_dict(), indent=2) if as_json else correlation.render_text(found))
 
 
+@main.command("compare")
+@click.argument("base", metavar="BASE")
+@click.argument("head", metavar="HEAD", required=False)
+@DIR_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare_command(base: str, head: str | None, directory: Path | None, as_json: bool) -> None:
+    """What changed from run BASE (it worked) to run HEAD (it fails).
+
+    Each is a job id (its newest file) or a job file name from the folder. With one
+    argument, that run is HEAD and the base is chosen: the previous run of the same job id,
+    else of the same id without its run suffix (-20261128, .42), else the newest earlier job
+    in which no item failed.
+    """
+    from .comparing import CompareError, comparison, runs_to_compare
+    from ..collector.compare import render_text as render_comparison
+
+    folder = existing_folder(directory)
+    head_name, base_name = (base, None) if head is None else (head, base)
+    try:
+        base_path, head_path, why = runs_to_compare(folder, head_name, base_name)
+        found = comparison(base_path, head_path, why)
+    except CompareError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        click.echo(f"compared with {found['base']['file']}: {why}")
+        click.echo(render_comparison(found))
+
+
 @main.command()
 @click.option("--days", type=int, default=7, show_default=True,
               help="Delete job files older than this many days (0 deletes all).")

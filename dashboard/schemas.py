@@ -122,6 +122,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         creator=_obj(("name", "version"), True, name=_STR, version=_STR),
         pages={"type": "array", "items": {"type": "object"}}, entries={"type": "array", "items": {"type": "object"}})),
         "description": "An HTTP Archive (HAR 1.2; collector/har.py): one entry per request attempt, redacted."},
+    "Comparison": {**_obj(
+        ("base_chosen_because", "base", "head", "items", "requests", "status_mix", "findings", "failure_patterns",
+         "latency_ms", "server", "connections", "flipped", "changes"), True,
+        base_chosen_because=_STR, base={"type": "object"}, head={"type": "object"}, items={"type": "object"},
+        requests={"type": "object"}, status_mix={"type": "array", "items": {"type": "object"}},
+        findings={"type": "object"}, failure_patterns={"type": "object"}, latency_ms={"type": "object"},
+        server={"type": "object"}, connections={"type": "object"}, flipped={"type": "object"},
+        changes={"type": "array", "items": _STR}),
+        "description": "What changed from base to head (collector/compare.py), read from the two job files' "
+                       "heads: success rates, status mix, findings and failure patterns that appeared or "
+                       "disappeared, latency, the answering server, connections, items that flipped; "
+                       "changes: one sentence per notable change."},
     "Correlation": {**_obj(
         ("failed_attempts", "succeeded_attempts", "values_tested", "alpha", "verdict", "standing_out", "dimensions"),
         failed_attempts=_INT, succeeded_attempts=_INT, values_tested=_INT, alpha={"type": "number"},

@@ -47,6 +47,9 @@ profile; stalls and cuts only hit answers that would have been 200):
   ``Authorization``): only ``X-Emby-Token``, ``X-MediaBrowser-Token``,
   ``X-Emby-Authorization`` and ``api_key`` authenticate; ``/System/Info/Public``
   reports 10.7.7 unless the simulator is given ``version=``.
+- ``behind_proxy="nginx/1.27.0"``: a reverse proxy in front of Jellyfin that
+  answers for it: every answer carries that ``Server`` header (and ``Via:
+  1.1 <name>``), as nginx and most proxies rewrite it;
 - ``connection_close``: a proxy with keep-alive off: every answer carries
   ``Connection: close`` and the connection is closed after it.
 - ``idle_drop_every=N``: a server (or proxy) that times idle connections out
@@ -124,6 +127,7 @@ class Shapes:
     legacy_auth_only: bool = False
     connection_close: bool = False
     idle_drop_every: int | None = None
+    behind_proxy: str | None = None
 
     def __post_init__(self) -> None:
         minimum = {"revoke_key_after": 0, "body_stall_every": 1, "body_drop_every": 1,
@@ -138,6 +142,11 @@ class Shapes:
                                        and outage[0] >= 0 and outage[1] >= 1):
             raise ValueError(f"Shapes.proxy_outage must be (first, count) with first >= 0 and count >= 1, "
                              f"not {outage!r}.")
+        proxy = self.behind_proxy
+        if proxy is not None and not (isinstance(proxy, str) and 0 < len(proxy) <= 64 and proxy.isprintable()
+                                      and proxy.isascii()):
+            raise ValueError(f"Shapes.behind_proxy must be a Server header value (1 to 64 printable ASCII "
+                             f"characters) or None, not {proxy!r:.80}.")
         if not self.stall_seconds > 0:
             raise ValueError(f"Shapes.stall_seconds must be positive, not {self.stall_seconds!r}.")
 

@@ -225,6 +225,10 @@ class JellyfinSimulator:
             reply = Reply(None, fault=ticket.fault)
         else:
             reply = self._api.answer(kind, match, methods, method, raw_query, headers, body)
+        proxy = self.shapes.behind_proxy
+        if proxy is not None and reply.status is not None:
+            reply.server = proxy
+            reply.headers["Via"] = f"1.1 {proxy.split('/')[0]}"
         if self.shapes.connection_close and reply.status is not None:
             reply.close = True
             reply.fault = reply.fault or CONNECTION_CLOSE
