@@ -12,6 +12,7 @@ import {
 } from "./core.js";
 import { debugEnabled, renderDebug, renderStale, tickCountdown } from "./debugcard.js";
 import { initCopyFailedIds, showCopyFailedIds } from "./failedids.js";
+import { initCompare, showCompare } from "./compare.js";
 import { renderSummary } from "./summary.js";
 import { initCustomIdTest } from "./testitem.js";
 
@@ -228,6 +229,7 @@ async function showSummary(jobId) {
     row.classList.toggle("selected", row.dataset.jobId === jobId));
   renderSummary(summary, log);
   showCopyFailedIds(summary);
+  showCompare(jobId).catch(reportError);
   const card = $("summary-card");
   card.classList.remove("hidden");
   card.dataset.jobId = jobId;
@@ -254,6 +256,7 @@ $("openapi-link").addEventListener("click", async (event) => {
 
 initCustomIdTest();
 initCopyFailedIds(() => state.selectedJob, jobPath);
+initCompare(() => state.selectedJob);
 setInterval(tickCountdown, 1000);
 if (document.body.dataset.tokenRequired === "true" && !sessionStorage.getItem(TOKEN_KEY)) askForToken("");
 else startPolling();
