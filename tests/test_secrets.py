@@ -2,7 +2,7 @@
 
 Scanned: the debug folder, the OTLP protobuf an exporter would send, every log
 line (DEBUG and up, httpx and httpcore included), the CLI's output and the
-dashboard's answers.
+dashboard's answers (the protobuf trace, HAR, correlation and comparison among them).
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import os
 import subprocess
 import sys
 
+from datetime import datetime, timezone
+
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+from batch_debug.collector import jobfile
 from batch_debug.dashboard.app import create_app
 from batch_debug.instrumentation import item_span, job_span
 from support import API_KEY
@@ -61,6 +64,7 @@ def test_the_key_leaks_nowhere(form, debug_pipeline, recorded_spans, make_sim, d
             for item_id in ids:
                 with item_span(item_id) as item:
                     answer = client.get(f"{sim.url}/Items/{item_id}")
+                    item.set_attribute("note", f"fetched with {API_KEY}")  # job code describing an item carelessly
                     if answer.status_code != 200:
                         # Job code that pastes a body into its error, as real code does.
                         item.fail(f"lookup failed: {answer.status_code} {login.text}")
@@ -78,7 +82,12 @@ def test_the_key_leaks_nowhere(form, debug_pipeline, recorded_spans, make_sim, d
                       "JELLYFIN_API_KEY": API_KEY})
     client = app.test_client()
     base = "/api/v1/batch-debug"
-    for url in ("/status", "/jobs", f"/job/{job_id}/summary", f"/job/{job_id}/full-log", f"/job/{job_id}/trace"):
+    # An earlier run of the same job, for /compare to pick as its base.
+    earlier = path.with_name(jobfile.filename(job_id, datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    earlier.write_bytes(path.read_bytes())
+    for url in ("/status", "/jobs", f"/job/{job_id}/summary", f"/job/{job_id}/full-log", f"/job/{job_id}/trace",
+                f"/job/{job_id}/trace?format=protobuf", f"/job/{job_id}/har", f"/job/{job_id}/correlate",
+                f"/compare?head={job_id}"):
         answer = client.get(base + url)
         assert answer.status_code == 200, url
         produced[f"GET {url}"] = answer.data
