@@ -257,17 +257,17 @@ def correlate(requests: Iterable[Record], items: Iterable[Record] = ()) -> Corre
     numbers = [o for o in offsets if isinstance(o, (int, float)) and not isinstance(o, bool)]
     span_ms = (max(numbers) + 1e-9) if numbers else 0.0
     counts: dict[str, Counter[tuple[str, bool]]] = {}
-    for record, result in judged:
+    for record, verdict in judged:
         for name, value in _values(record, span_ms, item_attrs).items():
-            counts.setdefault(name, Counter())[(value, result == "failed")] += 1
+            counts.setdefault(name, Counter())[(value, verdict == "failed")] += 1
     failed_total = sum(1 for _, o in judged if o == "failed")
     tested = sum(len({value for value, _ in c}) for c in counts.values())
     dimensions = [_dimension(name, c, tested) for name, c in counts.items()]
     dimensions = [d for d in dimensions if d.failed and d.succeeded]
     dimensions.sort(key=lambda d: _rank(min(d.values, key=_rank)) if d.values else (1.0, 0.0))
-    result = Correlation(failed_total, len(judged) - failed_total, tested, dimensions, "")
-    result.verdict = _verdict(result)
-    return result
+    found = Correlation(failed_total, len(judged) - failed_total, tested, dimensions, "")
+    found.verdict = _verdict(found)
+    return found
 
 
 def _dimension(name: str, counts: Counter[tuple[str, bool]], tested: int) -> Dimension:
