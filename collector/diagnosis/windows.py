@@ -157,7 +157,9 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]
         records = [requests[i] for i in run]
         keys = list(dict.fromkeys(_key(r) for r in records))
         signature, same = Counter(_signature(r) for r in records).most_common(1)[0]
-        before_ok, after_ok = any(i < run[0] for i in success_at), any(i > run[-1] for i in success_at)
+        # success_at is ascending: its ends say whether any success came before or after (not a scan per run).
+        before_ok = bool(success_at) and success_at[0] < run[0]
+        after_ok = bool(success_at) and success_at[-1] > run[-1]
         # Nothing in the whole job worked, or refusals to the end (never about an item): a small run will do.
         refused_to_end = not after_ok and len(run) >= 2 and all(R.is_refused(r) for r in records)
         small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
