@@ -45,9 +45,35 @@ def _preflight(server: str) -> None:
         raise click.ClickException(f"cannot reach Jellyfin at {server}: {type(exc).__name__}: {exc}") from None
 
 
-def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async: bool, quiet: bool) -> Any:
+#: The HTTP clients the reference worker can run on (``--client``), and the extra each needs.
+CLIENTS = ("httpx", "httpx-async", "aiohttp", "requests")
+_EXTRA = {"aiohttp": "aiohttp", "requests": "requests"}
+
+
+def _runner(client: str) -> Any:
+    """The worker's run function for ``client``: sync ones return the result, async ones a coroutine.
+    A clear error when the client's extra is not installed."""
+    from ..instrumentation.clients import instrumented_clients
+
+    if client in _EXTRA and client not in instrumented_clients():
+        raise click.ClickException(
+            f"--client {client} needs {client} and its OpenTelemetry instrumentation: "
+            f"pip install 'batch-debug[{_EXTRA[client]}]'")
+    if client == "httpx-async":
+        from ..jellyfin.worker_async import run_job_async
+        return run_job_async
+    if client == "aiohttp":
+        from ..jellyfin.worker_aiohttp import run_job_aiohttp
+        return run_job_aiohttp
+    if client == "requests":
+        from ..jellyfin.worker_requests import run_job_requests
+        return run_job_requests
     from ..jellyfin.worker import run_job
-    from ..jellyfin.worker_async import run_job_async
+    return run_job
+
+
+def _run(worker_config: Any, item_ids: list[str], job_id: str | None, client: str, quiet: bool) -> Any:
+    run = _runner(client)
 
     # Outside a terminal click would print the label alone, once: a log gets the job's line from _report instead.
     hidden = quiet or not sys.stderr.isatty()
@@ -56,9 +82,8 @@ def _run(worker_config: Any, item_ids: list[str], job_id: str | None, use_async:
         def advance(_: Any) -> None:
             bar.update(1)
 
-        if use_async:
-            return asyncio.run(run_job_async(worker_config, item_ids, job_id, progress=advance))
-        return run_job(worker_config, item_ids, job_id, progress=advance)
+        result = run(worker_config, item_ids, job_id, progress=advance)
+        return asyncio.run(result) if asyncio.iscoroutine(result) else result
 
 
 def _report(result: Any, debug_on: bool, directory: Path | None = None) -> None:
@@ -107,7 +132,11 @@ def _without_waits(worker_config: Any, no_wait: bool) -> Any:
               show_default=True)
 @click.option("--auth", type=click.Choice(["header", "query", "legacy-header", "legacy-query"]),
               default="header", show_default=True, help="How the API key is sent.")
-@click.option("--async", "use_async", is_flag=True, help="Use httpx.AsyncClient and asyncio tasks.")
+@click.option("--client", type=click.Choice(CLIENTS), default="httpx", show_default=True,
+              help="HTTP client: httpx (threads), httpx-async (AsyncClient, asyncio tasks), aiohttp "
+                   "(ClientSession, tasks) or requests (Session, threads); aiohttp and requests need "
+                   "the batch-debug[aiohttp] / [requests] extra.")
+@click.option("--async", "use_async", is_flag=True, help="Same as --client httpx-async.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Save downloaded posters here.")
 @DIR_OPTION
@@ -116,12 +145,16 @@ def _without_waits(worker_config: Any, no_wait: bool) -> Any:
 @click.argument("item_ids", nargs=-1, required=True)
 def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str | None, concurrency: int,
                     min_interval: float, max_attempts: int, timeout: float, session_strategy: str, auth: str,
-                    use_async: bool, output_dir: Path | None, directory: Path | None, quiet: bool,
+                    client: str, use_async: bool, output_dir: Path | None, directory: Path | None, quiet: bool,
                     no_wait: bool, item_ids: tuple[str, ...]) -> None:
     """Run the reference poster worker on ITEM_ID... (exit 1 if any item failed)."""
     from ..instrumentation import setup
     from ..jellyfin.worker import WorkerConfig
 
+    if use_async:
+        if client not in ("httpx", "httpx-async"):
+            raise click.BadParameter(f"--async means --client httpx-async, not {client}", param_hint="--async")
+        client = "httpx-async"
     if job_id is not None:
         try:
             jobfile.validate_job_id(job_id)
@@ -137,7 +170,7 @@ def run_job_command(server: str, api_key: str, job_id: str | None, user_id: str 
     _preflight(server)
     pipeline = setup(debug_folder(directory))
     pipeline.add_secret(api_key)
-    result = _run(worker_config, list(item_ids), job_id, use_async, quiet)
+    result = _run(worker_config, list(item_ids), job_id, client, quiet)
     _report(result, pipeline.switch.is_on(), directory)
     if result.failed:
         sys.exit(1)
@@ -167,7 +200,7 @@ def demo(items: int, profile: str, seed: int, concurrency: int, directory: Path 
         pipeline.add_secret(sim.api_key)
         worker_config = _without_waits(WorkerConfig(server=sim.url, api_key=sim.api_key, concurrency=concurrency,
                                                     min_interval=0.02), no_wait)
-        result = _run(worker_config, sim.demo_item_ids(items, seed=seed), None, False, False)
+        result = _run(worker_config, sim.demo_item_ids(items, seed=seed), None, "httpx", False)
         served = sim.stats()["total"]
     if result.job_file is None:
         raise click.ClickException("the demo job wrote no job file; see the log above")

@@ -55,7 +55,7 @@ from ..collector.remote_switch import RemoteSwitch
 from ..collector.sampler import DebugSampler
 from ..collector.switch import DebugSwitch
 from ..collector.writer_env import env_secrets
-from . import httpx_setup, sigterm
+from . import clients, sigterm
 from .lean import LeanSpans
 from .parts import Pipeline, build
 from .spans import TRACER_NAME
@@ -103,7 +103,7 @@ def _current_processor() -> JobSpanProcessor | None:
 
 
 def _instrument(provider: TracerProvider) -> None:
-    httpx_setup.instrument(provider, is_on=switch_is_on, secrets=_secrets)
+    clients.instrument(provider, is_on=switch_is_on, secrets=_secrets)
 
 
 def ensure_gate() -> None:
@@ -138,7 +138,7 @@ def reset() -> None:
         previous, _pipeline = _pipeline, None
         if previous is not None:
             previous.flush()
-        httpx_setup.uninstrument()
+        clients.uninstrument()
         sigterm.restore()
 
 

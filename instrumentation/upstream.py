@@ -190,3 +190,36 @@ def httpcore_stream(stream: Any) -> Any:
 def replace_httpcore_stream(stream: Any, replacement: Any) -> None:
     """Put ``replacement`` where :func:`httpcore_stream` found the inner stream (``_httpcore_stream``)."""
     stream._httpcore_stream = replacement  # noqa: SLF001
+
+
+# -- opentelemetry-instrumentation-aiohttp-client + wrapt ---------------------------------------------------
+
+def wrapper_function(proxy: Any) -> Callable[..., Any] | None:
+    """The function a wrapt ``FunctionWrapper`` calls around the wrapped one: its ``_self_wrapper``, or None.
+
+    Checked against wrapt 2.5.2 and opentelemetry-instrumentation-aiohttp-client
+    0.66b1, whose wrapper on ``ClientSession.__init__`` ``aiohttp_setup``
+    calls once to build the instrumentor's trace config with its settings.
+    When it is gone, None: ``aiohttp_setup`` then builds the config with
+    ``create_trace_config`` and the default settings, and warns.
+    """
+    found = getattr(proxy, "_self_wrapper", None)
+    return found if callable(found) else None
+
+
+# -- opentelemetry-instrumentation-requests -----------------------------------------------------------------
+
+def requests_uninstrumented_send(instrumented: Callable[..., Any]) -> Callable[..., Any]:
+    """``Session.send`` without the OpenTelemetry wrapper: ``instrumented`` itself when it is not wrapped.
+
+    Checked against opentelemetry-instrumentation-requests 0.66b1, which marks
+    its wrapper with ``opentelemetry_instrumentation_requests_applied`` and
+    keeps the original in ``__wrapped__`` (``functools.wraps``).
+    """
+    if not getattr(instrumented, "opentelemetry_instrumentation_requests_applied", False):
+        return instrumented
+    original = getattr(instrumented, "__wrapped__", None)
+    if original is None:
+        raise _changed("Session.send.__wrapped__", "opentelemetry-instrumentation-requests", "0.66b1",
+                       "batch-debug cannot find the uninstrumented send, so requests stay untraced")
+    return original

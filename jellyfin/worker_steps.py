@@ -29,11 +29,11 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import httpx
 
@@ -77,6 +77,26 @@ class JobResult:
 
 
 Progress = Callable[[ItemResult], None]
+
+
+class Answer(Protocol):
+    """What the steps read of a response, whatever the client: ``httpx.Response`` and
+    ``requests.Response`` have it as they are; an aiohttp runner gives a :class:`ReadAnswer`."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # case-insensitive, as every client's is
+    @property
+    def content(self) -> bytes: ...
+
+
+class ReadAnswer(NamedTuple):
+    """A response already read whole (aiohttp's status, headers and ``await read()``)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
 
 
 def new_job_id() -> str:
@@ -172,7 +192,7 @@ class PosterItem:
         image = f"/Items/{item_id}/Images/Primary"
         return [("GET", lookup, True), ("HEAD", image, False), ("GET", image, False)]
 
-    def done(self, response: httpx.Response) -> None:
+    def done(self, response: Answer) -> None:
         """Every request answered: ``response`` is the poster's."""
         result = self.result
         result.status_code = response.status_code
@@ -210,7 +230,7 @@ class Attempts:
         self.attempt += 1
         self.result.requests += 1
 
-    def judge(self, response: httpx.Response | None, error: BaseException | None) -> float | None:
+    def judge(self, response: Answer | None, error: BaseException | None) -> float | None:
         """What the attempt means: None for success, seconds to wait before a retry, or
         :class:`ItemFailure` raised when the item cannot get this resource."""
         if response is not None and response.status_code < 400:
@@ -226,7 +246,7 @@ class Attempts:
             raise failure
         return self.run.bounds.wait(self._retry_delay(response))
 
-    def _retry_delay(self, response: httpx.Response | None) -> float:
+    def _retry_delay(self, response: Answer | None) -> float:
         config = self.run.config
         backoff = config.backoff
         delay = backoff[min(self.attempt - 1, len(backoff) - 1)] if backoff else 0.0

@@ -180,3 +180,37 @@ def test_a_response_stream_without_its_httpcore_stream_is_warned_about(monkeypat
     warnings = [r.getMessage() for r in caplog.records if r.name == upstream.__name__]
     assert len(warnings) == 1 and "ResponseStream._httpcore_stream is not there in httpx" in warnings[0]
     assert upstream.httpcore_stream(iter([b"x"])) is None  # another stream type: left alone, quietly
+
+
+def test_the_requests_instrumentors_wrapper_keeps_the_original_send() -> None:
+    """opentelemetry-instrumentation-requests 0.66b1: its ``Session.send`` wrapper is marked and keeps
+    the original in ``__wrapped__`` (``upstream.requests_uninstrumented_send``)."""
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from requests import Session
+
+    from batch_debug.instrumentation import current_pipeline, requests_setup
+    from batch_debug.instrumentation.pipeline import switch_is_on
+
+    requests_setup.uninstrument()
+    plain = Session.send
+    RequestsInstrumentor().instrument()
+    try:
+        stock = Session.send
+        assert getattr(stock, "opentelemetry_instrumentation_requests_applied", False), \
+            _gone("the Session.send mark", "opentelemetry-instrumentation-requests")
+        assert upstream.requests_uninstrumented_send(stock) is plain
+    finally:
+        RequestsInstrumentor().uninstrument()
+        pipeline = current_pipeline()
+        assert pipeline is not None
+        requests_setup.instrument(pipeline.provider, is_on=switch_is_on)
+
+
+def test_a_requests_wrapper_without_its_original_is_named() -> None:
+    def wrapper(*args: object) -> None: ...
+
+    wrapper.opentelemetry_instrumentation_requests_applied = True  # type: ignore[attr-defined]
+    with pytest.raises(UpstreamChanged, match=r"Session\.send\.__wrapped__ is not there in "
+                                              r"opentelemetry-instrumentation-requests"):
+        upstream.requests_uninstrumented_send(wrapper)
+    assert upstream.requests_uninstrumented_send(len) is len  # not instrumented: itself

@@ -1,0 +1,316 @@
+"""The record of a requests attempt inside a job: each hop, its connection, its answer and its body.
+
+Usage (``requests_setup``'s gate, for a ``Session.send`` inside a job)::
+
+    return send_in_job(original_send, session, prepared_request, kwargs, job)
+
+``Session.send`` is run as it is, on a stand-in for the session whose
+adapters record (:class:`_HopSession`): every hop (``HTTPAdapter.send``:
+the first request, each redirect, each of the caller's retries) becomes one
+``exchange.Attempt``, as with httpx; requests' own redirect, cookie and
+hook handling is untouched. ``Attempt`` reads cheap httpx views of the hop:
+an ``httpx.Request`` of the ``PreparedRequest`` (method, URL, headers) and an
+``httpx.Response`` of the answer (status, headers, ``HTTP/1.x`` from urllib3's
+``version``).
+
+What each record holds, and where it comes from:
+
+- *connection*: urllib3 opens a connection by calling
+  ``HTTPConnection.connect()`` (``HTTPSConnection.connect()`` for TLS) on the
+  connection the pool handed out; ``requests_setup`` wraps both, and the
+  wrapper stamps the attempt found in :data:`connecting` (set only while a
+  job's hop is being sent, on its own thread). A hop during which
+  ``connect()`` ran opened a new connection (its time is ``connect_ms``; TLS
+  included, as urllib3 does both in one call, so there is no ``tls_ms``);
+  one during which it did not reused a pooled connection. A hop whose
+  connect failed has no reuse figure and fails in phase ``connect``;
+- *time to first byte*: from the request going out (the adapter called, or
+  the connection opened) to the adapter returning with the answer's head;
+- *failures before an answer* are recorded as urllib3 reports them, not as
+  requests wraps them (requests raises ``ConnectionError`` for a refused
+  connection and a dropped one alike): ``NewConnectionError``,
+  ``ConnectTimeoutError``, ``ReadTimeoutError``, ``ProtocolError``, ...;
+- *the body* (:class:`RecordedRaw`, put in place of ``response.raw``): what
+  requests (``.content``, ``iter_content``) or the caller (``raw.read``,
+  ``raw.stream``) reads, counted as read (after urllib3's content decoding,
+  unlike httpx, which counts the bytes as sent), the time of the last byte,
+  and an error while reading (urllib3's ``ProtocolError`` for a cut,
+  ``ReadTimeoutError`` for a stall: phase ``body``; the bytes of a read cut
+  short, which urllib3 drops, still count, from its ``tell()``). The attempt
+  ends when the body has been read to its end or broke off, when the
+  response is closed, or when its job ends. An error body (status >= 400) is read ahead
+  up to ``bodytext.CAPTURE_LIMIT`` and given back to the caller untouched.
+
+Nothing here may break the request: our own failures are logged and the
+request goes on unrecorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+from requests import PreparedRequest, RequestException, Response
+from urllib3.exceptions import MaxRetryError
+
+from ..collector.bodytext import CAPTURE_LIMIT
+from .exchange import Attempt
+from .jobstate import JobState
+from .wire import Timings
+
+logger = logging.getLogger(__name__)
+
+#: The stamps of the job's hop being sent in this context (None otherwise): what ``connect()`` stamps.
+connecting: ContextVar[list[float] | None] = ContextVar("batch_debug_requests_connecting", default=None)
+#: urllib3's ``HTTPResponse.version`` as the record writes it.
+_VERSIONS = {9: b"HTTP/0.9", 10: b"HTTP/1.0", 11: b"HTTP/1.1", 20: b"HTTP/2"}
+_READ_SIZE = 64 * 1024
+
+
+def send_in_job(original: Callable[..., Response], session: Any, request: PreparedRequest,
+                kwargs: dict[str, Any], job: JobState) -> Response:
+    """``Session.send`` with each of its hops recorded for ``job``."""
+    return original(_HopSession(session, job), request, **kwargs)
+
+
+def stamped_connect(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``HTTPConnection.connect`` that stamps the connect of a job's hop (see the module doc)."""
+
+    def connect(self: Any) -> None:
+        stamps = connecting.get()
+        if stamps is None:
+            return original(self)
+        stamps[0], stamps[1], stamps[4] = time.perf_counter(), 0.0, 0.0  # no reuse figure if it fails
+        original(self)
+        stamps[1] = stamps[4] = time.perf_counter()
+        return None
+
+    connect._batch_debug_connect = True  # type: ignore[attr-defined]
+    connect.__wrapped__ = original  # type: ignore[attr-defined]
+    return connect
+
+
+class _HopSession:
+    """The session as ``Session.send`` sees it inside a job: the same, but its adapters record each hop.
+
+    Only ``get_adapter`` differs; every other attribute is the session's own
+    (``resolve_redirects`` among them, so each redirect goes through the
+    gate again, as a hop of its own).
+    """
+
+    __slots__ = ("_session", "_job")
+
+    def __init__(self, session: Any, job: JobState) -> None:
+        self._session, self._job = session, job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def get_adapter(self, url: str) -> Any:
+        return _RecordingAdapter(self._session.get_adapter(url=url), self._job)
+
+
+class _RecordingAdapter:
+    """A transport adapter whose ``send`` (one hop) is recorded as an ``exchange.Attempt``."""
+
+    __slots__ = ("_adapter", "_job")
+
+    def __init__(self, adapter: Any, job: JobState) -> None:
+        self._adapter, self._job = adapter, job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        adapter = self._adapter
+        begun = _begin(self._job, request)
+        if begun is None:
+            return adapter.send(request, **kwargs)
+        attempt, view = begun
+        stamps = attempt.timings.stamps
+        token = connecting.set(stamps)
+        stamps[4] = time.perf_counter()
+        try:
+            response = adapter.send(request, **kwargs)
+        except BaseException as exc:
+            _failed(attempt, exc, view)
+            raise
+        finally:
+            connecting.reset(token)
+        stamps[5] = time.perf_counter()
+        _answered(attempt, view, response)
+        return response
+
+
+def _begin(job: JobState, request: PreparedRequest) -> tuple[Attempt, httpx.Request] | None:
+    """The attempt recording this hop and the request's view, or None: it goes on unrecorded."""
+    try:
+        # Header values are str or bytes, as requests allows; httpx takes both.
+        headers: Any = list(request.headers.items())
+        view = httpx.Request(request.method or "GET", request.url or "", headers=headers)
+        return Attempt(job, view, Timings), view
+    except Exception:  # noqa: BLE001 - our failure must not become the request's
+        logger.exception("batch-debug could not trace a request; it goes on untraced")
+        return None
+
+
+def cause(exc: BaseException) -> BaseException:
+    """What urllib3 reported under requests' wrapper (``ConnectionError(MaxRetryError(reason))``)."""
+    inner = exc.args[0] if isinstance(exc, RequestException) and exc.args else None
+    if isinstance(inner, MaxRetryError) and inner.reason is not None:
+        return inner.reason
+    return inner if isinstance(inner, BaseException) else exc
+
+
+def _failed(attempt: Attempt, exc: BaseException, view: httpx.Request) -> None:
+    try:
+        attempt.failed(cause(exc), view)
+    except Exception:  # noqa: BLE001
+        logger.exception("batch-debug could not record a failed request")
+
+
+def _answered(attempt: Attempt, view: httpx.Request, response: Response) -> None:
+    """Note the answer's head and put the recorded body in place of ``response.raw``."""
+    try:
+        raw = response.raw
+        version = _VERSIONS.get(getattr(raw, "version", 11), b"HTTP/1.1")
+        answer = httpx.Response(response.status_code, headers=list(response.headers.items()),
+                                extensions={"http_version": version})
+        read_ahead = attempt.answered(view, answer)
+        if raw is None:  # an adapter that gives no body
+            attempt.finish()
+            return
+        body = RecordedRaw(attempt, raw)
+        if read_ahead:
+            body.read_ahead(CAPTURE_LIMIT)
+        response.raw = body
+    except Exception:  # noqa: BLE001
+        logger.exception("batch-debug could not record a response; the request goes on")
+
+
+class RecordedRaw:
+    """``response.raw`` (urllib3's ``HTTPResponse``) as it is read, counted for the attempt.
+
+    ``stream`` and ``read`` (what requests and most callers use) are counted;
+    every other attribute is the urllib3 response's own (reads through
+    ``read1`` or ``readinto`` are not counted: the attempt then ends, with
+    ``body_complete: false``, when the response is closed or its job ends).
+    """
+
+    def __init__(self, attempt: Attempt, inner: Any) -> None:
+        self._attempt, self._inner = attempt, inner
+        self._head = b""
+        self._error: BaseException | None = None
+        self._ended = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._inner)
+
+    # -- the attempt's end -----------------------------------------------------------
+    def _got(self, chunk: bytes) -> None:
+        if chunk and not self._ended:
+            self._attempt.received(chunk)
+
+    def _complete(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._attempt.body_complete()
+            self._attempt.finish()
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._ended:
+            self._ended = True
+            attempt = self._attempt
+            # urllib3 drops the bytes of a read cut short, but counts them (tell(): bytes off the wire).
+            pulled = self._inner.tell() if hasattr(self._inner, "tell") else 0
+            if isinstance(pulled, int) and pulled > attempt.body_bytes:
+                attempt.body_bytes = pulled
+            attempt.body_failed(exc)
+            self._attempt.finish()
+
+    def _closed(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._attempt.finish()
+
+    # -- reading -------------------------------------------------------------------------
+    def read_ahead(self, limit: int) -> None:
+        """Read the first ``limit`` bytes now (an error body); given back, or the error raised, when read."""
+        try:
+            data = self._inner.read(limit, decode_content=True)
+        except Exception as exc:  # noqa: BLE001 - given back to the caller when they read
+            self._error = exc
+            self._fail(exc)
+            return
+        self._head = data or b""
+        self._got(self._head)
+        if len(self._head) < limit:  # urllib3 returns less than asked only at the end
+            self._complete()
+
+    def _take_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def stream(self, amt: int | None = _READ_SIZE, decode_content: bool | None = None) -> Iterator[bytes]:
+        head, self._head = self._head, b""
+        if head:
+            yield head
+        self._take_error()
+        inner = self._inner
+        chunks = inner.stream(amt, decode_content=decode_content) if hasattr(inner, "stream") \
+            else iter(lambda: inner.read(amt), b"")
+        try:
+            for chunk in chunks:
+                self._got(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise  # the caller stopped reading: closing is not failing
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._complete()
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None, cache_content: bool = False) -> bytes:
+        head = self._head
+        if head:
+            if amt is not None and amt <= len(head):
+                self._head = head[amt:]
+                return head[:amt]
+            self._head = b""
+            if self._error is not None or self._ended:
+                return head  # the error (if any) is raised on the next read
+            return head + self._read_more(None if amt is None else amt - len(head), decode_content, cache_content)
+        self._take_error()
+        return self._read_more(amt, decode_content, cache_content)
+
+    def _read_more(self, amt: int | None, decode_content: bool | None, cache_content: bool) -> bytes:
+        try:
+            data = self._inner.read(amt, decode_content=decode_content, cache_content=cache_content)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._got(data)
+        if amt is None or (amt > 0 and len(data or b"") < amt):
+            self._complete()
+        return data
+
+    # -- closing ----------------------------------------------------------------------------
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._closed()
+
+    def release_conn(self) -> None:
+        try:
+            self._inner.release_conn()
+        finally:
+            self._closed()
