@@ -24,6 +24,7 @@ from batch_debug.instrumentation.pipeline import installed, switch_is_on
 from batch_debug.jellyfin.shapes import Shapes
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from batch_debug.jellyfin.worker_requests import run_job_requests
+from otlp_support import BIN, OTEL_CONFIG, PYTHON, OtelTap, wait_for, worker_env
 from support import API_KEY, NO_WAIT as FAST, scan_for_secret
 
 SAME = ("total_requests", "successful_requests", "failed_requests", "other_requests", "status_code_breakdown",
@@ -242,3 +243,39 @@ def test_run_job_with_the_requests_client_writes_the_job_file(tmp_path: Path, ma
     agents = {r["request_headers"]["user-agent"] for r in data["requests"] if r.get("request_headers")}
     assert agents == {f"python-requests/{requests.__version__}"}
     assert API_KEY not in out.stdout + out.stderr and scan_for_secret(tmp_path) == []
+
+
+_REQUESTS_JOB = """
+import sys
+from batch_debug.jellyfin.worker import WorkerConfig
+from batch_debug.jellyfin.worker_requests import run_job_requests
+server, key, job_id, *ids = sys.argv[1:]
+config = WorkerConfig(server=server, api_key=key, min_interval=0.0, backoff=(0.0,), max_retry_after=0.0)
+run_job_requests(config, ids, job_id)
+"""
+
+
+def test_zero_code_mode_records_requests_jobs_and_never_their_own_export(make_sim, tmp_path: Path) -> None:
+    """Under opentelemetry-instrument (requests instrumented without the gate first, and the OTLP exporter
+    posting with requests to a live receiver), the job file holds the job's requests only."""
+    sim = make_sim("healthy")
+    tap = OtelTap()
+    try:
+        env = worker_env(OTEL_CONFIG_FILE=str(OTEL_CONFIG), APHRODITE_BATCH_DEBUG="true",
+                         APHRODITE_BATCH_DEBUG_DIR=str(tmp_path), OTEL_EXPORTER_OTLP_ENDPOINT=tap.url)
+        done = subprocess.run([str(BIN / "opentelemetry-instrument"), PYTHON, "-c", _REQUESTS_JOB, sim.url, API_KEY,
+                               "zero-requests", *sim.item_ids[:3]], capture_output=True, text=True, timeout=120,
+                              env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        exported = wait_for(lambda: len(tap.collected()) >= 1 + 3 + 9 and tap.collected())
+    finally:
+        tap.stop()
+    path = jobfile.newest_for(tmp_path, "zero-requests")
+    assert path is not None, done.stderr[-3000:]
+    data = jobfile.load(path)
+    assert (data["summary"]["total_requests"], data["summary"]["items_succeeded"]) == (9, 3)
+    assert data["summary"]["requests_outside_jobs"] == 0
+    assert all("/v1/traces" not in r["url"] for r in data["requests"])  # the exporter's posts are not the job's
+    scopes = {ss["scope"]["name"] for rs in data["resourceSpans"] for ss in rs["scopeSpans"]}
+    assert "opentelemetry.instrumentation.requests" not in scopes  # no stock span beside ours
+    assert len(exported) == 1 + 3 + 9
