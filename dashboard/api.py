@@ -154,8 +154,11 @@ def jobs() -> Any:
     return jsonify(joblist.list_page(_directory(), args["page"], args["per_page"]))
 
 
-_RUN_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 160, "pattern": "^[A-Za-z0-9._-]+$",
-               "x-expected": "a job id or a job file name (job_<id>_<YYYYmmdd_HHMMSS>.json)"}
+#: A run: a job id (as validate_job_id takes it) or a job file's name (jobfile.FILE_RE).
+_RUN_SCHEMA = {"type": "string",
+               "pattern": rf"^(?!.*\.\.)(?:{jobfile.JOB_ID_PATTERN}|job_{jobfile.JOB_ID_PATTERN}_[0-9]{{8}}_[0-9]{{6}}\.json)$",
+               "x-expected": "a job id (1 to 128 of A-Z a-z 0-9 . _ -, no '..') or a job file name "
+                             "(job_<id>_<YYYYmmdd_HHMMSS>.json)"}
 
 
 @bp.get("/compare")
