@@ -14,6 +14,12 @@ optionally gzip-compressed. The
 result is a list of ``ReadableSpan``, so the assembler and the OTLP JSON
 encoder treat remote spans exactly like local ones. Any malformed payload
 raises :class:`OtlpDecodeError` with a sentence saying what is wrong.
+
+OTLP/JSON in the canonical form the OpenTelemetry encoders write goes straight
+to spans (``otlp_json_spans``, about 25 times faster than the schema check
+alone); everything else, malformed or merely unusual (snake_case names, bytes
+values, unknown fields), takes the thorough path: the schema, then protobuf's
+JSON reader. Both give equal spans for what both accept.
 """
 
 from __future__ import annotations
@@ -33,8 +39,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan, Status as PbS
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
+from .otlp_json_spans import canonical_spans, trace_state
 from .otlp_schema import EXPORT_TRACE_REQUEST
 
 PROTOBUF = "application/x-protobuf"
@@ -97,20 +104,35 @@ def _hex_ids_to_base64(node: Any) -> Any:
 
 def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
     """An ``ExportTraceServiceRequest`` from protobuf or OTLP/JSON bytes (already decompressed)."""
-    request = ExportTraceServiceRequest()
     if content_type == PROTOBUF:
+        request = ExportTraceServiceRequest()
         try:
             request.ParseFromString(body)
         except (DecodeError, RuntimeWarning, ValueError) as exc:
             raise OtlpDecodeError(f"the body is not a valid protobuf ExportTraceServiceRequest: {exc}") from exc
         return request
+    data = _json_object(body)
+    # Canonical OTLP/JSON passes the schema by construction: skipping it makes a 10k-request job's
+    # protobuf download 1.5 s instead of 8.
+    return _json_request(data, checked=canonical_spans(data) is not None)
+
+
+def _json_object(body: bytes) -> Any:
+    # Not orjson, though twice as fast: it reads an integer past 64 bits as a float, which can round
+    # an out-of-range int64 into range (-2**63 - 1 becomes -2**63) and so pass the schema.
     try:
-        data = json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise OtlpDecodeError(f"the body is not valid JSON: {str(exc)[:200]}") from exc
+
+
+def _json_request(data: Any, checked: bool = False) -> ExportTraceServiceRequest:
+    """The thorough path: the JSON Schema (unless ``checked``), then protobuf's JSON reader (ids turned to
+    base64 first)."""
     if not isinstance(data, dict):
         raise OtlpDecodeError('the body must be a JSON object such as {"resourceSpans": [...]}.')
-    problem = next(_VALIDATOR.iter_errors(data), None)
+    request = ExportTraceServiceRequest()
+    problem = None if checked else next(_VALIDATOR.iter_errors(data), None)
     if problem is not None:
         where = "/".join(str(p) for p in problem.absolute_path) or "the body"
         raise OtlpDecodeError(f"{where}: {problem.message[:300]}")
@@ -144,15 +166,6 @@ def _id(raw: bytes, size: int, what: str) -> int:
     return int.from_bytes(raw, "big")
 
 
-def _trace_state(text: str) -> TraceState | None:
-    if not text:
-        return None
-    try:
-        return TraceState.from_header([text])
-    except ValueError:
-        return None  # a malformed trace state is no reason to lose the span
-
-
 def _scope(pb: PbScope, schema_url: str) -> InstrumentationScope:
     return InstrumentationScope(pb.name, pb.version or None, schema_url or None, _attributes(pb.attributes) or None)
 
@@ -160,13 +173,13 @@ def _scope(pb: PbScope, schema_url: str) -> InstrumentationScope:
 def _span(pb: PbSpan, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
     trace_id = _id(pb.trace_id, 16, "traceId")
     flags = TraceFlags((pb.flags & 0xFF) | TraceFlags.SAMPLED)
-    context = SpanContext(trace_id, _id(pb.span_id, 8, "spanId"), False, flags, _trace_state(pb.trace_state))
+    context = SpanContext(trace_id, _id(pb.span_id, 8, "spanId"), False, flags, trace_state(pb.trace_state))
     parent = None
     if pb.parent_span_id:
         parent = SpanContext(trace_id, _id(pb.parent_span_id, 8, "parentSpanId"), bool(pb.flags & 0x200), flags)
     events = [Event(e.name, _attributes(e.attributes), e.time_unix_nano) for e in pb.events]
     links = [Link(SpanContext(_id(link.trace_id, 16, "link traceId"), _id(link.span_id, 8, "link spanId"), True,
-                              TraceFlags(link.flags & 0xFF), _trace_state(link.trace_state)),
+                              TraceFlags(link.flags & 0xFF), trace_state(link.trace_state)),
                   _attributes(link.attributes)) for link in pb.links]
     code = _STATUS.get(pb.status.code, StatusCode.UNSET)
     status = Status(code, pb.status.message or None) if code is StatusCode.ERROR else Status(code)
@@ -188,6 +201,20 @@ def request_spans(request: ExportTraceServiceRequest) -> list[ReadableSpan]:
     return spans
 
 
+def json_spans(data: Any) -> list[ReadableSpan]:
+    """Every span of an already parsed OTLP/JSON request (``{"resourceSpans": [...]}``); the same spans, and
+    the same :class:`OtlpDecodeError`, as ``request_spans(parse_request(json.dumps(data), JSON))``.
+
+    Canonical OTLP/JSON (what the encoders and job files write) takes the fast path,
+    ``otlp_json_spans.canonical_spans``; anything else the schema and protobuf's reader judge.
+    """
+    spans = canonical_spans(data)
+    return spans if spans is not None else request_spans(_json_request(data))
+
+
 def decode_traces(body: bytes, content_type: str, content_encoding: str | None = None) -> list[ReadableSpan]:
     """Finished spans from an OTLP/HTTP ``/v1/traces`` body; :class:`OtlpDecodeError` when malformed."""
-    return request_spans(parse_request(decompress(body, content_encoding), content_type))
+    body = decompress(body, content_encoding)
+    if content_type == PROTOBUF:
+        return request_spans(parse_request(body, PROTOBUF))
+    return json_spans(_json_object(body))

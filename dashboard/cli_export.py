@@ -7,15 +7,18 @@ Usage::
 
 The job file's spans (``replay.job_spans``: ids, parents, names, kinds,
 attributes, events, status and timestamps as recorded) go out in batches of
-:data:`BATCH_SIZE` through ``otlp_send`` (OpenTelemetry's OTLP exporter for
-protobuf, its OTLP/JSON encoder for JSON). ``--endpoint`` is a base URL
-(``/v1/traces`` is added) or the full traces URL. Every request carries the
-``--header`` pairs (say an API key for a hosted backend); no header value is
-ever printed. A failure ends with one ``Error:`` line: the receiver could not
-be reached (its URL named), or it answered with an HTTP error (status and the
-start of its body); batches sent before stay sent, and the line says how many
-spans that was. A progress bar shows on a terminal only; the last line says
-``exported N spans of job X to URL``.
+:data:`BATCH_SIZE` through ``otlp_send``: OpenTelemetry's OTLP/HTTP exporter
+for the protocol, protobuf or JSON, retrying what it retries (429, 502, 503,
+504, a dropped connection) within ``--timeout`` per batch. ``--endpoint`` is
+a base URL (``/v1/traces`` is added) or the full traces URL. Every request
+carries the ``--header`` pairs (say an API key for a hosted backend); no
+header value is ever printed. A failure ends with one ``Error:`` line: the
+receiver could not be reached (its URL named; a refused connection at once,
+not after the timeout), or it answered with an HTTP error (the status, and
+the start of its body over protobuf, its reason phrase over JSON); batches
+sent before stay sent, and the line says how many spans that was. A progress
+bar shows on a terminal only; the last line says ``exported N spans of job X
+to URL``.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ it was sent (for the secrets scan, the headers and a refusing answer).
 
 The 10k-request job is recorded by the real reference worker (``batch-debug
 run-job --concurrency 8 --no-wait`` against the simulator in this process,
-serving 2 KB posters): about 7-8 s for 10,200 real requests, so only the
-oteltap test uses it; our own receiver gets a 30-item job with failures
-(the same code path, a fraction of the time).
+serving 2 KB posters): about 7-8 s for 10,200 real requests, once per run. It
+goes to oteltap (protobuf) and to our own receiver by both protocols, one
+server for both; a 30-item job with failures checks every field of every
+span, by both protocols, in small batches.
 """
 
 from __future__ import annotations
@@ -190,21 +191,26 @@ def test_a_10k_request_job_reaches_oteltap_with_its_ids_unchanged(big_job: Path)
     assert {(s["traceId"], s["spanId"], s.get("parentSpanId", ""), s["name"]) for s in received} == wanted
 
 
-def test_a_10k_request_job_reaches_our_own_receiver_with_its_ids_unchanged(big_job: Path, tmp_path: Path) -> None:
-    # Protobuf only here (http/json, batched, is the 30-item test above): each 10k export costs 8-13 s.
+def test_a_10k_request_job_reaches_our_own_receiver_with_its_ids_unchanged_by_either_protocol(
+        big_job: Path, tmp_path: Path) -> None:
     original = jobfile.load(big_job)
-    server = ServerProcess(tmp_path / "received", tmp_path / "server.log")
+    ids = sorted((s["traceId"], s["spanId"], s.get("parentSpanId", "")) for s in spans_of(original))
+    received = tmp_path / "received"
+    server = ServerProcess(received, tmp_path / "server.log")
     try:
-        out = cli("export", str(big_job), "--endpoint", server.url, "--protocol", "http/protobuf")
-        assert out.returncode == 0, out.stderr
-        files = wait_for(lambda: jobfile.list_job_files(tmp_path / "received"))
+        # One server for both: the second export of the same trace is assembled into a second job file.
+        for number, protocol in enumerate(("http/protobuf", "http/json"), start=1):
+            out = cli("export", str(big_job), "--endpoint", server.url, "--protocol", protocol)
+            assert out.returncode == 0, (protocol, out.stderr)
+            assert out.stdout.startswith(f"exported {len(ids)} spans of job big to "), protocol
+            files = wait_for(lambda n=number: len(jobfile.list_job_files(received)) == n
+                             and jobfile.list_job_files(received))
+            assert files, f"{protocol}: no job file assembled; server log: {server.log.read_text()[-2000:]}"
+            rebuilt = jobfile.load(files[0].path)  # the newest
+            assert sorted((s["traceId"], s["spanId"], s.get("parentSpanId", "")) for s in spans_of(rebuilt)) == ids
+            assert rebuilt["summary"]["total_requests"] == original["summary"]["total_requests"] >= 10_000
     finally:
         server.stop()
-    assert files, f"no job file assembled; server log: {server.log.read_text()[-2000:]}"
-    rebuilt = jobfile.load(files[0].path)
-    ids = [(s["traceId"], s["spanId"], s.get("parentSpanId", "")) for s in spans_of(original)]
-    assert sorted((s["traceId"], s["spanId"], s.get("parentSpanId", "")) for s in spans_of(rebuilt)) == sorted(ids)
-    assert rebuilt["summary"]["total_requests"] == original["summary"]["total_requests"] >= 10_000
 
 
 # -- what the receiver gets, and failures ---------------------------------------
@@ -263,10 +269,30 @@ def test_a_refusing_receiver_is_one_line_with_status_and_body(secret_job: Path, 
     assert out.stderr.strip().endswith("refused the spans: HTTP 400: unknown tenant")
 
 
-def test_an_unreachable_receiver_is_named(secret_job: Path) -> None:
+def test_a_refusing_receiver_over_json_is_one_line_with_status_and_reason(secret_job: Path, raw_receiver) -> None:
+    receiver = raw_receiver(413, b'{"error": "too big"}')
+    out = cli("export", str(secret_job), "--endpoint", receiver.url, "--protocol", "http/json",
+              "--header", "X-Key=s3cr3t")
+    assert out.returncode == 1
+    # OpenTelemetry's JSON exporter passes on the status line, not the body.
+    assert out.stderr.strip() == (f"Error: the receiver at {receiver.url}/v1/traces refused the spans: "
+                                  f"HTTP 413: Request Entity Too Large")
+    assert len(receiver.got) == 1  # a 413 is final: not retried
+    assert "s3cr3t" not in out.stdout + out.stderr
+    busy = raw_receiver(503, b"busy")
+    out = cli("export", str(secret_job), "--endpoint", busy.url, "--protocol", "http/json", "--timeout", "3")
+    assert out.returncode == 1
+    assert out.stderr.strip() == (f"Error: the receiver at {busy.url}/v1/traces did not take the spans "
+                                  f"within 3 s: Service Unavailable")
+
+
+def test_an_unreachable_receiver_is_named_at_once(secret_job: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     for protocol in ("http/protobuf", "http/json"):
-        out = cli("export", str(secret_job), "--endpoint", url, "--protocol", protocol)
+        # A refused connection is final: with retries until the 600 s deadline (backoff 1+2+4+8+16 s
+        # for the JSON exporter) the 20 s process limit would end the test.
+        out = cli("export", str(secret_job), "--endpoint", url, "--protocol", protocol, "--timeout", "600",
+                  timeout=20)
         assert out.returncode == 1
         assert out.stderr.strip() == (f"Error: cannot reach the OTLP receiver at {url}/v1/traces: "
                                       f"connection refused (is the receiver running, and is this its port?)")
