@@ -56,8 +56,9 @@ test: $(DEVSTAMP)
 typecheck: $(DEVSTAMP)
 	$(PY) tools/typecheck.py
 
-bench: $(STAMP)
-	$(PY) benchmarks/bench.py $(if $(QUICK),--quick,)
+# The dev install: the aiohttp and requests rows need their extras, the page figure selenium.
+bench: $(DEVSTAMP)
+	$(PY) benchmarks/bench.py $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 loadtest: $(STAMP)
 	$(PY) benchmarks/loadtest.py --clients 50 --seconds 60

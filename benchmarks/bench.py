@@ -1,195 +1,291 @@
 """batch-debug benchmark: what tracing costs, measured side by side.
 
-Usage: python benchmarks/bench.py [--quick]
+Usage: python benchmarks/bench.py [--quick] [--only SECTION[,SECTION...]] [--million-requests N]
 
-Starts the Jellyfin simulator in its own process, then:
+Starts the Jellyfin simulator in its own process (pinned to CPU 0), then runs
+these sections (``--only`` picks some, by name):
 
-1. Overhead: interleaved rounds of five client processes (plain httpx; ours
-   with debug off; ours with debug on, job file included; the stock httpx
-   instrumentation with an ALWAYS_OFF sampler; stock with ALWAYS_ON and a
-   BatchSpanProcessor feeding an exporter that does nothing). Each reports
-   CPU microseconds per request; ratios are of medians to plain httpx.
-2. Scale: one job of 100,000 requests (10,000 with --quick) with debug on:
-   peak RSS growth, seconds until its file is complete, bytes per request.
-3. ``batch-debug summary`` on that file (wall seconds, a fresh process).
-4. ``GET /api/v1/batch-debug/status`` against ``batch-debug serve`` with
-   1,000 job files in the folder (median ms of 20 calls).
+- ``sync``: interleaved rounds of five client processes (pinned to CPU 1):
+  plain httpx; ours with debug off; ours with debug on, job file included;
+  the stock httpx instrumentation with an ALWAYS_OFF sampler; stock with
+  ALWAYS_ON and a BatchSpanProcessor feeding an exporter that does nothing.
+  Each reports CPU microseconds per request (``client.py``); ratios are of
+  medians to plain httpx, from the same rounds.
+- ``async``: the same for ``httpx.AsyncClient``: bare, off, on.
+- ``threads``: 8 threads sharing one ``httpx.Client``, bare and on: wall time.
+- ``aiohttp`` and ``requests``: bare, off, on for each client, ratios to
+  that client alone; "skipped: <why>" while ``setup()`` does not instrument it.
+- ``scale``: one job of 100,000 real requests (10,000 with --quick), debug
+  on: peak RSS growth, seconds until its file is complete, bytes per
+  request; then ``batch-debug summary`` on that file (a fresh process).
+- ``compare`` (with ``scale``): a second run of that job, then ``batch-debug
+  compare`` of the two (a fresh process: wall seconds, read from the heads).
+- ``status``: ``GET /status`` against ``batch-debug serve`` with 1,000 job
+  files in the folder (median ms of 20 calls).
+- ``million`` (full run only, or when named with ``--only``): one job of
+  1,000,000 requests through a real ``httpx.Client`` and our real gate with
+  canned answers from memory instead of the network (``synthetic.py``), and
+  a 100,000-request job fed the same way for the RSS ratio; the span cap is
+  raised so nothing is dropped; skipped below 3 GB of free disk. Then
+  ``batch-debug summary`` on the 1M file, and ``/jobs`` and ``/status`` with
+  it in the folder.
+- ``page``: the dashboard in headless Chromium until the job list and the
+  job's summary are drawn (median of 3; ``page.py``), on the 1M file when
+  ``million`` ran, else on the scale job's file.
 
-Prints a table, then as its last line one JSON object with every figure.
+Prints a table (figure, measured, goal, verdict), then as its last line one
+JSON object with every figure and each goal beside it (``<key>_goal``).
 Timings live here, never in tests: these machines are noisy, so compare
-ratios from one run. With two or more CPUs the simulator is pinned to CPU 0
-and the clients to CPU 1, so they do not steal each other's time slices.
+ratios from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from benchlib import API, PY, Simulator, clean_env, dashboard, free_gb, median_ms, run_json, summary_of
+from goals import json_line, table
+from page import page_seconds
+
 HERE = Path(__file__).resolve().parent
-PY = sys.executable
-MODES = ("bare", "off", "on", "stock_off", "stock_on")
+GROUPS: dict[str, tuple[str, ...]] = {
+    "sync": ("bare", "off", "on", "stock_off", "stock_on"),
+    "async": ("async_bare", "async_off", "async_on"),
+    "threads": ("threads_bare", "threads_on"),
+    "aiohttp": ("aiohttp_bare", "aiohttp_off", "aiohttp_on"),
+    "requests": ("requests_bare", "requests_off", "requests_on"),
+}
+SECTIONS = (*GROUPS, "scale", "compare", "status", "million", "page")
+MIN_FREE_GB = 3.0
 
 
-def pin(cpu: int) -> dict[str, object]:
-    """Popen arguments that pin a child to one CPU (server and client apart: less noise)."""
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
-        return {"preexec_fn": lambda: os.sched_setaffinity(0, {cpu})}
-    return {}
+def note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing answered at {url} within {timeout:.0f} s")
-
-
-def start_simulator() -> tuple[subprocess.Popen, str, str]:
-    port = free_port()
-    proc = subprocess.Popen([PY, "-m", "batch_debug.dashboard.cli", "jellyfin-sim", "--port", str(port),
-                             "--profile", "healthy", "--api-key", "bench-key"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **pin(0))
-    item = ""
-    for _ in range(5):
-        line = proc.stdout.readline()
-        if line.startswith("known item ids:"):
-            item = line.split()[3]
-            break
-    url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/System/Info/Public")
-    return proc, url, item
-
-
-def overhead(url: str, item: str, rounds: int, n: int, work: Path) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {mode: [] for mode in MODES}
+def overhead(group: str, sim: Simulator, rounds: int, n: int, work: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Interleaved rounds of the group's modes, in a rotating order; figures and notes for the group."""
+    modes = list(GROUPS[group])
+    metric = "wall_us" if group == "threads" else "cpu_us"
+    results: dict[str, list[float]] = {mode: [] for mode in modes}
+    skipped: dict[str, str] = {}
     for round_no in range(rounds):
-        # Rotate the order each round, so no mode always runs first (or after the same one).
-        for mode in MODES[round_no % len(MODES):] + MODES[:round_no % len(MODES)]:
-            folder = work / f"overhead-{mode}-{round_no}"
-            env = {k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG"}
-            out = subprocess.run([PY, str(HERE / "client.py"), mode, url, item, str(n), str(folder)],
-                                 capture_output=True, text=True, env=env, check=True, **pin(1))
-            results[mode].append(json.loads(out.stdout.strip().splitlines()[-1])["cpu_us"])
-        print(f"  round {round_no + 1}/{rounds}: " + ", ".join(
-            f"{m} {results[m][-1]:.0f} us" for m in MODES), file=sys.stderr, flush=True)
-    return results
+        live = [mode for mode in modes if mode not in skipped]
+        shift = round_no % len(live)
+        for mode in live[shift:] + live[:shift]:  # no mode always first, or always after the same one
+            folder = work / f"{mode}-{round_no}"
+            result = run_json([PY, str(HERE / "client.py"), mode, sim.url, sim.item, str(n), str(folder)], cpu=1,
+                              quiet=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            if "skipped" in result:
+                skipped[mode] = result["skipped"]
+            else:
+                results[mode].append(result[metric])
+        note(f"  {group} round {round_no + 1}/{rounds}: " + ", ".join(
+            f"{mode} {results[mode][-1]:.0f} us" if mode not in skipped else f"{mode} skipped" for mode in modes))
+        if all(mode in skipped for mode in modes[1:]):
+            break  # nothing to compare the client alone with
+    prefix = "" if group == "sync" else f"{group}_"
+    bare_key = f"{prefix}{'wall_' if group == 'threads' else ''}us_per_request_bare"
+    figures: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    bare_mode = modes[0]
+    if bare_mode in skipped:
+        notes[bare_key] = f"skipped: {skipped[bare_mode]}"
+        bare = None
+    else:
+        bare = statistics.median(results[bare_mode])
+        figures[bare_key] = round(bare, 1)
+    for mode in modes[1:]:
+        key = f"{mode}_vs_bare"
+        if mode in skipped or bare is None:
+            notes[key] = f"skipped: {skipped.get(mode) or skipped.get(bare_mode)}"
+        else:
+            figures[key] = round(statistics.median(results[mode]) / bare, 3)
+    figures[f"{group}_rounds"], figures[f"{group}_requests_per_round"] = rounds, n
+    return figures, notes
 
 
-def scale(url: str, item: str, n: int, work: Path) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k != "APHRODITE_BATCH_DEBUG"}
-    out = subprocess.run([PY, str(HERE / "scale.py"), url, item, str(n), str(work / "scale")],
-                         capture_output=True, text=True, env=env, check=True, **pin(1))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+def scale_job(sim: Simulator, n: int, folder: Path, *, answer: Path | None = None,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``scale.py`` in its own process (CPU 1): its JSON line; ``answer`` feeds it canned answers."""
+    extra = ["--synthetic", str(answer)] if answer is not None else []
+    return run_json([PY, str(HERE / "scale.py"), sim.url, sim.item, str(n), str(folder), *extra], env=env, cpu=1)
+
+
+def scale(sim: Simulator, n: int, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The real-request job: its figures, and the raw result (for the page section)."""
+    result = scale_job(sim, n, work / "scale")
+    result["summary_s"], summary = summary_of(result["file"])
+    result["total_requests"] = summary.get("total_requests", n)
+    # The keys say 100k whatever --quick makes the job (scale_requests says how many): one set of keys to read.
+    figures = {"scale_requests": n, "rss_growth_mb_100k": result["rss_growth_mb"],
+               "file_complete_s_100k": result["file_complete_s"],
+               "bytes_per_request_100k": result["bytes_per_request"], "summary_s_100k": result["summary_s"]}
+    return figures, result
+
+
+def compare_runs(sim: Simulator, n: int, work: Path) -> dict[str, Any]:
+    """A second run of the scale job into its folder, then ``batch-debug compare scale`` (a fresh process,
+    wall seconds): two n-request runs compared from their file heads (issue 14: <= 2 s at 100k each)."""
+    second = scale_job(sim, n, work / "scale")
     started = time.perf_counter()
-    subprocess.run([PY, "-m", "batch_debug.dashboard.cli", "summary", result["file"], "--json"],
-                   capture_output=True, check=True)
-    result["summary_s"] = round(time.perf_counter() - started, 3)
-    return result
+    out = subprocess.run([PY, "-m", "batch_debug.dashboard.cli", "compare", "--dir", str(work / "scale"), "scale",
+                          "--json"], capture_output=True, text=True, check=True)
+    seconds = round(time.perf_counter() - started, 3)
+    found = json.loads(out.stdout)
+    assert found["head"]["file"] == Path(second["file"]).name, found["head"]
+    return {"compare_s_100k": seconds, "compare_requests_each": n}
 
 
-def status_latency(files: int, work: Path) -> float | None:
+def status_many(files: int, work: Path) -> dict[str, Any]:
     folder = work / "status"
     folder.mkdir()
     sample = json.dumps({"job_id": "x", "complete": True, "summary": {"total_requests": 3}, "requests": []})
     for i in range(files):
         (folder / f"job_bench-{i:04d}_20260101_{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}.json").write_text(sample)
-    port = free_port()
-    env = {**os.environ, "APHRODITE_BATCH_DEBUG_DIR": str(folder)}
-    env.pop("APHRODITE_BATCH_DEBUG_TOKEN", None)
-    server = subprocess.Popen([PY, "-m", "batch_debug.dashboard.cli", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/batch-debug/status"
-        wait_http(url)
-        timings = []
-        with httpx.Client() as client:
-            for _ in range(22):
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-        return round(statistics.median(timings[2:]), 2)
-    except (SystemExit, httpx.HTTPError) as exc:
-        print(f"  /status not measured: {exc}", file=sys.stderr)
-        return None
-    finally:
-        server.terminate()
-        server.wait(10)
+    with dashboard(folder) as url:
+        return {"status_ms_1000_files": median_ms(url + API + "/status")}
+
+
+MILLION_KEYS = ("rss_growth_mb_1m", "rss_growth_ratio_1m_100k", "file_ready_s_1m", "bytes_per_request_1m",
+                "dropped_spans_1m", "summary_s_1m", "jobs_ms_1m", "status_ms_1m")
+
+
+def million(sim: Simulator, n: int, work: Path, with_page: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The synthetic 1M job and the figures read with its file present (see the module doc)."""
+    free = free_gb(work)
+    if free < MIN_FREE_GB:
+        why = f"skipped: {free:.1f} GB free in {work}, the 1M job needs {MIN_FREE_GB:.0f} GB"
+        return {}, {key: why for key in (*MILLION_KEYS, *(("page_s",) if with_page else ()))}
+    answer = work / "answer.http"
+    from synthetic import answer_bytes
+
+    answer.write_bytes(answer_bytes(httpx.get(sim.poster_url(), timeout=10)))
+    # Room for every span (requests + items + job) and every byte: nothing dropped, nothing deleted.
+    env = clean_env(APHRODITE_BATCH_DEBUG_MAX_SPANS=str(2 * n + 1000), APHRODITE_BATCH_DEBUG_MAX_MB="1000000")
+    started = time.perf_counter()
+    small_n = min(100_000, n)
+    note(f"  million: first a {small_n:,}-request job fed the same way (for the RSS ratio)")
+    small = scale_job(sim, small_n, work / "million-small", answer=answer, env=env)
+    note(f"  million: now {n:,} requests ({free:.0f} GB free); elapsed {time.perf_counter() - started:.0f} s")
+    big = scale_job(sim, n, work / "million", answer=answer, env=env)
+    note(f"  million: the job took {big['job_s']:.0f} s, its file {big['file_complete_s']:.1f} s more; "
+         f"elapsed {time.perf_counter() - started:.0f} s")
+    summary_s, summary = summary_of(big["file"])
+    figures: dict[str, Any] = {
+        "million_requests": n,
+        "million_feed": "synthetic: real httpx.Client + our gate + httpcore/h11, canned answers from memory "
+                        "(benchmarks/synthetic.py) instead of the network",
+        "rss_growth_mb_1m": big["rss_growth_mb"], "rss_growth_mb_100k_synthetic": small["rss_growth_mb"],
+        "rss_growth_ratio_1m_100k": round(big["rss_growth_mb"] / max(small["rss_growth_mb"], 0.1), 2),
+        "file_ready_s_1m": big["file_complete_s"], "bytes_per_request_1m": big["bytes_per_request"],
+        "job_s_1m": big["job_s"], "dropped_spans_1m": summary.get("dropped_spans"),
+        "total_requests_1m": summary.get("total_requests"), "summary_s_1m": summary_s,
+    }
+    note(f"  million: /jobs and /status with the {Path(big['file']).stat().st_size / 1e9:.2f} GB file present")
+    with dashboard(work / "million") as url:
+        figures["jobs_ms_1m"] = median_ms(url + API + "/jobs")
+        figures["status_ms_1m"] = median_ms(url + API + "/status")
+        if with_page:
+            note("  page: the 1M job in headless chromium")
+            total = int(summary.get("total_requests") or n)
+            figures.update(page_figures(page_seconds(url, "scale", total), total))
+    figures["million_elapsed_s"] = round(time.perf_counter() - started, 1)
+    return figures, {}
+
+
+def page_figures(page: dict[str, Any], requests: int) -> dict[str, Any]:
+    """``page_seconds``'s answer as figures (its note is moved to the notes by ``main``)."""
+    return {"page_s": page.get("page_s"), "page_runs_s": page.get("page_runs_s"), "page_job_requests": requests,
+            "page_note": page.get("note")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="a smaller run, under 2 minutes, without the 1M job")
+    parser.add_argument("--only", action="append", default=[], metavar="SECTION",
+                        help=f"run only these sections (repeat, or comma-separate): {', '.join(SECTIONS)}")
+    parser.add_argument("--million-requests", type=int, default=1_000_000, help="size of the big job")
     args = parser.parse_args()
-    rounds, n, scale_n = (5, 1500, 10_000) if args.quick else (10, 3000, 100_000)
+    only = {name.strip() for value in args.only for name in value.split(",") if name.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    chosen = [name for name in SECTIONS if not only or name in only]
+    run_million = "million" in chosen and (not args.quick or "million" in only)
+    sync_rounds, sync_n, rounds, n, scale_n = (5, 1500, 3, 800, 10_000) if args.quick else (10, 3000, 10, 3000, 100_000)
+    figures: dict[str, Any] = {"quick": args.quick, "sections": chosen}
+    notes: dict[str, str] = {}
+    if "million" in chosen and not run_million:
+        notes.update({key: "skipped: full run only (not --quick)" for key in MILLION_KEYS})
     work = Path(tempfile.mkdtemp(prefix="batch-debug-bench-"))
-    sim, url, item = start_simulator()
+    started = time.perf_counter()
+    sim = Simulator.start()
     try:
-        print(f"overhead: {rounds} interleaved rounds x {n} requests per client", file=sys.stderr)
-        raw = overhead(url, item, rounds, n, work)
-        print(f"scale: one job of {scale_n:,} requests, debug on", file=sys.stderr, flush=True)
-        big = scale(url, item, scale_n, work)
+        for group in GROUPS:
+            if group in chosen:
+                group_rounds, group_n = (sync_rounds, sync_n) if group == "sync" else (rounds, n)
+                note(f"{group}: {group_rounds} interleaved rounds x {group_n:,} requests per client")
+                section_started = time.perf_counter()
+                got, why = overhead(group, sim, group_rounds, group_n, work)
+                figures.update(got)
+                notes.update(why)
+                note(f"  {group}: {time.perf_counter() - section_started:.0f} s")
+        page_source: tuple[Path, int] | None = None
+        if "scale" in chosen or ("page" in chosen and not run_million):
+            size = scale_n if "scale" in chosen else 10_000
+            note(f"scale: one job of {size:,} requests, debug on")
+            got, raw = scale(sim, size, work)
+            if "scale" in chosen:
+                figures.update(got)
+            page_source = (work / "scale", raw["total_requests"])
+        if "compare" in chosen:
+            if "scale" not in chosen:
+                notes["compare_s_100k"] = "skipped: compare runs on the scale section's job (add scale)"
+            else:
+                note(f"compare: a second {scale_n:,}-request run of the scale job, then batch-debug compare")
+                figures.update(compare_runs(sim, scale_n, work))
+        if "status" in chosen:
+            note("status: 1,000 job files")
+            figures.update(status_many(1000, work))
+        if run_million:
+            note(f"million: one job of {args.million_requests:,} requests, canned answers (see synthetic.py)")
+            got, why = million(sim, args.million_requests, work, "page" in chosen)
+            figures.update(got)
+            notes.update(why)
+        if "page" in chosen and "page_job_requests" not in figures and page_source is not None:
+            notes.pop("page_s", None)  # the 1M job could not run: the page is read on the scale job instead
+            folder, total = page_source
+            note(f"page: the {total:,}-request job in headless chromium")
+            with dashboard(folder) as url:
+                figures.update(page_figures(page_seconds(url, "scale", total), total))
     finally:
-        sim.terminate()
-        sim.wait(10)
-    print("status: 1,000 job files", file=sys.stderr, flush=True)
-    status_ms = status_latency(1000, work)
-    shutil.rmtree(work, ignore_errors=True)
-
-    med = {mode: statistics.median(values) for mode, values in raw.items()}
-    bare = med["bare"]
-    figures = {
-        "quick": args.quick,
-        "rounds": rounds,
-        "requests_per_round": n,
-        "us_per_request_bare": round(bare, 1),
-        "off_vs_bare": round(med["off"] / bare, 3),
-        "on_vs_bare": round(med["on"] / bare, 3),
-        "stock_off_vs_bare": round(med["stock_off"] / bare, 3),
-        "stock_on_vs_bare": round(med["stock_on"] / bare, 3),
-        "scale_requests": scale_n,
-        "rss_growth_mb_100k": big["rss_growth_mb"],
-        "file_complete_s_100k": big["file_complete_s"],
-        "bytes_per_request_100k": big["bytes_per_request"],
-        "summary_s_100k": big["summary_s"],
-        "status_ms_1000_files": status_ms,
-    }
+        sim.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    page_note = figures.pop("page_note", None)
+    if page_note:
+        notes["page_s"] = page_note
+    figures["bench_s"] = round(time.perf_counter() - started, 1)
     print()
-    print(f"{'client':<34}{'CPU us/request':>16}{'vs plain httpx':>16}")
-    labels = {"bare": "plain httpx", "off": "batch-debug, debug off", "on": "batch-debug, debug on (+file)",
-              "stock_off": "stock instrumentation, ALWAYS_OFF", "stock_on": "stock, ALWAYS_ON + batch/no-op"}
-    for mode in MODES:
-        print(f"{labels[mode]:<34}{med[mode]:>16.1f}{med[mode] / bare:>16.3f}")
-    print()
-    print(f"scale job ({scale_n:,} requests, debug on)")
-    print(f"  peak RSS growth          {big['rss_growth_mb']:>8} MB     (goal <= 100)")
-    print(f"  file complete after end  {big['file_complete_s']:>8} s      (goal <= 5)")
-    print(f"  file size per request    {big['bytes_per_request']:>8} B      (goal <= 2048)")
-    print(f"  `batch-debug summary`    {big['summary_s']:>8} s      (goal <= 3)")
-    print(f"/status, 1,000 job files   {status_ms!s:>8} ms     (goal <= 100)")
-    print(json.dumps(figures))
+    if "scale_requests" in figures and figures["scale_requests"] != 100_000:
+        print(f"(the '100k job' below made {figures['scale_requests']:,} requests: --quick)")
+    if figures.get("page_job_requests"):
+        print(f"(the page was read on the file of a job of {figures['page_job_requests']:,} requests)")
+    for line in table(figures, notes):
+        print(line)
+    print(json.dumps(json_line(figures, notes)))
 
 
 if __name__ == "__main__":
