@@ -6,13 +6,15 @@ what the document promises and what the receiver accepts are one thing.
 It follows the OTLP/JSON encoding: lowerCamelCase names, hex trace and span
 ids, enums as integers, 64-bit integers as decimal strings (or numbers).
 Unknown fields are allowed and ignored, as the specification requires (except
-names in brackets, protobuf's extension syntax). One
+names in brackets, protobuf's extension syntax); a field's proto name
+(``trace_id``), which protobuf's parser reads as the field, has its schema. One
 restriction: attribute values nest one level (an array or key-value list of
 plain values), which covers every attribute an OpenTelemetry SDK can set.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _UINT32 = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
@@ -30,8 +32,16 @@ _BASE64 = {"type": "string", "pattern": "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{
 _NO_EXTENSION_NAMES = {"not": {"pattern": "^\\["}}
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
 def _obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": props, "propertyNames": _NO_EXTENSION_NAMES}
+    # protobuf's JSON parser also reads each field under its proto name (trace_id for traceId), so an
+    # "unknown" snake_case name is that field: it gets the field's schema too, or [] there would pass
+    # the schema and break the parser.
+    named = {**props, **{_snake(name): schema for name, schema in props.items() if _snake(name) != name}}
+    schema: dict[str, Any] = {"type": "object", "properties": named, "propertyNames": _NO_EXTENSION_NAMES}
     if required:
         schema["required"] = list(required)
     return schema
