@@ -6,8 +6,8 @@ what the document promises and what the receiver accepts are one thing.
 It follows the OTLP/JSON encoding: lowerCamelCase names, hex trace and span
 ids, enums as integers, 64-bit integers as decimal strings (or numbers).
 Unknown fields are allowed and ignored, as the specification requires (except
-names in brackets, protobuf's extension syntax); a field's proto name
-(``trace_id``), which protobuf's parser reads as the field, has its schema. One
+names in brackets, protobuf's extension syntax, and a field's proto name such
+as ``trace_id``, which protobuf's parser would read as the field). One
 restriction: attribute values nest one level (an array or key-value list of
 plain values), which covers every attribute an OpenTelemetry SDK can set.
 """
@@ -37,11 +37,14 @@ def _snake(name: str) -> str:
 
 
 def _obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
-    # protobuf's JSON parser also reads each field under its proto name (trace_id for traceId), so an
-    # "unknown" snake_case name is that field: it gets the field's schema too, or [] there would pass
-    # the schema and break the parser.
-    named = {**props, **{_snake(name): schema for name, schema in props.items() if _snake(name) != name}}
-    schema: dict[str, Any] = {"type": "object", "properties": named, "propertyNames": _NO_EXTENSION_NAMES}
+    # protobuf's JSON parser also reads each field under its proto name (trace_id for traceId), so such a
+    # name is not unknown to it: refused here (OTLP/JSON names are lowerCamelCase), or [] there would
+    # pass the schema and break the parser.
+    proto_names = sorted(_snake(name) for name in props if _snake(name) != name)
+    names: dict[str, Any] = _NO_EXTENSION_NAMES
+    if proto_names:
+        names = {"allOf": [_NO_EXTENSION_NAMES, {"not": {"enum": proto_names}}]}
+    schema: dict[str, Any] = {"type": "object", "properties": props, "propertyNames": names}
     if required:
         schema["required"] = list(required)
     return schema
