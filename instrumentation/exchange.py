@@ -56,7 +56,7 @@ from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
 from .wire import Timings, connection_figures, header_values, ms
-from .jobstate import JobState, current_item
+from .jobstate import JobState, current_item, runner_name
 
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
@@ -119,6 +119,11 @@ class Attempt:
             self.attrs[A.RESEND_COUNT] = sent_before  # semantic conventions: only on resends
         # The item id rides in the record (its parent, the item span, names it too): one attribute less to encode.
         self.extras: dict[str, Any] = {"item_id": item.item_id} if item is not None else {}
+        runner = runner_name()
+        if item is None or runner != item.thread:
+            # Only where it differs from its item's (an item's attempts fanned out to other threads or tasks):
+            # the item record names the usual one, and a name per attempt would cost every file bytes.
+            self.extras["thread"] = runner
         found = credentials(request.headers, request.url.query)
         if found:
             # Learned before anything about this request is recorded.

@@ -18,6 +18,7 @@ fewer requests than ran.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,9 +130,20 @@ class JobState:
 class ItemState:
     item_id: str
     context: SpanContext
+    thread: str = ""  # the thread or asyncio task that entered the item (``runner_name``)
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)
     outcome: str | None = None
     error: str | None = None
+
+
+def runner_name() -> str:
+    """The asyncio task running now, else the thread: who ran an item or an attempt (the correlation's
+    ``thread`` dimension)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop: a thread
+        task = None
+    return task.get_name() if task is not None else threading.current_thread().name
 
 
 current_job: ContextVar[JobState | None] = ContextVar("batch_debug_job", default=None)

@@ -30,10 +30,8 @@ and carries its id and outcome (``batch_debug.item.id``, ``.outcome``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import threading
 import time
 from contextvars import Token
 from types import TracebackType
@@ -45,7 +43,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanK
 from ..collector import attributes as A
 from ..collector.jobfile import validate_job_id
 from ..collector.redact import redact_text
-from .jobstate import OUTSIDE, ItemState, JobState, current_capture, current_item, current_job
+from .jobstate import OUTSIDE, ItemState, JobState, current_capture, current_item, current_job, runner_name
 from .lean import LeanSpans, exception_event
 
 logger = logging.getLogger(__name__)
@@ -182,16 +180,6 @@ _ATTR_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ATTR_CHARS = 256
 
 
-def _runner_name() -> str:
-    """The asyncio task running the item, else its thread (the correlation's ``thread`` dimension).
-    Read once per item, not per attempt: an item runs on one thread or task."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:  # no running event loop: a thread
-        task = None
-    return task.get_name() if task is not None else threading.current_thread().name
-
-
 def _bounded(item_id: str) -> str:
     return item_id if len(item_id) <= _NAME_ID_CHARS else item_id[: _NAME_ID_CHARS - 3] + "..."
 
@@ -250,7 +238,7 @@ class item_span:  # noqa: N801
         context = job.lean.context(self._parent)
         self._start = time.time_ns()
         self._ctx_token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(context)))
-        self.state = ItemState(self.item_id, context)
+        self.state = ItemState(self.item_id, context, runner_name())
         self._token = current_item.set(self.state)
         job.item_started()
         return self
@@ -269,7 +257,7 @@ class item_span:  # noqa: N801
                 state.outcome, state.error = "failed", message
             outcome = state.outcome or "succeeded"
             attrs: dict[str, Any] = {A.ITEM_ID: self.item_id, A.ITEM_OUTCOME: outcome,
-                                     A.THREAD_NAME: _runner_name()}
+                                     A.THREAD_NAME: state.thread}
             for key, value in self.attributes.items():
                 attrs[A.ITEM_ATTR_PREFIX + key] = value
             if state.error:

@@ -50,3 +50,31 @@ def test_set_attribute_outside_a_recorded_job_does_nothing(off_pipeline: Pipelin
             item.set_attribute("bad key!", object())  # type: ignore[arg-type]
     assert item.attributes == {}
     assert off_pipeline.job_file("off", timeout=0.2) is None
+
+
+def test_an_attempt_sent_from_another_thread_than_its_items_names_it(debug_pipeline: Pipeline, sim) -> None:
+    """An item fanning its requests out to a pool: those attempts carry their own thread; the rest do not."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from batch_debug.collector import jobfile
+    from batch_debug.collector.correlate import correlate
+
+    item_id = sim.item_ids[0]
+    with job_span("fan-out"), httpx.Client() as client:
+        with item_span(item_id):
+            client.get(f"{sim.url}/Items/{item_id}/Images/Primary")  # on the item's own thread
+            with ThreadPoolExecutor(2, thread_name_prefix="fetcher") as pool:
+                context = contextvars.copy_context()
+                missing = "0" * 32  # no such item: a 404, so the correlation has a failure to place
+                pool.submit(context.run, client.head, f"{sim.url}/Items/{missing}/Images/Primary").result()
+    path = debug_pipeline.job_file("fan-out")
+    assert path is not None
+    data = jobfile.load(path)
+    threads = {r["method"]: r.get("thread") for r in data["requests"]}
+    assert threads["GET"] is None and threads["HEAD"].startswith("fetcher")
+    assert data["items"][0]["thread"] == "MainThread"
+    # The correlation reads each attempt's own thread where it has one, else its item's.
+    found = correlate(data["requests"], data["items"])
+    thread = next(d for d in found.dimensions if d.name == "thread")
+    assert {(v.value, v.failed, v.succeeded) for v in thread.values} == {("MainThread", 0, 1), (threads["HEAD"], 1, 0)}
