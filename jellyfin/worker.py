@@ -36,18 +36,15 @@ request's attempts), and the configuration is ``worker_config``.
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from ..instrumentation import item_span, job_span
-from .bounds import ItemFailure
+from ..instrumentation import job_span
 from .worker_config import AUTH_MODES, MAX_RETRY_AFTER_SECONDS, SESSION_STRATEGIES, WorkerConfig
 from .worker_steps import (
-    RETRY_STATUSES, Attempts, ItemResult, JobResult, PosterItem, Progress, Run, new_job_id,
+    RETRY_STATUSES, Attempts, ItemResult, JobResult, Progress, Run, do_item, new_job_id, on_threads,
 )
 
 __all__ = [
@@ -86,15 +83,7 @@ class _SyncRunner:
             return client.request(method, url, **kwargs)
 
     def item(self, item_id: str) -> ItemResult:
-        item = PosterItem(self.run.config, item_id)
-        with item_span(item_id) as span:
-            try:
-                for method, path, auth in item.requests():
-                    response = self.send(method, path, auth, item.result)
-                item.done(response)
-            except ItemFailure as failure:
-                item.failed(failure, span)
-        return item.result
+        return do_item(self.run.config, item_id, self.send)
 
 
 def run_job(
@@ -117,13 +106,7 @@ def run_job(
                     progress(outcome)
                 return outcome
 
-            if config.concurrency == 1:
-                result.items = [one(item_id) for item_id in item_ids]
-            else:
-                with ThreadPoolExecutor(config.concurrency, thread_name_prefix="poster") as pool:
-                    # Each task gets its own copy of the context, so it sits under the job span.
-                    futures = [pool.submit(contextvars.copy_context().run, one, i) for i in item_ids]
-                    result.items = [future.result() for future in futures]
+            result.items = on_threads(item_ids, config.concurrency, one)
         finally:
             run.bounds.close()
             if client is not None:

@@ -33,10 +33,10 @@ from typing import Any
 
 import aiohttp
 
-from ..instrumentation import item_span, job_span
+from ..instrumentation import job_span
 from .bounds import ItemFailure, RunBounds
 from .worker_config import WorkerConfig
-from .worker_steps import Attempts, ItemResult, JobResult, PosterItem, Progress, ReadAnswer, Run
+from .worker_steps import Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run, do_item_async
 
 _CHUNK = 64 << 10
 
@@ -118,17 +118,10 @@ async def run_job_aiohttp(
 
             async def one(item_id: str) -> ItemResult:
                 async with gate:
-                    item = PosterItem(config, item_id)
-                    async with item_span(item_id) as span:
-                        try:
-                            for method, path, auth in item.requests():
-                                answer = await send(method, path, auth, item.result)
-                            item.done(answer)
-                        except ItemFailure as failure:
-                            item.failed(failure, span)
+                    outcome = await do_item_async(config, item_id, send)
                     if progress is not None:
-                        progress(item.result)
-                    return item.result
+                        progress(outcome)
+                    return outcome
 
             result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
         finally:

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 
 import httpx
 
-from ..instrumentation import item_span, job_span
-from .bounds import ItemFailure
+from ..instrumentation import job_span
 from .worker_config import WorkerConfig
-from .worker_steps import Attempts, ItemResult, JobResult, PosterItem, Progress, Run
+from .worker_steps import Attempts, ItemResult, JobResult, Progress, Run, do_item_async
 
 
 async def run_job_async(
@@ -63,17 +62,10 @@ async def run_job_async(
 
             async def one(item_id: str) -> ItemResult:
                 async with gate:
-                    item = PosterItem(config, item_id)
-                    async with item_span(item_id) as span:
-                        try:
-                            for method, path, auth in item.requests():
-                                response = await send(method, path, auth, item.result)
-                            item.done(response)
-                        except ItemFailure as failure:
-                            item.failed(failure, span)
+                    outcome = await do_item_async(config, item_id, send)
                     if progress is not None:
-                        progress(item.result)
-                    return item.result
+                        progress(outcome)
+                    return outcome
 
             result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
         finally:

@@ -31,19 +31,17 @@ whose head never ends is bounded by its timeout, not by the watchdog.
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from ..instrumentation import item_span, job_span
+from ..instrumentation import job_span
 from .bounds import ItemFailure
 from .worker_config import WorkerConfig
-from .worker_steps import Answer, Attempts, ItemResult, JobResult, PosterItem, Progress, ReadAnswer, Run
+from .worker_steps import Answer, Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run, do_item, on_threads
 
 __all__ = ["run_job_requests"]
 
@@ -131,15 +129,7 @@ class _RequestsRunner:
         return b"".join(chunks)
 
     def item(self, item_id: str) -> ItemResult:
-        item = PosterItem(self.run.config, item_id)
-        with item_span(item_id) as span:
-            try:
-                for method, path, auth in item.requests():
-                    response = self.send(method, path, auth, item.result)
-                item.done(response)
-            except ItemFailure as failure:
-                item.failed(failure, span)
-        return item.result
+        return do_item(self.run.config, item_id, self.send)
 
 
 def _shared_session(concurrency: int) -> requests.Session:
@@ -170,10 +160,7 @@ def run_job_requests(
                     progress(outcome)
                 return outcome
 
-            with ThreadPoolExecutor(config.concurrency, thread_name_prefix="poster") as pool:
-                # Each task gets its own copy of the context, so it sits under the job span.
-                futures = [pool.submit(contextvars.copy_context().run, one, i) for i in item_ids]
-                result.items = [future.result() for future in futures]
+            result.items = on_threads(item_ids, config.concurrency, one)
         finally:
             run.bounds.close()
             if session is not None:
