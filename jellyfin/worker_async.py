@@ -20,7 +20,7 @@ import httpx
 
 from ..instrumentation import job_span
 from .worker_config import WorkerConfig
-from .worker_steps import Attempts, ItemResult, JobResult, Progress, Run, do_item_async
+from .worker_steps import Attempts, ItemResult, JobResult, Progress, Run, do_item_async, on_tasks
 
 
 async def run_job_async(
@@ -32,7 +32,6 @@ async def run_job_async(
     """The asyncio version of :func:`run_job`, with ``concurrency`` tasks at once."""
     run = Run.begin(config, job_id)
     result, bounds = run.result, run.bounds
-    gate = asyncio.Semaphore(config.concurrency)
     async with job_span(result.job_id, items_total=len(item_ids)):
         shared = run.async_client() if run.shared else None
         try:
@@ -60,14 +59,10 @@ async def run_job_async(
                         return response  # type: ignore[return-value]
                     await asyncio.sleep(delay)
 
-            async def one(item_id: str) -> ItemResult:
-                async with gate:
-                    outcome = await do_item_async(config, item_id, send)
-                    if progress is not None:
-                        progress(outcome)
-                    return outcome
+            async def item(item_id: str) -> ItemResult:
+                return await do_item_async(config, item_id, send)
 
-            result.items = list(await asyncio.gather(*(one(i) for i in item_ids)))
+            result.items = await on_tasks(item_ids, config.concurrency, item, progress)
         finally:
             bounds.close()
             if shared is not None:

@@ -154,13 +154,7 @@ def run_job_requests(
         try:
             runner = _RequestsRunner(run, session)
 
-            def one(item_id: str) -> ItemResult:
-                outcome = runner.item(item_id)
-                if progress is not None:
-                    progress(outcome)
-                return outcome
-
-            result.items = on_threads(item_ids, config.concurrency, one)
+            result.items = on_threads(item_ids, config.concurrency, runner.item, progress)
         finally:
             run.bounds.close()
             if session is not None:

@@ -29,6 +29,7 @@ A request is retried on 429, 5xx and network errors, up to
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import secrets
 import threading
@@ -297,11 +298,33 @@ async def do_item_async(config: WorkerConfig, item_id: str, send: AsyncSend) -> 
     return item.result
 
 
-def on_threads(item_ids: Sequence[str], concurrency: int, one: Callable[[str], ItemResult]) -> list[ItemResult]:
-    """``one`` for every item, ``concurrency`` threads at once (in order on this one thread for 1). Each
-    task runs in its own copy of the context, so its requests sit under the job span."""
+def on_threads(item_ids: Sequence[str], concurrency: int, item: Callable[[str], ItemResult],
+               progress: Progress | None) -> list[ItemResult]:
+    """``item`` for every item id, ``concurrency`` threads at once (in order on this thread for 1), then
+    ``progress``. Each task runs in its own copy of the context, so its requests sit under the job span."""
+    def one(item_id: str) -> ItemResult:
+        outcome = item(item_id)
+        if progress is not None:
+            progress(outcome)
+        return outcome
+
     if concurrency == 1:
         return [one(item_id) for item_id in item_ids]
     with ThreadPoolExecutor(concurrency, thread_name_prefix="poster") as pool:
         futures = [pool.submit(contextvars.copy_context().run, one, item_id) for item_id in item_ids]
         return [future.result() for future in futures]
+
+
+async def on_tasks(item_ids: Sequence[str], concurrency: int, item: Callable[[str], Awaitable[ItemResult]],
+                   progress: Progress | None) -> list[ItemResult]:
+    """:func:`on_threads` for asyncio: a task per item, ``concurrency`` at a time (tasks inherit the context)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item_id: str) -> ItemResult:
+        async with gate:
+            outcome = await item(item_id)
+            if progress is not None:
+                progress(outcome)
+            return outcome
+
+    return list(await asyncio.gather(*(one(item_id) for item_id in item_ids)))
