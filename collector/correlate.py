@@ -159,7 +159,7 @@ def _size_bucket(size: Any) -> str | None:
 def _time_bucket(offset: Any, span_ms: float) -> str | None:
     if not isinstance(offset, (int, float)) or isinstance(offset, bool) or span_ms <= 0:
         return None
-    index = min(int(offset / span_ms * TIME_BUCKETS), TIME_BUCKETS - 1)
+    index = min(max(int(offset / span_ms * TIME_BUCKETS), 0), TIME_BUCKETS - 1)
     return f"{index * 100 // TIME_BUCKETS}-{(index + 1) * 100 // TIME_BUCKETS}%"
 
 
@@ -248,24 +248,37 @@ def _tail(start: int, stop: int, step: int, population: int, marked: int, draws:
 # -- the whole job ---------------------------------------------------------------------------
 
 
-def correlate(requests: Iterable[Record], items: Iterable[Record] = ()) -> Correlation:
-    """Which dimension values separate the job's failed attempts from its successful ones (see the module doc)."""
+def correlate(requests: Iterable[Record], items: Iterable[Record] = (), *,
+              duration_ms: float | None = None) -> Correlation:
+    """Which dimension values separate the job's failed attempts from its successful ones (see the module doc).
+
+    ``duration_ms`` (the job's, from its summary) sets the time buckets; given, ``requests`` is read
+    once as it comes (a generator over a 1M-request file costs one record of memory), else they
+    are read twice, the first time for the latest start.
+    """
     item_attrs = {str(item.get("item_id")): item for item in items}
-    judged = [(r, outcome(r)) for r in requests]
-    judged = [(r, o) for r, o in judged if o in ("ok", "failed")]
-    offsets = [r.get("start_offset_ms") for r, _ in judged]
-    numbers = [o for o in offsets if isinstance(o, (int, float)) and not isinstance(o, bool)]
-    span_ms = (max(numbers) + 1e-9) if numbers else 0.0
+    if duration_ms is None:
+        requests = list(requests)
+        offsets = [r.get("start_offset_ms") for r in requests]
+        numbers = [o for o in offsets if isinstance(o, (int, float)) and not isinstance(o, bool)]
+        span_ms = (max(numbers) + 1e-9) if numbers else 0.0
+    else:
+        span_ms = max(float(duration_ms), 0.0)
     counts: dict[str, Counter[tuple[str, bool]]] = {}
-    for record, verdict in judged:
+    judged = failed_total = 0
+    for record in requests:
+        verdict = outcome(record)
+        if verdict not in ("ok", "failed"):
+            continue
+        judged += 1
+        failed_total += verdict == "failed"
         for name, value in _values(record, span_ms, item_attrs).items():
             counts.setdefault(name, Counter())[(value, verdict == "failed")] += 1
-    failed_total = sum(1 for _, o in judged if o == "failed")
     tested = sum(len({value for value, _ in c}) for c in counts.values())
     dimensions = [_dimension(name, c, tested) for name, c in counts.items()]
     dimensions = [d for d in dimensions if d.failed and d.succeeded]
     dimensions.sort(key=lambda d: _rank(min(d.values, key=_rank)) if d.values else (1.0, 0.0))
-    found = Correlation(failed_total, len(judged) - failed_total, tested, dimensions, "")
+    found = Correlation(failed_total, judged - failed_total, tested, dimensions, "")
     found.verdict = _verdict(found)
     return found
 

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
 from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
-from ..collector import correlate as correlation, har
+from ..collector import har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import comparing, joblist, sendfile, testitem
 from .auth import token_required
@@ -203,6 +203,31 @@ def job_failed_ids(job_id: str) -> Any:
                         head, requests if isinstance(requests, list) else ())})
 
 
+#: Most request records one /requests answer carries (the page's timeline shows 1,500).
+MAX_REQUESTS_PAGE = 5000
+
+
+@bp.get("/job/<path:job_id>/requests")
+@operation("The job's first request records and the head's life and environment, read without the rest of "
+           "the file (what the page draws its timeline from)", responses={200: "RequestPage", **_JOB_ERRORS},
+           params=[query_param("limit", "Most request records to return, in the file's order",
+                               {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTS_PAGE, "default": 1500})])
+def job_requests(job_id: str) -> Any:
+    """``requests`` (the first ``limit``), ``requests_total`` and ``truncated``; a 1M-request file costs
+    what its head and first records cost, not 1.8 GB (the page used to download the full log)."""
+    path = _job_path(job_id)
+    try:
+        head, records, truncated = jobfile.first_requests(path, query_args()["limit"])
+    except jobfile.JobFileError as exc:
+        abort(422, str(exc))
+    found = head.get("summary")
+    summary: dict[str, Any] = found if isinstance(found, dict) else {}
+    return jsonify({"job_id": head.get("job_id", job_id), "complete": head.get("complete"),
+                    "job_error": head.get("job_error"), "environment": head.get("environment") or {},
+                    "requests_total": summary.get("total_requests"), "truncated": truncated,
+                    "requests": records})
+
+
 @bp.get("/job/<path:job_id>/full-log")
 @operation("The job's newest file as a download", download="JobDocument", responses=_JOB_ERRORS)
 def job_full_log(job_id: str) -> Any:
@@ -264,14 +289,14 @@ def _trace_format() -> str:
 @operation("What the job's failed attempts have in common: the dimension values that separate them from "
            "successful ones (collector/correlate.py)", responses={200: "Correlation", **_JOB_ERRORS})
 def job_correlate(job_id: str) -> Any:
-    """Shares per dimension value among failures and successes, with the test's verdict; 422 if damaged."""
+    """Shares per dimension value among failures and successes, with the test's verdict; 422 if damaged.
+    The requests are read one at a time (a 1M-request file is never held whole)."""
     path = _job_path(job_id)
-    data = _load(path)
-    requests, items = data.get("requests"), data.get("items", [])
-    if not isinstance(requests, list) or not isinstance(items, list):
-        abort(422, f"job file {path.name} has no requests list")
-    records = [r for r in requests if isinstance(r, dict)]
-    return jsonify(correlation.correlate(records, [i for i in items if isinstance(i, dict)]).to_dict())
+    try:
+        found = comparing.correlate_file(path)
+    except jobfile.JobFileError as exc:
+        abort(422, str(exc))
+    return jsonify(found.to_dict())
 
 
 @bp.get("/job/<path:job_id>/har")

@@ -176,15 +176,12 @@ def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, w
 
 
 def _print_correlation(path: Path, as_json: bool) -> None:
+    from .comparing import correlate_file
+
     try:
-        data = jobfile.load(path)
+        found = correlate_file(path)
     except jobfile.JobFileError as exc:
         raise click.ClickException(str(exc)) from None
-    requests, items = data.get("requests"), data.get("items", [])
-    if not isinstance(requests, list) or not isinstance(items, list):
-        raise click.ClickException(f"job file {path.name} has no requests list")
-    found = correlation.correlate([r for r in requests if isinstance(r, dict)],
-                                  [i for i in items if isinstance(i, dict)])
     click.echo(json.dumps(found.to_dict(), indent=2) if as_json else correlation.render_text(found))
 
 

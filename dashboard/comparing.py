@@ -1,4 +1,4 @@
-"""The two job files a comparison reads, found in the debug folder; shared by the API and the CLI.
+"""The job files a comparison or a correlation reads, found in the debug folder; shared by the API and the CLI.
 
 Usage::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..collector import compare as cmp, jobfile
+from ..collector import compare as cmp, correlate, jobfile
 from . import joblist
 
 
@@ -72,3 +72,17 @@ def comparison(base: Path, head: Path, why: str) -> dict[str, Any]:
         raise CompareError(str(exc), 422) from None
     found = cmp.compare(base_head, head_head, base_name=base.name, head_name=head.name)
     return {"base_chosen_because": why, **found}
+
+
+def correlate_file(path: Path) -> correlate.Correlation:
+    """``collector.correlate`` over a job file: items and duration from its head, the requests read one at
+    a time. ``jobfile.JobFileError`` when the file is damaged (also when met half-way)."""
+    head = jobfile.load_head(path)
+    items = head.get("items")
+    found = head.get("summary")
+    summary: dict[str, Any] = found if isinstance(found, dict) else {}
+    seconds = summary.get("duration_seconds")
+    duration = float(seconds) * 1000 if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+    records = (r for r in jobfile.iter_requests(path) if isinstance(r, dict))
+    return correlate.correlate(records, [i for i in items if isinstance(i, dict)] if isinstance(items, list) else [],
+                               duration_ms=duration)

@@ -122,6 +122,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         creator=_obj(("name", "version"), True, name=_STR, version=_STR),
         pages={"type": "array", "items": {"type": "object"}}, entries={"type": "array", "items": {"type": "object"}})),
         "description": "An HTTP Archive (HAR 1.2; collector/har.py): one entry per request attempt, redacted."},
+    "RequestPage": {**_obj(
+        ("job_id", "complete", "job_error", "environment", "requests_total", "truncated", "requests"),
+        job_id=_STR, complete={"type": ["boolean", "null"]}, job_error={"type": ["object", "null"]},
+        environment={"type": "object"}, requests_total=_NULL_INT, truncated={"type": "boolean"},
+        requests={"type": "array", "items": {"type": "object"}}),
+        "description": "The job file's first request records (as in its requests list) with what the page "
+                       "shows beside them; truncated says whether more follow, requests_total how many the "
+                       "summary counts."},
     "Comparison": {**_obj(
         ("base_chosen_because", "base", "head", "items", "requests", "status_mix", "findings", "failure_patterns",
          "latency_ms", "server", "connections", "flipped", "changes"), True,

@@ -13,7 +13,7 @@ import {
 import { debugEnabled, renderDebug, renderStale, tickCountdown } from "./debugcard.js";
 import { initCopyFailedIds, showCopyFailedIds } from "./failedids.js";
 import { initCompare, showCompare } from "./compare.js";
-import { renderSummary } from "./summary.js";
+import { TIMELINE_ROWS, renderSummary } from "./summary.js";
 import { initCustomIdTest } from "./testitem.js";
 
 const POLL_MS = 2000;
@@ -220,9 +220,10 @@ function closeSummary() {
 $("summary-close").addEventListener("click", closeSummary);
 
 async function showSummary(jobId) {
+  // The first requests and the head only: a job of a million requests must not be downloaded whole.
   const [summary, log] = await Promise.all([
     api(jobPath(jobId, "summary")),
-    api(jobPath(jobId, "full-log"), { raw: true }).then((res) => res.json()),
+    api(`${jobPath(jobId, "requests")}?limit=${TIMELINE_ROWS}`),
   ]);
   state.selectedJob = jobId;
   document.querySelectorAll("#sessions-body tr").forEach((row) =>

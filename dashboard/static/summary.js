@@ -12,7 +12,8 @@ import {
 } from "./core.js";
 import { renderFindings } from "./findings.js";
 
-const MAX_TIMELINE_ROWS = 1500;
+/** Requests drawn on the timeline (the page asks for this many: GET /job/<id>/requests?limit=). */
+export const TIMELINE_ROWS = 1500;
 
 function setTile(id, value, sub, cls) {
   $(id).textContent = value;
@@ -68,7 +69,7 @@ export function renderSummary(s, log) {
 
   $("recommendations").replaceChildren(...renderFindings(s.findings, s.recommendations));
   renderLife(s, log);
-  renderTimeline(log.requests || []);
+  renderTimeline(log.requests || [], log.requests_total);
 }
 
 /** The job's own life: an exception that ended it, items that never started or never finished. */
@@ -109,14 +110,14 @@ function niceStep(total, ticks) {
   return 10 * mag;
 }
 
-function renderTimeline(requests) {
+function renderTimeline(requests, total) {
   const box = $("timeline");
   if (!requests.length) {
     box.replaceChildren(el("p", { class: "tl-note" }, "No requests in this job."));
     $("timeline-caption").textContent = "";
     return;
   }
-  const rows = requests.slice(0, MAX_TIMELINE_ROWS);
+  const rows = requests.slice(0, TIMELINE_ROWS);
   const end = Math.max(...rows.map((r) => (r.start_offset_ms || 0) + (r.duration_ms || 0)), 1);
   // About one tick label per 80 px of the bar area, so labels never overlap on a narrow screen.
   // (The card may still be hidden here, so the page's width stands in for the timeline's.)
@@ -131,8 +132,11 @@ function renderTimeline(requests) {
   for (let t = 0; t <= last; t += step) ticks.push(el("span", { class: "tl-tick", style: { left: pos(t) } }, tick(t)));
   const retries = requests.filter((r) => (r.attempt || 1) > 1).length;
   const fresh = requests.filter((r) => r.connection_reused === false).length;
-  $("timeline-caption").textContent = `${plural(requests.length, "request")} over ${formatMs(end)} · ${plural(retries, "retry", "retries")} · ${plural(fresh, "new connection")}` +
-    (requests.length > rows.length ? ` · first ${rows.length} shown` : "");
+  // The page gets the job's first requests only (a page of the file): say so when there are more.
+  const all = Math.max(total || 0, requests.length);
+  const scope = all > rows.length ? ` · the first ${rows.length.toLocaleString()} of ${all.toLocaleString()} shown` : "";
+  $("timeline-caption").textContent = `${plural(rows.length, "request")} over ${formatMs(end)} · ${plural(retries, "retry", "retries")} · ${plural(fresh, "new connection")}` +
+    scope;
   let lastItem = null, alt = false;
   const items = rows.map((r, i) => {
     if (r.item_id !== lastItem) { alt = !alt; lastItem = r.item_id; }

@@ -171,8 +171,9 @@ def test_with_a_token_every_api_route_needs_it(make_app) -> None:
     app = make_app(API_TOKEN=TOKEN)
     client = app.test_client()
     routes = api_routes(app)
-    # enable disable status jobs compare summary failed-ids full-log trace correlate har cleanup test-item openapi
-    assert len(routes) == 14
+    # enable disable status jobs compare summary failed-ids requests full-log trace correlate har cleanup
+    # test-item openapi
+    assert len(routes) == 15
     for method, url in routes:
         for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
                         {"Authorization": TOKEN}):

@@ -72,3 +72,20 @@ def test_correlate_is_404_for_an_unknown_job_and_refuses_mixed_flags(debug_dir: 
     assert client.get(f"{API}/job/nothing-here/correlate").status_code == 404
     refused = CliRunner().invoke(main, ["summary", "--dir", str(debug_dir), "x", "--correlate", "--check"])
     assert refused.exit_code == 2 and "--correlate" in refused.output
+
+
+def test_the_requests_are_read_as_they_come_and_a_cut_file_is_422(debug_pipeline: Pipeline, debug_dir: Path,
+                                                                 make_sim, clean_env) -> None:
+    from batch_debug.collector import jobfile
+    from batch_debug.collector.correlate import correlate
+
+    sim = make_sim("proxy-outage")
+    path = _record(debug_pipeline, sim.url, sim.item_ids[:30], "cut-job")
+    document = json.loads(path.read_text())
+    whole = correlate(document["requests"], document["items"],
+                      duration_ms=document["summary"]["duration_seconds"] * 1000).to_dict()
+    assert _app(debug_dir).get(f"{API}/job/cut-job/correlate").get_json() == whole  # streamed: the same answer
+    raw = path.read_bytes()
+    path.write_bytes(raw[: raw.index(jobfile.STREAM_MARKER) + len(jobfile.STREAM_MARKER) + 500])
+    answer = _app(debug_dir).get(f"{API}/job/cut-job/correlate")
+    assert answer.status_code == 422 and path.name in answer.get_json()["error"]["message"]
