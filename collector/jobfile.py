@@ -19,7 +19,6 @@ name a path outside the folder.
 
 from __future__ import annotations
 
-import codecs
 import errno
 import io
 import json
@@ -29,7 +28,6 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from . import atomic
@@ -154,7 +152,7 @@ def open_for_reading(path: Path) -> io.BufferedReader:
         raise
 
 
-def _read_error(path: Path, exc: BaseException) -> JobFileError:
+def read_error(path: Path, exc: BaseException) -> JobFileError:
     name = Path(path).name
     if isinstance(exc, FileNotFoundError):
         return JobFileError(f"job file {name} does not exist")
@@ -169,7 +167,7 @@ def load(path: Path) -> dict[str, Any]:
         with open_for_reading(path) as handle:
             data = json.loads(handle.read())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
     if not isinstance(data, dict) or "summary" not in data:
         raise JobFileError(f"job file {Path(path).name} is not a batch-debug job file")
     return data
@@ -177,7 +175,7 @@ def load(path: Path) -> dict[str, Any]:
 
 #: Job files are written head first; this marks where the streamed part begins.
 STREAM_MARKER = b',"requests":['
-_HEAD_CHUNK = 1 << 20
+HEAD_CHUNK = 1 << 20
 
 
 def scan_head(handle: BinaryIO) -> Any:
@@ -185,15 +183,15 @@ def scan_head(handle: BinaryIO) -> Any:
     streamed part (``STREAM_MARKER``), closed with ``}``. ``None`` when the file
     has no marker; ``ValueError`` when the head does not parse (another layout:
     the whole file decides). Reads from the current offset, in 1 MiB chunks."""
-    split = _split_head(handle)
+    split = split_head(handle)
     return None if split is None else json.loads(split[0] + b"}")
 
 
-def _split_head(handle: BinaryIO) -> tuple[bytes, bytes] | None:
+def split_head(handle: BinaryIO) -> tuple[bytes, bytes] | None:
     """(the head's bytes, the bytes read past the marker), or None without a marker."""
     buffer = b""
     while True:
-        chunk = handle.read(_HEAD_CHUNK)
+        chunk = handle.read(HEAD_CHUNK)
         if not chunk:
             return None
         scan_from = max(0, len(buffer) - len(STREAM_MARKER))
@@ -201,95 +199,6 @@ def _split_head(handle: BinaryIO) -> tuple[bytes, bytes] | None:
         at = buffer.find(STREAM_MARKER, scan_from)
         if at != -1:
             return buffer[:at], buffer[at + len(STREAM_MARKER):]
-
-
-def _records(handle: BinaryIO, rest: bytes) -> Iterator[Any]:
-    """The items of the JSON array whose opening bracket was just read (``rest`` is what followed it),
-    one at a time, reading on only as far as they need. ``ValueError`` when the array is damaged."""
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    text, pos = utf8.decode(rest), 0
-
-    def more() -> bool:
-        nonlocal text
-        chunk = handle.read(_HEAD_CHUNK)
-        text += utf8.decode(chunk, final=not chunk)
-        return bool(chunk)
-
-    while True:
-        while True:  # to the next record, past a comma and blanks
-            while pos < len(text) and text[pos] in " \t\r\n,":
-                pos += 1
-            if pos < len(text) or not more():
-                break
-        if pos >= len(text):
-            raise ValueError("the requests list is cut short")
-        if text[pos] == "]":
-            return
-        while True:
-            try:
-                record, pos = decoder.raw_decode(text, pos)
-                break
-            except ValueError:
-                if not more():
-                    raise
-        yield record
-        if pos > _HEAD_CHUNK:  # what was read is dropped now and then, not copied per record
-            text, pos = text[pos:], 0
-
-
-def _first_records(handle: BinaryIO, rest: bytes, limit: int) -> tuple[list[Any], bool]:
-    """The first ``limit`` records (:func:`_records`) and whether more follow."""
-    records: list[Any] = []
-    for record in _records(handle, rest):
-        if len(records) == limit:
-            return records, True
-        records.append(record)
-    return records, False
-
-
-def iter_requests(path: Path) -> Iterator[Any]:
-    """Every request record of a job file, one at a time: memory for one record, not for a 1.8 GB file
-    (the correlation of a 1M-request job). Files without the marker are loaded whole. Errors as
-    :func:`load`, raised when met."""
-    try:
-        with open_for_reading(path) as handle:
-            split = _split_head(handle)
-            if split is not None:
-                yield from _records(handle, split[1])
-                return
-    except OSError as exc:
-        raise _read_error(path, exc) from exc
-    except ValueError as exc:
-        raise JobFileError(f"job file {Path(path).name} is damaged or truncated: {exc}") from exc
-    requests = load(path).get("requests")
-    if not isinstance(requests, list):
-        raise JobFileError(f"job file {Path(path).name} has no requests list")
-    yield from requests
-
-
-def first_requests(path: Path, limit: int) -> tuple[dict[str, Any], list[Any], bool]:
-    """A job file's head, its first ``limit`` request records and whether it has more: a page of a
-    1,000,000-request file without reading (or sending) all of it. Files without the marker (other
-    writers, hand edits) are loaded whole. Errors as :func:`load`."""
-    try:
-        with open_for_reading(path) as handle:
-            split = _split_head(handle)
-            if split is not None:
-                head = json.loads(split[0] + b"}")
-                if isinstance(head, dict) and "summary" in head:
-                    records, truncated = _first_records(handle, split[1], limit)
-                    return head, records, truncated
-    except OSError as exc:
-        raise _read_error(path, exc) from exc
-    except ValueError:
-        pass  # fall back to the whole file, which gives the precise error
-    data = load(path)
-    requests = data.pop("requests", None)
-    data.pop("resourceSpans", None)
-    if not isinstance(requests, list):
-        raise JobFileError(f"job file {Path(path).name} has no requests list")
-    return data, requests[:limit], len(requests) > limit
 
 
 def load_head(path: Path) -> dict[str, Any]:
@@ -305,7 +214,7 @@ def load_head(path: Path) -> dict[str, Any]:
             if isinstance(data, dict) and "summary" in data:
                 return data
     except OSError as exc:
-        raise _read_error(path, exc) from exc
+        raise read_error(path, exc) from exc
     except ValueError:
         pass  # fall back to the whole file, which gives the precise error
     data = load(path)

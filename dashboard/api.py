@@ -30,7 +30,7 @@ from werkzeug.exceptions import TooManyRequests
 from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
 from ..collector import har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
-from . import comparing, joblist, sendfile, testitem
+from . import joblist, sendfile, testitem
 from .auth import token_required
 from .jsonbody import json_body
 from .openapi import ATTRIBUTE, build_document, operation, query_param
@@ -45,7 +45,7 @@ TEST_SLOTS_EXTENSION = "batch_debug_test_slots"
 RECENT_FILES = 20
 MAX_CLEANUP_DAYS = 36500
 DEFAULT_CLEANUP_DAYS = 7
-_JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
+JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
 #: ``?format=`` of ``/job/<id>/trace``: its media type, and the download's file suffix.
 TRACE_FORMATS = {"json": otlp_proto.JSON, "protobuf": otlp_proto.PROTOBUF}
 _SUFFIX = {"json": "json", "protobuf": "pb"}
@@ -58,13 +58,13 @@ def _switch() -> DebugSwitch:
     return current_app.extensions[SWITCH_EXTENSION]
 
 
-def _directory() -> Path:
+def debug_directory() -> Path:
     return Path(current_app.config["DEBUG_DIR"])
 
 
 
 @bp.before_request
-def _refuse_unknown_query_parameters() -> None:
+def refuse_unknown_query_parameters() -> None:
     """Only the query parameters a route documents: ``?dayz=7`` is a mistake, not ``days=7``."""
     view = current_app.view_functions.get(request.endpoint or "")
     meta = getattr(view, ATTRIBUTE, None)
@@ -77,9 +77,9 @@ def _refuse_unknown_query_parameters() -> None:
         abort(400, f"Unknown query parameter(s) {', '.join(repr(n[:40]) for n in unknown[:5])}; {hint}.")
 
 
-def _job_path(job_id: str) -> Path:
+def job_path(job_id: str) -> Path:
     try:
-        path = jobfile.newest_for(_directory(), job_id)
+        path = jobfile.newest_for(debug_directory(), job_id)
     except ValueError as exc:
         abort(400, str(exc))
     if path is None:
@@ -106,8 +106,8 @@ def enable() -> Any:
     try:
         state = _switch().enable(minutes)
     except OSError as exc:
-        logger.exception("could not write the debug state in %s", _directory())
-        abort(500, f"Could not write the debug state file in {_directory()}: {exc.strerror or exc}.")
+        logger.exception("could not write the debug state in %s", debug_directory())
+        abort(500, f"Could not write the debug state file in {debug_directory()}: {exc.strerror or exc}.")
     logger.info("debug enabled for %d minutes (until %s)", minutes, state.expires_at)
     return jsonify(state.to_dict())
 
@@ -121,8 +121,8 @@ def disable() -> Any:
     try:
         state = _switch().disable()
     except OSError as exc:
-        logger.exception("could not write the debug state in %s", _directory())
-        abort(500, f"Could not write the debug state file in {_directory()}: {exc.strerror or exc}.")
+        logger.exception("could not write the debug state in %s", debug_directory())
+        abort(500, f"Could not write the debug state file in {debug_directory()}: {exc.strerror or exc}.")
     logger.info("debug disabled")
     return jsonify(state.to_dict())
 
@@ -131,7 +131,7 @@ def disable() -> Any:
 @operation("Debug state, jobs running with debug, recent job files", responses={200: "Status"})
 def status() -> Any:
     """The debug state, live progress of recorded jobs and the newest job files (``status_wire``)."""
-    directory = _directory()
+    directory = debug_directory()
     files = jobfile.list_job_files(directory)
     # Workers that cannot write to the folder, or whose OTLP receiver is down, report it outside the folder.
     return jsonify(status_wire.encode(
@@ -151,39 +151,14 @@ def status() -> Any:
 def jobs() -> Any:
     """One page of job files with each job's success rate and counts."""
     args = query_args()
-    return jsonify(joblist.list_page(_directory(), args["page"], args["per_page"]))
-
-
-#: A run: a job id (as validate_job_id takes it) or a job file's name (jobfile.FILE_RE).
-_RUN_SCHEMA = {"type": "string",
-               "pattern": rf"^(?!.*\.\.)(?:{jobfile.JOB_ID_PATTERN}|job_{jobfile.JOB_ID_PATTERN}_[0-9]{{8}}_[0-9]{{6}}\.json)$",
-               "x-expected": "a job id (1 to 128 of A-Z a-z 0-9 . _ -, no '..') or a job file name "
-                             "(job_<id>_<YYYYmmdd_HHMMSS>.json)"}
-
-
-@bp.get("/compare")
-@operation("Two runs side by side: what changed from base to head (collector/compare.py)",
-           responses={200: "Comparison", 400: "Error", 404: "Error", 422: "Error"}, params=[
-               query_param("head", "The run that fails: a job id (its newest file) or a job file name",
-                           _RUN_SCHEMA, required=True),
-               query_param("base", "The run to compare with; default: the previous run of the same job id, else "
-                                   "of the same id without its run suffix, else the newest earlier job in which "
-                                   "no item failed", _RUN_SCHEMA)])
-def compare_jobs() -> Any:
-    """Rates, status mix, findings, latency, server, connections and flipped items; read from the heads only."""
-    args = query_args()
-    try:
-        base, head, why = comparing.runs_to_compare(_directory(), args["head"], args.get("base"))
-        return jsonify(comparing.comparison(base, head, why))
-    except comparing.CompareError as exc:
-        abort(exc.status, str(exc))
+    return jsonify(joblist.list_page(debug_directory(), args["page"], args["per_page"]))
 
 
 @bp.get("/job/<path:job_id>/summary")
-@operation("The summary of a job's newest file", responses={200: "Summary", **_JOB_ERRORS})
+@operation("The summary of a job's newest file", responses={200: "Summary", **JOB_ERRORS})
 def job_summary(job_id: str) -> Any:
     """Figures, failure patterns and recommendations of the job."""
-    path = _job_path(job_id)
+    path = job_path(job_id)
     summary = _load(path, head_only=True).get("summary")
     if not isinstance(summary, dict):
         abort(422, f"job file {path.name} has no summary object")
@@ -192,10 +167,10 @@ def job_summary(job_id: str) -> Any:
 
 @bp.get("/job/<path:job_id>/failed-ids")
 @operation("The ids of the job's failed and unfinished items, to run them again",
-           responses={200: "FailedIds", **_JOB_ERRORS})
+           responses={200: "FailedIds", **JOB_ERRORS})
 def job_failed_ids(job_id: str) -> Any:
     """Failed ids from the file's head; the whole file is read only when some items never ended."""
-    path = _job_path(job_id)
+    path = job_path(job_id)
     head = _load(path, head_only=True)
     requests = _load(path).get("requests") if rerun.needs_requests(head) else None
     return jsonify({"job_id": job_id, "failed_item_ids": rerun.failed_item_ids(head),
@@ -203,38 +178,13 @@ def job_failed_ids(job_id: str) -> Any:
                         head, requests if isinstance(requests, list) else ())})
 
 
-#: Most request records one /requests answer carries (the page's timeline shows 1,500).
-MAX_REQUESTS_PAGE = 5000
-
-
-@bp.get("/job/<path:job_id>/requests")
-@operation("The job's first request records and the head's life and environment, read without the rest of "
-           "the file (what the page draws its timeline from)", responses={200: "RequestPage", **_JOB_ERRORS},
-           params=[query_param("limit", "Most request records to return, in the file's order",
-                               {"type": "integer", "minimum": 1, "maximum": MAX_REQUESTS_PAGE, "default": 1500})])
-def job_requests(job_id: str) -> Any:
-    """``requests`` (the first ``limit``), ``requests_total`` and ``truncated``; a 1M-request file costs
-    what its head and first records cost, not 1.8 GB (the page used to download the full log)."""
-    path = _job_path(job_id)
-    try:
-        head, records, truncated = jobfile.first_requests(path, query_args()["limit"])
-    except jobfile.JobFileError as exc:
-        abort(422, str(exc))
-    found = head.get("summary")
-    summary: dict[str, Any] = found if isinstance(found, dict) else {}
-    return jsonify({"job_id": head.get("job_id", job_id), "complete": head.get("complete"),
-                    "job_error": head.get("job_error"), "environment": head.get("environment") or {},
-                    "requests_total": summary.get("total_requests"), "truncated": truncated,
-                    "requests": records})
-
-
 @bp.get("/job/<path:job_id>/full-log")
-@operation("The job's newest file as a download", download="JobDocument", responses=_JOB_ERRORS)
+@operation("The job's newest file as a download", download="JobDocument", responses=JOB_ERRORS)
 def job_full_log(job_id: str) -> Any:
     """The whole job file, as written, as an attachment; 422 if it is damaged."""
-    path = _job_path(job_id)
+    path = job_path(job_id)
     try:
-        job = sendfile.open_job_file(_directory(), path)
+        job = sendfile.open_job_file(debug_directory(), path)
     except OSError:
         # Removed, or replaced by a link or something else since it was listed: never followed.
         abort(404, f"The debug file of job {job_id!r} was removed or replaced while it was being sent.")
@@ -248,14 +198,14 @@ def job_full_log(job_id: str) -> Any:
 
 @bp.get("/job/<path:job_id>/trace")
 @operation("The job's spans as OTLP JSON or protobuf (for Jaeger or any OTLP viewer or backend)",
-           download="OtlpTrace", download_types={otlp_proto.PROTOBUF: _PROTOBUF_TRACE}, responses=_JOB_ERRORS,
+           download="OtlpTrace", download_types={otlp_proto.PROTOBUF: _PROTOBUF_TRACE}, responses=JOB_ERRORS,
            params=[query_param("format", "json or protobuf (an ExportTraceServiceRequest); default: by the Accept "
                                "header, JSON unless it prefers application/x-protobuf",
                                {"type": "string", "enum": list(TRACE_FORMATS)})])
 def job_trace(job_id: str) -> Any:
     """Only ``resourceSpans``: OTLP/JSON by default, protobuf when asked for (see ``_trace_format``)."""
     fmt = _trace_format()
-    data = _load(_job_path(job_id))
+    data = _load(job_path(job_id))
     spans = data.get("resourceSpans")
     if not isinstance(spans, list):
         abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
@@ -285,26 +235,12 @@ def _trace_format() -> str:
     return "protobuf" if best == otlp_proto.PROTOBUF else "json"
 
 
-@bp.get("/job/<path:job_id>/correlate")
-@operation("What the job's failed attempts have in common: the dimension values that separate them from "
-           "successful ones (collector/correlate.py)", responses={200: "Correlation", **_JOB_ERRORS})
-def job_correlate(job_id: str) -> Any:
-    """Shares per dimension value among failures and successes, with the test's verdict; 422 if damaged.
-    The requests are read one at a time (a 1M-request file is never held whole)."""
-    path = _job_path(job_id)
-    try:
-        found = comparing.correlate_file(path)
-    except jobfile.JobFileError as exc:
-        abort(422, str(exc))
-    return jsonify(found.to_dict())
-
-
 @bp.get("/job/<path:job_id>/har")
 @operation("The job's request attempts as an HTTP Archive (HAR 1.2, for browser dev tools and HAR tools)",
-           download="Har", responses=_JOB_ERRORS)
+           download="Har", responses=JOB_ERRORS)
 def job_har(job_id: str) -> Any:
     """One HAR entry per attempt, redacted as the job file is (``collector.har``); 422 if damaged."""
-    path = _job_path(job_id)
+    path = job_path(job_id)
     try:
         archive = har.from_job(_load(path))
     except har.HarError as exc:
@@ -324,7 +260,7 @@ def job_har(job_id: str) -> Any:
 def cleanup() -> Any:
     """Delete old job files; never the state file or anything else."""
     days: int = query_args()["days"]
-    deleted, freed = retention.cleanup(_directory(), days)
+    deleted, freed = retention.cleanup(debug_directory(), days)
     logger.info("cleanup (older than %d days): %d files, %d bytes", days, deleted, freed)
     return jsonify({"deleted_files": deleted, "total_size_freed_bytes": freed, "days": days})
 

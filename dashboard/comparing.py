@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..collector import compare as cmp, correlate, jobfile
+from ..collector import compare as cmp, correlate, jobfile, jobstream
 from . import joblist
 
 
@@ -83,6 +83,6 @@ def correlate_file(path: Path) -> correlate.Correlation:
     summary: dict[str, Any] = found if isinstance(found, dict) else {}
     seconds = summary.get("duration_seconds")
     duration = float(seconds) * 1000 if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
-    records = (r for r in jobfile.iter_requests(path) if isinstance(r, dict))
+    records = (r for r in jobstream.iter_requests(path) if isinstance(r, dict))
     return correlate.correlate(records, [i for i in items if isinstance(i, dict)] if isinstance(items, list) else [],
                                duration_ms=duration)

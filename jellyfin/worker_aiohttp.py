@@ -36,7 +36,8 @@ import aiohttp
 from ..instrumentation import job_span
 from .bounds import ItemFailure, RunBounds
 from .worker_config import WorkerConfig
-from .worker_steps import Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run, do_item_async, on_tasks
+from .worker_items import do_item_async, on_tasks
+from .worker_steps import Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run
 
 _CHUNK = 64 << 10
 

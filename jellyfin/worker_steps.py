@@ -3,9 +3,8 @@
 ``worker.run_job`` (httpx, threads), ``worker_async.run_job_async`` (httpx,
 tasks), ``worker_aiohttp.run_job_aiohttp`` (tasks) and
 ``worker_requests.run_job_requests`` (threads) are thin shells around these
-steps: they only send, sleep and wait (or await them). ``do_item`` /
-``do_item_async`` run one item through a runner's ``send``, ``on_threads``
-runs items on a pool. What a request does, abridged (the sync shell)::
+steps: they only send, sleep and wait (or await them); ``worker_items``
+runs the items. What a request does, abridged (the sync shell)::
 
     run = Run.begin(config, job_id)                 # job id, clock, pacer, bounds
     item = PosterItem(config, item_id)
@@ -29,13 +28,10 @@ A request is retried on 429, 5xx and network errors, up to
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,7 +40,7 @@ from typing import Any, NamedTuple, Protocol
 import httpx
 
 from ..collector.jobfile import validate_job_id
-from ..instrumentation import current_pipeline, item_span
+from ..instrumentation import current_pipeline
 from .bounds import ItemFailure, RunBounds
 from .posters import check_item_id, save_poster
 from .worker_config import WorkerConfig
@@ -263,68 +259,3 @@ class Attempts:
             except ValueError:
                 pass
         return delay
-
-
-#: How a runner sends one request of an item: ``(method, path, authenticated, item result)`` -> the answer.
-Send = Callable[[str, str, bool, ItemResult], Any]
-AsyncSend = Callable[[str, str, bool, ItemResult], Awaitable[Any]]
-
-
-def do_item(config: WorkerConfig, item_id: str, send: Send) -> ItemResult:
-    """One item, its requests sent in order through ``send`` inside its ``item_span`` (threads' runners)."""
-    item = PosterItem(config, item_id)
-    with item_span(item_id) as span:
-        try:
-            answer: Any = None  # PosterItem.requests() is never empty
-            for method, path, auth in item.requests():
-                answer = send(method, path, auth, item.result)
-            item.done(answer)
-        except ItemFailure as failure:
-            item.failed(failure, span)
-    return item.result
-
-
-async def do_item_async(config: WorkerConfig, item_id: str, send: AsyncSend) -> ItemResult:
-    """:func:`do_item` for asyncio runners: ``send`` is awaited."""
-    item = PosterItem(config, item_id)
-    async with item_span(item_id) as span:
-        try:
-            answer: Any = None  # PosterItem.requests() is never empty
-            for method, path, auth in item.requests():
-                answer = await send(method, path, auth, item.result)
-            item.done(answer)
-        except ItemFailure as failure:
-            item.failed(failure, span)
-    return item.result
-
-
-def on_threads(item_ids: Sequence[str], concurrency: int, item: Callable[[str], ItemResult],
-               progress: Progress | None) -> list[ItemResult]:
-    """``item`` for every item id, ``concurrency`` threads at once (in order on this thread for 1), then
-    ``progress``. Each task runs in its own copy of the context, so its requests sit under the job span."""
-    def one(item_id: str) -> ItemResult:
-        outcome = item(item_id)
-        if progress is not None:
-            progress(outcome)
-        return outcome
-
-    if concurrency == 1:
-        return [one(item_id) for item_id in item_ids]
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="poster") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, one, item_id) for item_id in item_ids]
-        return [future.result() for future in futures]
-
-
-async def on_tasks(item_ids: Sequence[str], concurrency: int, item: Callable[[str], Awaitable[ItemResult]],
-                   progress: Progress | None) -> list[ItemResult]:
-    """:func:`on_threads` for asyncio: a task per item, ``concurrency`` at a time (tasks inherit the context)."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(item_id: str) -> ItemResult:
-        async with gate:
-            outcome = await item(item_id)
-            if progress is not None:
-                progress(outcome)
-            return outcome
-
-    return list(await asyncio.gather(*(one(item_id) for item_id in item_ids)))

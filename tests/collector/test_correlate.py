@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from batch_debug.collector.correlate import MIN_FAILURES, correlate, fisher_greater
+from batch_debug.collector.correlate import MIN_FAILURES, correlate
+from batch_debug.collector.fisher import fisher_greater
 
 Record = dict[str, Any]
 LOOKUP, IMAGE = "/Items/{itemId}", "/Items/{itemId}/Images/Primary"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_debug.collector import jobfile
+from batch_debug.collector import jobfile, jobstream
 from dashboard_helpers import API, RECORDED_JOB, schema_errors
 
 
@@ -63,7 +63,7 @@ def test_a_long_file_is_read_only_as_far_as_the_page(tmp_path: Path) -> None:
     body += b",{broken"  # never reached
     path = tmp_path / "job_long_20261129_000000.json"
     path.write_bytes(body)
-    got, first, more = jobfile.first_requests(path, 4000)
+    got, first, more = jobstream.first_requests(path, 4000)
     assert got["job_id"] == "long" and first == records[:4000] and more is True
 
 
