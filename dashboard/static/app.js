@@ -230,7 +230,7 @@ async function showSummary(jobId) {
     row.classList.toggle("selected", row.dataset.jobId === jobId));
   renderSummary(summary, log);
   showCopyFailedIds(summary);
-  showCompare(jobId).catch(reportError);
+  showCompare(jobId, summary).catch(reportError);
   const card = $("summary-card");
   card.classList.remove("hidden");
   card.dataset.jobId = jobId;

@@ -22,19 +22,41 @@ export function initCompare(currentJob) {
   $("compare-run").addEventListener("click", () => runCompare().catch(reportError));
 }
 
+/** Jobs with more requests than this correlate on a click: the server reads every request of the file. */
+export const CORRELATE_ON_CLICK_ABOVE = 50000;
+
 /** A new job on the summary card: the base choices, an empty comparison, its correlation. */
-export async function showCompare(jobId) {
+export async function showCompare(jobId, summary) {
   $("compare-result").replaceChildren();
   $("compare-result").classList.add("hidden");
   const select = $("compare-base");
   select.replaceChildren(el("option", { value: "" }, "the previous run (chosen for you)"));
-  const [jobs, found] = await Promise.all([api("/jobs?per_page=100"), api(`/job/${encodeURIComponent(jobId)}/correlate`)]);
+  $("correlate-dimensions").replaceChildren();
+  const total = summary.total_requests || 0;
+  let correlation = null;
+  if (!summary.failed_requests) {
+    // Nothing failed: the answer is known without reading the file (the API says the same words).
+    $("correlate-verdict").textContent = "No attempt failed: nothing to correlate.";
+  } else if (total > CORRELATE_ON_CLICK_ABOVE) {
+    $("correlate-verdict").replaceChildren(
+      `This job made ${total.toLocaleString()} requests; the correlation reads every one of them. `,
+      el("button", { type: "button", class: "btn small", "data-testid": "correlate-run",
+                     onclick: () => loadCorrelation(jobId).catch(reportError) }, "Correlate"));
+  } else {
+    correlation = api(`/job/${encodeURIComponent(jobId)}/correlate`);
+  }
+  const jobs = await api("/jobs?per_page=100");
   let headSkipped = false;  // the newest file of the job is the one on the card
   for (const job of jobs.jobs || []) {
     if (!headSkipped && job.job_id === jobId) { headSkipped = true; continue; }
     select.append(el("option", { value: job.filename }, `${job.job_id} · ${job.created_at.replace("T", " ").slice(0, 19)}`));
   }
-  renderCorrelation(found);
+  if (correlation) renderCorrelation(await correlation);
+}
+
+async function loadCorrelation(jobId) {
+  $("correlate-verdict").textContent = "Reading every request…";
+  renderCorrelation(await api(`/job/${encodeURIComponent(jobId)}/correlate`));
 }
 
 async function runCompare() {

@@ -36,10 +36,10 @@ def page(tmp_path: Path) -> Iterator[Browser]:
         yield browser
 
 
-def _record(folder: Path, sim, ids: list[str], when: datetime) -> None:
-    result = run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **NO_WAIT), ids, "nightly")
+def _record(folder: Path, sim, ids: list[str], when: datetime, job_id: str = "nightly") -> None:
+    result = run_job(WorkerConfig(server=sim.url, api_key=API_KEY, **NO_WAIT), ids, job_id)
     assert result.job_file is not None
-    os.replace(result.job_file, folder / jobfile.filename("nightly", when))
+    os.replace(result.job_file, folder / jobfile.filename(job_id, when))
 
 
 def test_the_correlation_and_a_comparison_show_what_the_api_says(page: Browser, tmp_path: Path, job_dir: Path,
@@ -51,6 +51,7 @@ def test_the_correlation_and_a_comparison_show_what_the_api_says(page: Browser, 
     ids = roomy.item_ids[:10]
     _record(job_dir, roomy, ids, NIGHT)
     _record(job_dir, tight, ids, NIGHT + timedelta(days=1))
+    _record(job_dir, roomy, ids[:2], NIGHT + timedelta(hours=12), job_id="clean-run")
     pipeline.switch.disable()
     server = ServerProcess(job_dir, tmp_path / "server.log")
     try:
@@ -74,7 +75,8 @@ def test_the_correlation_and_a_comparison_show_what_the_api_says(page: Browser, 
         assert drawn[2] == pytest.approx(first["failed_share"] * 100, abs=0.05)  # the bar is as long as the share
         # The base choice lists last night's file; the default lets the server pick it.
         options = page.evaluate("[...document.querySelectorAll('#compare-base option')].map((o) => o.value)")
-        assert options == ["", compared["base"]["file"]]
+        assert options[0] == "" and compared["base"]["file"] in options  # the other files, newest first
+        assert len(options) == 3
         page.click("[data-testid=compare-run]")
         page.wait_for("document.querySelectorAll('[data-testid=compare-change]').length > 0", what="the comparison")
         assert page.evaluate("[...document.querySelectorAll('[data-testid=compare-change]')]"
@@ -84,6 +86,12 @@ def test_the_correlation_and_a_comparison_show_what_the_api_says(page: Browser, 
                                          ".map((tr) => tr.dataset.itemId)") == flipped
         assert compared["base_chosen_because"] in page.text("[data-testid=compare-base-name]")
         assert "null" not in page.text("[data-testid=compare-result]")  # no absent part printed as text
+        # A job in which nothing failed: the page says what the API says without asking it to read the file.
+        clean = httpx.get(f"{server.url}{API}/job/clean-run/correlate", timeout=10).json()
+        page.click("[data-testid=session-row][data-job-id=clean-run] [data-testid=view-summary]")
+        page.wait_for(f"document.querySelector('[data-testid=correlate-verdict]').textContent === "
+                      f"{json.dumps(clean['verdict'])}", what="the clean job's verdict")
+        assert page.count("[data-testid=correlate-dimension]") == 0
         assert page.js_errors() == []
         assert page.csp_violations() == []
     finally:
