@@ -55,7 +55,7 @@ def all_logs():
 def test_the_key_leaks_nowhere(form, debug_pipeline, recorded_spans, make_sim, debug_dir, all_logs) -> None:
     sim = make_sim("mixed", seed=8)
     headers, params = FORMS[form]
-    ids = sim.demo_item_ids(12, seed=8)
+    ids = sim.demo_item_ids(8, seed=8)
     job_id = f"secret-{form.lower()}"
     with job_span(job_id):
         with httpx.Client(headers=headers, params=params) as client:
