@@ -231,6 +231,10 @@ class OtlpSender:
             return f"the receiver at {self.url} refused the spans: HTTP {status}: {body[:BODY_QUOTE] or '(empty body)'}"
         if body:  # the JSON exporter's retries of a busy receiver ran out
             return f"the receiver at {self.url} did not take the spans within {self.timeout:g} s: {body[:BODY_QUOTE]}"
+        if error is None:
+            # Nothing says the receiver was out of reach: the exporter gave up (its deadline) without a word.
+            return (f"the receiver at {self.url} did not take the spans within {self.timeout:g} s; the OTLP "
+                    f"exporter gave no reason (batch-debug -v export ... shows its log)")
         return f"cannot reach the OTLP receiver at {self.url}: {self._reason(error)}"
 
     def _reason(self, error: BaseException | None) -> str:

@@ -284,6 +284,13 @@ def test_a_refusing_receiver_over_json_is_one_line_with_status_and_reason(secret
     assert out.returncode == 1
     assert out.stderr.strip() == (f"Error: the receiver at {busy.url}/v1/traces did not take the spans "
                                   f"within 3 s: Service Unavailable")
+    # A deadline shorter than the exporter's first back-off: it gives up without a word, which is no
+    # evidence that the receiver was out of reach, and the line does not say it was.
+    out = cli("export", str(secret_job), "--endpoint", busy.url, "--protocol", "http/json", "--timeout", "1")
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith(f"Error: the receiver at {busy.url}/v1/traces did not take the spans "
+                                         f"within 1 s")
+    assert "cannot reach" not in out.stderr
 
 
 def test_an_unreachable_receiver_is_named_at_once(secret_job: Path) -> None:
