@@ -35,6 +35,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from .otlp_schema import INT64_PATTERN, UINT64_PATTERN
+
 #: Span kinds and status codes by their OTLP numbers (0 and 1 are both INTERNAL, as in ``otlp_decode``).
 KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT,
          4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
@@ -55,9 +57,9 @@ _KEY_VALUE = frozenset({"key", "value"})
 _VALUES = frozenset({"values"})
 _HEX32 = re.compile("[0-9a-fA-F]{32}")
 _HEX16 = re.compile("[0-9a-fA-F]{16}")
-# The schema's own patterns (``otlp_schema._INT64`` / ``_UINT64``), matched whole.
-_INT64_TEXT = re.compile("-?[0-9]{1,18}")
-_UINT64_TEXT = re.compile("[0-9]{1,19}")
+# The schema's own patterns, matched whole.
+_INT64_TEXT = re.compile(INT64_PATTERN)
+_UINT64_TEXT = re.compile(UINT64_PATTERN)
 
 
 class _NotCanonical(Exception):

@@ -18,9 +18,20 @@ import re
 from typing import Any
 
 _UINT32 = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}
-_UINT64 = {"oneOf": [{"type": "string", "pattern": "^[0-9]{1,19}$"},
+
+
+def _at_most(bound: str) -> str:
+    """A regex for decimal numbers of exactly ``len(bound)`` digits that are at most ``bound``."""
+    choices = [f"{bound[:i]}[0-{int(d) - 1}][0-9]{{{len(bound) - i - 1}}}" for i, d in enumerate(bound) if d != "0"]
+    return "(?:" + "|".join([*choices, bound]) + ")"
+
+
+#: 64-bit integers as decimal text, exactly their range (a 19-digit nanosecond count is a valid int64).
+INT64_PATTERN = rf"^(?:-?(?:[0-9]{{1,18}}|{_at_most(str(2**63 - 1))})|-{2**63})$"
+UINT64_PATTERN = rf"^(?:[0-9]{{1,19}}|{_at_most(str(2**64 - 1))})$"
+_UINT64 = {"oneOf": [{"type": "string", "pattern": UINT64_PATTERN},
                      {"type": "integer", "minimum": 0, "maximum": 2**64 - 1}]}
-_INT64 = {"oneOf": [{"type": "string", "pattern": "^-?[0-9]{1,18}$"},
+_INT64 = {"oneOf": [{"type": "string", "pattern": INT64_PATTERN},
                     {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}]}
 _TRACE_ID = {"type": "string", "pattern": "^[0-9a-fA-F]{32}$", "description": "16 bytes as 32 hex digits"}
 _SPAN_ID = {"type": "string", "pattern": "^[0-9a-fA-F]{16}$", "description": "8 bytes as 16 hex digits"}
