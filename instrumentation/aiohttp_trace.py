@@ -12,7 +12,7 @@ attempt of its own, like httpx's. The signals used, and what each gives the
 attempt (``wire.Timings.stamps``: tcp connect start/end, -, -, headers sent,
 answer's head received):
 
-- ``on_request_start``: the attempt begins, from a light ``httpx.Request``
+- ``on_request_start``: the attempt begins, from a light request
   view (the credential is learned before anything is recorded);
 - ``on_connection_create_start`` / ``_end``: a new connection (stamps 0, 1);
   ``on_connection_reuseconn``: a pooled one; aiohttp reports no TLS step
@@ -64,6 +64,7 @@ from yarl import URL
 from .exchange import Attempt
 from .jobstate import JobState, current_job
 from .upstream import instrumentation_suppressed
+from .views import RequestView, from_yarl
 from .wire import Timings
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,9 @@ logger = logging.getLogger(__name__)
 Callback = Callable[[aiohttp.ClientSession, Any, Any], Awaitable[None]]
 
 
-def _request_view(method: str, url: URL, headers: Any) -> httpx.Request:
-    """What ``exchange.Attempt`` reads of a request, as a cheap ``httpx.Request``."""
-    return httpx.Request(method, str(url), headers=list(headers.items()))
+def _request_view(method: str, url: URL, headers: Any) -> RequestView:
+    """What ``exchange.Attempt`` reads of a request (``views``: no second parse of its URL)."""
+    return from_yarl(method, url, headers.items())
 
 
 class _NoBody(httpx.SyncByteStream):
@@ -120,7 +121,7 @@ class _Exchange:
         self.method = "GET"
         self.headers: Any = ()
         self.attempt: Attempt | None = None  # the hop in flight
-        self.view: httpx.Request | None = None
+        self.view: RequestView | None = None
         self.sent: Any = None  # the params of on_request_headers_sent for this hop
         self.next_url: URL | None = None  # where the last redirect points: the next hop begins there
         self.reading: Attempt | None = None  # the answered last hop, waiting for the caller's read()
@@ -144,7 +145,7 @@ class _Exchange:
             self.begin(url)
         return self.attempt
 
-    def request(self, status: int | None = None) -> httpx.Request:
+    def request(self, status: int | None = None) -> RequestView:
         """The request for the record: as it went out (headers aiohttp added included) when its headers
         are recorded (no answer, or status >= 400), else the view made when it began."""
         sent = self.sent

@@ -55,6 +55,7 @@ from ..collector.routes import url_template
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
+from .views import RequestView
 from .wire import Timings, connection_figures, header_values, ms
 from .jobstate import JobState, current_item, runner_name
 
@@ -88,7 +89,7 @@ class Attempt:
                  "events", "headers_at", "last_byte", "body_bytes", "capture", "response", "body_done",
                  "failed_in", "transport", "name")
 
-    def __init__(self, job: JobState, request: httpx.Request, timings_cls: type[Timings],
+    def __init__(self, job: JobState, request: httpx.Request | RequestView, timings_cls: type[Timings],
                  transport: Any = None) -> None:
         self.job = job
         self.transport = transport
@@ -156,7 +157,7 @@ class Attempt:
         return (getattr(self.transport, "_batch_debug_closed", False)
                 or not isinstance(exc, Exception))  # CancelledError, KeyboardInterrupt, SystemExit
 
-    def failed(self, exc: BaseException, request: httpx.Request) -> None:
+    def failed(self, exc: BaseException, request: httpx.Request | RequestView) -> None:
         self._error(exc, "aborted" if self._aborted(exc) else _phase(exc, self.timings.stamps))
         self.extras["request_headers"] = redact_headers(request.headers.multi_items())
         self._emit(time.perf_counter())
@@ -170,7 +171,7 @@ class Attempt:
         self.extras["error_phase"] = self.failed_in = phase
 
     # -- the answer ------------------------------------------------------------------
-    def answered(self, request: httpx.Request, response: httpx.Response) -> bool:
+    def answered(self, request: httpx.Request | RequestView, response: httpx.Response) -> bool:
         """Note the answer's head; True when its body should be read ahead (status >= 400)."""
         self.headers_at = time.perf_counter()
         self.response = response

@@ -8,8 +8,8 @@ Usage (``requests_setup``'s gate, for a ``Session.send`` inside a job)::
 adapters record (:class:`_HopSession`): every hop (``HTTPAdapter.send``:
 the first request, each redirect, each of the caller's retries) becomes one
 ``exchange.Attempt``, as with httpx; requests' own redirect, cookie and
-hook handling is untouched. ``Attempt`` reads cheap httpx views of the hop:
-an ``httpx.Request`` of the ``PreparedRequest`` (method, URL, headers) and an
+hook handling is untouched. ``Attempt`` reads cheap views of the hop: a
+``views.RequestView`` of the ``PreparedRequest`` (method, URL, headers) and an
 ``httpx.Response`` of the answer (status, headers, ``HTTP/1.x`` from urllib3's
 ``version``).
 
@@ -60,6 +60,7 @@ from urllib3.exceptions import MaxRetryError
 from ..collector.bodytext import CAPTURE_LIMIT
 from .exchange import Attempt
 from .jobstate import JobState
+from .views import RequestView, from_text
 from .wire import Timings
 
 logger = logging.getLogger(__name__)
@@ -146,12 +147,11 @@ class _RecordingAdapter:
         return response
 
 
-def _begin(job: JobState, request: PreparedRequest) -> tuple[Attempt, httpx.Request] | None:
+def _begin(job: JobState, request: PreparedRequest) -> tuple[Attempt, RequestView] | None:
     """The attempt recording this hop and the request's view, or None: it goes on unrecorded."""
     try:
-        # Header values are str or bytes, as requests allows; httpx takes both.
-        headers: Any = list(request.headers.items())
-        view = httpx.Request(request.method or "GET", request.url or "", headers=headers)
+        # Header values are str or bytes, as requests allows; the view takes both.
+        view = from_text(request.method or "GET", request.url or "", request.headers.items())
         return Attempt(job, view, Timings), view
     except Exception:  # noqa: BLE001 - our failure must not become the request's
         logger.exception("batch-debug could not trace a request; it goes on untraced")
@@ -166,14 +166,14 @@ def cause(exc: BaseException) -> BaseException:
     return inner if isinstance(inner, BaseException) else exc
 
 
-def _failed(attempt: Attempt, exc: BaseException, view: httpx.Request) -> None:
+def _failed(attempt: Attempt, exc: BaseException, view: RequestView) -> None:
     try:
         attempt.failed(cause(exc), view)
     except Exception:  # noqa: BLE001
         logger.exception("batch-debug could not record a failed request")
 
 
-def _answered(attempt: Attempt, view: httpx.Request, response: Response) -> None:
+def _answered(attempt: Attempt, view: RequestView, response: Response) -> None:
     """Note the answer's head and put the recorded body in place of ``response.raw``."""
     try:
         raw = response.raw

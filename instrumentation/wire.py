@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .upstream import header_items
+from .views import HeadersView
 
 _EVENTS = {
     "connection.connect_tcp.started": 0, "connection.connect_tcp.complete": 1,
@@ -61,15 +62,16 @@ _WANTED = frozenset({b"server", b"connection", b"location", b"retry-after", b"co
                      b"content-encoding"})
 
 
-def header_values(headers: httpx.Headers, wanted: frozenset[bytes] = _WANTED) -> dict[bytes, bytes]:
+def header_values(headers: httpx.Headers | HeadersView, wanted: frozenset[bytes] = _WANTED) -> dict[bytes, bytes]:
     """The first value of each ``wanted`` header, in one pass.
 
     httpx's ``Headers.get`` works out the headers' text encoding on every
     call; ``upstream.header_items`` gives the lower-case names as httpx
-    already holds them.
+    already holds them (a ``views.HeadersView`` holds the same triples).
     """
     found: dict[bytes, bytes] = {}
-    for _, name, value in header_items(headers):
+    triples = headers.triples if type(headers) is HeadersView else header_items(headers)  # type: ignore[arg-type]
+    for _, name, value in triples:
         if name in wanted and name not in found:
             found[name] = value
     return found
