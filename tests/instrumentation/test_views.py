@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import requests
 from hypothesis import given, settings, strategies as st
 from yarl import URL
 
@@ -64,9 +65,10 @@ def test_a_port_that_is_no_number_is_refused_so_the_request_goes_untraced() -> N
         views.from_text("GET", "http://jellyfin.example:http/", [])
 
 
-# Pieces of a path segment: plain characters and whole UTF-8 escapes (an invalid escape like %80 is
-# decoded differently by each library; Jellyfin's routes never carry one).
-_SEGMENT = st.lists(st.sampled_from(["a", "f", "X", "0", "9", "-", "_", ".", "~", "%20", "%C3%A9", "%2F"]),
+# Pieces of a path segment: plain characters and whole UTF-8 escapes. Left out: an invalid escape like
+# %80 and dot segments, where the libraries differ (httpx makes "/a/." "/a", requests and yarl "/a/", which
+# is what those clients send); Jellyfin's routes carry neither.
+_SEGMENT = st.lists(st.sampled_from(["a", "f", "X", "0", "9", "-", "_", "~", "%20", "%C3%A9", "%2F"]),
                     min_size=1, max_size=8).map("".join)
 
 
@@ -84,7 +86,10 @@ def test_any_url_the_clients_send_gives_httpx_parts(host: str, port: int | None,
         real = httpx.URL(url)
     except httpx.InvalidURL:
         return
-    for view in (views.from_text("GET", url, []), views.from_yarl("GET", URL(url, encoded=True), [])):
+    # Each client's own form of the URL, as it hands it to the view (aiohttp makes a yarl URL of a
+    # string the same way); both remove dot segments, as httpx does.
+    prepared = requests.Request("GET", url).prepare().url
+    for view in (views.from_text("GET", prepared, []), views.from_yarl("GET", URL(url), [])):
         assert (view.url.scheme, view.url.host, view.url.port or _DEFAULT[scheme], view.url.query) == \
             (real.scheme, real.host, _port(real), real.query)
         assert view.url.path == real.path
