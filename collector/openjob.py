@@ -26,7 +26,11 @@ from .spool import JobSpool
 logger = logging.getLogger(__name__)
 
 #: Spans (or request records) per batch handed to the writer thread.
-BATCH_SIZE = 512
+#: Small on purpose. A span waiting for its batch outlives the garbage collector's young generations;
+#: once promoted it counts towards the next full collection, which walks the host's whole heap. With
+#: 512 a 30,000-request job set off 33 full collections (about 30 us a request), with 32 it set off 8;
+#: each batch then costs two short appends and one more ResourceSpans entry (about 430 bytes).
+BATCH_SIZE = 32
 
 
 class OpenJob:

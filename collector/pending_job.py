@@ -11,8 +11,8 @@ ends after all its children) arrives; the job then goes to the writer.
 
 Request spans of other senders carry no record attribute, so their records
 are read here, and their start offset, relative to the job's start, has to
-wait for the job span: at most a batch of them waits in memory; past that the
-earliest span seen stands in for the job's start.
+wait for the job span: at most ``DEFERRED_LIMIT`` of them wait in memory; past
+that the earliest span seen stands in for the job's start.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import attributes as A, records
-from .openjob import BATCH_SIZE, OpenJob
+from .openjob import OpenJob
 from .secrets import SecretBook
 
 logger = logging.getLogger(__name__)
+
+#: Records of other senders' spans that wait for the job span's start before the earliest span stands in.
+DEFERRED_LIMIT = 512
 
 
 class PendingJob(OpenJob):
@@ -61,7 +64,7 @@ class PendingJob(OpenJob):
                     except (ValueError, TypeError) as exc:
                         self.dropped_records += 1
                         logger.warning("batch-debug dropped the record of a request span: %s", exc)
-                    if len(self.deferred) >= BATCH_SIZE:
+                    if len(self.deferred) >= DEFERRED_LIMIT:
                         self.settle(self.first_start_ns)  # the best estimate of the job's start so far
             elif records.is_item_span(span):
                 self.items.append(records.item_record(span))

@@ -62,17 +62,22 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> SlimRecord:
-        values = list(map(record.get, SLIM_FIELDS))
-        for index in _SHARED:
-            value = values[index]
-            if type(value) is str:
-                values[index] = sys.intern(value)
-        if values[_BODY] is not None:
-            # The analysis reads an error body's gist (its message), never all of it.
-            values[_BODY] = gist(values[_BODY])
-        if values[_ITEM] is not None:
-            values[_URL] = None  # the URL stands in for the item only where there is none
-        return cls(values)
+        return cls(slim_row(record))
+
+
+def slim_row(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A request record's analysed fields as a plain tuple (what a :class:`SlimRecord` holds)."""
+    values = list(map(record.get, SLIM_FIELDS))
+    for index in _SHARED:
+        value = values[index]
+        if type(value) is str:
+            values[index] = sys.intern(value)
+    if values[_BODY] is not None:
+        # The analysis reads an error body's gist (its message), never all of it.
+        values[_BODY] = gist(values[_BODY])
+    if values[_ITEM] is not None:
+        values[_URL] = None  # the URL stands in for the item only where there is none
+    return tuple(values)
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -96,11 +101,25 @@ class JobSpool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.slim: list[SlimRecord] = []
+        # Plain tuples of atomic values while the job runs: the garbage collector stops tracking them at its
+        # first pass. SlimRecords (a tuple subclass) it would track for the job's life: a million of them
+        # made every full collection of the host's heap longer, and triggered one every few thousand requests.
+        self._rows: list[tuple[Any, ...]] = []
         self._spans_path: str | None = None
         self._records_path: str | None = None
         self._spans_bytes = 0
         self._records_bytes = 0
+
+    def slim(self) -> list[SlimRecord]:
+        """Every request's analysed fields so far, as :class:`SlimRecord`s (for the job file's head).
+
+        The rows become SlimRecords in place, one at a time, so the list is never held twice.
+        """
+        rows: list[Any] = self._rows
+        for index, row in enumerate(rows):
+            if type(row) is tuple:
+                rows[index] = SlimRecord(row)
+        return rows
 
     @property
     def bytes(self) -> int:
@@ -118,7 +137,7 @@ class JobSpool:
             secrets: Sequence[str] = ()) -> None:
         """Encode and append one batch. The slim records are kept even if the disk fails."""
         records = list(records)
-        self.slim.extend(SlimRecord.of(r) for r in records)
+        self._rows.extend(map(slim_row, records))
         if self._spans_path is None:
             self._open()
         if records:

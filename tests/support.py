@@ -87,8 +87,9 @@ def comparable_job(data: dict) -> dict:
     comparable = {k: v for k, v in data.items() if k != "generated_at"}
     for key in ("items", "requests"):
         comparable[key] = sorted(data[key], key=_canonical)
+    # How spans are grouped into ResourceSpans entries follows the writer's batches, which depend on the
+    # order spans ended in: each span with its resource and scope is the content.
     comparable["resourceSpans"] = sorted(
-        _canonical({**rs, "scopeSpans": sorted(({**ss, "spans": sorted(ss["spans"], key=_canonical)}
-                                                for ss in rs["scopeSpans"]), key=_canonical)})
-        for rs in data["resourceSpans"])
+        _canonical({"resource": rs.get("resource"), "scope": ss.get("scope"), "span": span})
+        for rs in data["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"])
     return comparable
