@@ -99,8 +99,13 @@ def is_literal_secret(secret: str | None) -> bool:
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Free text with every known credential form, and each literal secret, removed."""
-    for secret in secrets:
-        if is_literal_secret(secret) and secret in text:
+    return _redact_text(text, [s for s in secrets if is_literal_secret(s)])
+
+
+def _redact_text(text: str, literal: Iterable[str]) -> str:
+    """:func:`redact_text` with its secrets already checked by :func:`is_literal_secret`."""
+    for secret in literal:
+        if secret in text:
             text = text.replace(secret, REDACTED)
     lower = text.lower()
     if "token" not in lower and "api" not in lower and "bearer" not in lower:
@@ -119,13 +124,17 @@ def redact_tree(value: object, secrets: Iterable[str] = ()) -> object:
     Used on whole job files before they are serialised, so escaping can never
     hide a secret from the patterns.
     """
-    secrets = tuple(secrets)
+    return _redact_tree(value, tuple(s for s in secrets if is_literal_secret(s)))
+
+
+def _redact_tree(value: object, literal: tuple[str, ...]) -> object:
+    # The secrets are checked once for the whole tree (a job file's head has a string or more per item).
     if isinstance(value, str):
-        return redact_text(value, secrets)
+        return _redact_text(value, literal)
     if isinstance(value, dict):
-        return {k: redact_tree(v, secrets) for k, v in value.items()}
+        return {k: _redact_tree(v, literal) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_tree(v, secrets) for v in value]
+        return [_redact_tree(v, literal) for v in value]
     return value
 
 
