@@ -5,7 +5,7 @@ Usage: python benchmarks/breakdown.py [--requests N]
 Not part of ``make bench`` (which judges ratios against the bare client);
 this says what the ratio is made of, for whoever works on it next. It starts
 the Jellyfin simulator, runs one recorded job of N requests (three an item,
-as the benchmark client does) through a real ``httpx.Client``, keeps its
+as the scale benchmark does) through a real ``httpx.Client``, keeps its
 finished spans with an in-memory exporter, then times each step the writer
 thread takes for those same spans (CPU microseconds per request, median of 5,
 the garbage collector running as in a job). Before that, a job of the same
@@ -38,20 +38,15 @@ from batch_debug.collector.jsontext import compact
 from batch_debug.collector.openjob import BATCH_SIZE
 from batch_debug.collector.spool import SlimRecord, slim_row
 from batch_debug.collector.switch import DebugSwitch
-from batch_debug.instrumentation import item_span, job_span, setup
-from benchlib import Simulator
+from batch_debug.instrumentation import setup
 
-PER_ITEM = 3
+import scale  # sets APHRODITE_BATCH_DEBUG=true for this process, as its own job does
+from benchlib import Simulator
 
 
 def run_job(client: httpx.Client, url: str, count: int, job_id: str, pipeline: Any) -> None:
-    with job_span(job_id, items_total=-(-count // PER_ITEM)):
-        done = 0
-        while done < count:
-            with item_span(f"item-{done}"):
-                for _ in range(min(PER_ITEM, count - done)):
-                    client.get(url)
-                    done += 1
+    """The scale benchmark's job (items of three requests), up to its file on disk."""
+    scale.run_job(client, url, count, job_id)
     pipeline.flush(120)
 
 
