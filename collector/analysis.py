@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batch_debug.collector import diagnosis
-from batch_debug.collector.attempts import broke_in_body, failed as _failed, status_key
+from batch_debug.collector.attempts import broke_in_body, column, failed as _failed, status_key, status_keys
 from batch_debug.collector.diagnosis.view import JobView
 from batch_debug.collector.report import render_text
 
@@ -121,7 +121,7 @@ def failure_patterns(requests: Sequence[Record], items: Iterable[Record] = ()) -
 def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") -> dict[str, float | None]:
     """Percentiles of ``key`` (default: the whole exchange) by linear interpolation between
     closest ranks (numpy's default): rank = p/100 * (n - 1), 0-based."""
-    durations = (r.get(key) for r in requests)
+    durations = column(requests if isinstance(requests, Sequence) else list(requests), key)
     values = sorted(float(d) for d in durations if isinstance(d, (int, float)) and not isinstance(d, bool))
     keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
     if not values:
@@ -137,7 +137,7 @@ def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") ->
 
 
 def _connections(requests: Sequence[Record]) -> dict[str, Any]:
-    reuse = Counter(r.get("connection_reused") for r in requests)
+    reuse = Counter(column(requests, "connection_reused"))
     new, reused = reuse[False], reuse[True]
     return {"new": new, "reused": reused, "unknown": len(requests) - new - reused,
             "new_share_percent": _pct(new, new + reused)}
@@ -153,7 +153,7 @@ def environment(server_info: Mapping[str, Any] | None, requests: Sequence[Record
     reverse proxy may hide the real server).
     """
     info = {k: server_info[k] for k in SERVER_INFO_KEYS if server_info and k in server_info} or None
-    headers = Counter(r["server"] for r in requests if r.get("server"))
+    headers = Counter(server for server in column(requests, "server") if server)
     if info and info.get("ProductName"):
         is_jellyfin: bool | None = "jellyfin" in str(info["ProductName"]).lower()
     elif any("jellyfin" in h.lower() or "kestrel" in h.lower() for h in headers):
@@ -165,7 +165,7 @@ def environment(server_info: Mapping[str, Any] | None, requests: Sequence[Record
         "server_info_error": server_info_error,
         "server_header": headers.most_common(1)[0][0] if headers else None,
         "server_headers": dict(headers),
-        "http_versions": dict(Counter(r["http_version"] for r in requests if r.get("http_version"))),
+        "http_versions": dict(Counter(version for version in column(requests, "http_version") if version)),
         "latency_ms": latency_percentiles(requests),
         "ttfb_ms": latency_percentiles(requests, "ttfb_ms"),
         "connections": _connections(requests),
@@ -215,7 +215,7 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
         "failed_requests": failed,
         "other_requests": total - successful - failed,
         "success_rate_percent": _pct(successful, successful + failed),
-        "status_code_breakdown": dict(Counter(status_key(r) for r in requests)),
+        "status_code_breakdown": dict(Counter(status_keys(requests))),
         "items_total": counts["total"],
         "items_started": counts["started"],
         "items_succeeded": counts["succeeded"],
@@ -226,7 +226,7 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
         "failure_patterns": failure_patterns(view.failed, items),
         "findings": [f.to_dict() for f in findings],
         "recommendations": diagnosis.render(findings, view),
-        "retries": sum(1 for r in requests if (r.get("attempt") or 1) > 1),
+        "retries": sum(1 for attempt in column(requests, "attempt") if (attempt or 1) > 1),
         "connections": (env or {}).get("connections") or _connections(requests),
         "peak_concurrency": view.peak_concurrency,
         "latency_ms": (env or {}).get("latency_ms") or latency_percentiles(requests),

@@ -16,7 +16,7 @@ written by format version 1 read the same way (their keys are a subset).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Record = Mapping[str, Any]
@@ -25,6 +25,49 @@ Record = Mapping[str, Any]
 DROPS = frozenset({"RemoteProtocolError", "ReadError", "WriteError", "ConnectionResetError",
                    "ServerDisconnectedError", "ClientOSError", "ConnectionError", "ChunkedEncodingError",
                    "IncompleteRead", "ProtocolError"})
+
+
+def column(records: Sequence[Record], key: str) -> list[Any]:
+    """Each record's value of ``key`` (None where it has none), in order: ``[r.get(key) for r in records]``.
+
+    Records whose class offers ``column(records, key)`` (the spool's
+    ``SlimRecord``, a tuple) answer for all at once: the summary of a job
+    reads a few fields of every request several times, and one Python-level
+    ``get`` per field and request was a third of building it.
+    """
+    if not records:
+        return []
+    take = getattr(type(records[0]), "column", None)
+    if take is not None:
+        try:
+            return take(records, key)
+        except TypeError:
+            pass  # records of mixed kinds: one at a time
+    return [r.get(key) for r in records]
+
+
+def outcomes(records: Sequence[Record]) -> list[str]:
+    """:func:`outcome` of each record, in order (read by columns)."""
+    phases = column(records, "error_phase")
+    found = []
+    for status, phase_ in zip(column(records, "status_code"), phases):
+        if status is None or phase_ in ("body", "aborted") or status >= 400:
+            found.append("failed")
+        else:
+            found.append("ok" if 200 <= status < 300 else "other")
+    return found
+
+
+def status_keys(records: Sequence[Record]) -> list[str]:
+    """:func:`status_key` of each record, in order (read by columns)."""
+    keys = []
+    for status, phase_, error in zip(column(records, "status_code"), column(records, "error_phase"),
+                                     column(records, "error_type")):
+        if status is None or phase_ in ("body", "aborted"):
+            keys.append(str(error or "NetworkError"))
+        else:
+            keys.append(str(status))
+    return keys
 
 
 def broke_in_body(record: Record) -> bool:

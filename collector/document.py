@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, records
+from .attempts import column
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
@@ -34,18 +35,18 @@ def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:
     records in the order they ended."""
     finals: dict[Any, dict[str, Any]] = {}
     latest: dict[Any, float] = {}
-    for record in requests:
-        item_id = record.get("item_id")
+    for item_id, start, status in zip(column(requests, "item_id"), column(requests, "start_offset_ms"),
+                                      column(requests, "status_code")):
         if item_id is None:
             continue
         found = finals.get(item_id)
         if found is None:
             finals[item_id] = found = {"attempts": 0, "final_status": None}
         found["attempts"] += 1
-        start = record.get("start_offset_ms") or 0.0
+        start = start or 0.0
         if start >= latest.get(item_id, -1.0):
             latest[item_id] = start
-            found["final_status"] = record.get("status_code")
+            found["final_status"] = status
     return finals
 
 

@@ -18,6 +18,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from itertools import repeat
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -59,6 +60,17 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
             return default
         value = tuple.__getitem__(self, index)
         return default if value is None else value
+
+    @classmethod
+    def column(cls, records: Sequence[SlimRecord], key: str) -> list[Any]:
+        """``[r.get(key) for r in records]`` at C speed (``attempts.column`` asks for it).
+
+        Raises ``TypeError`` when a record is not a tuple.
+        """
+        index = _INDEX.get(key)
+        if index is None:
+            return [None] * len(records)
+        return list(map(tuple.__getitem__, records, repeat(index)))
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> SlimRecord:

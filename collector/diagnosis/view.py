@@ -38,7 +38,12 @@ class JobView:
     def __init__(self, requests: Iterable[Record], items: Iterable[Record], *,
                  life: Mapping[str, Any] | None = None, env: Mapping[str, Any] | None = None,
                  sessions_created: int | None = None, duration_ms: float | None = None) -> None:
-        self.requests = sorted(requests, key=lambda r: r.get("start_offset_ms") or 0.0)
+        given = requests if isinstance(requests, list) else list(requests)
+        starts = [s or 0.0 for s in R.column(given, "start_offset_ms")]
+        # Sorted by start (stable: records that start together keep their order).
+        order = sorted(range(len(given)), key=starts.__getitem__)
+        self.requests = [given[i] for i in order]
+        self._starts = [starts[i] for i in order]
         self.items = list(items)
         self.life: Mapping[str, Any] = life or {}
         self.env: Mapping[str, Any] = env or {}
@@ -47,20 +52,19 @@ class JobView:
         self.duration_ms = duration_ms
         self.failed: list[Record] = []
         self.ok: list[Record] = []
-        for record in self.requests:
-            kind = R.outcome(record)
+        for record, kind in zip(self.requests, R.outcomes(self.requests)):
             if kind == "failed":
                 self.failed.append(record)
             elif kind == "ok":
                 self.ok.append(record)
         self.outcome = {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
         self.by_item: dict[str, list[Record]] = {}
-        for record in self.requests:
-            if record.get("item_id"):
-                self.by_item.setdefault(str(record["item_id"]), []).append(record)
+        for record, item_id in zip(self.requests, R.column(self.requests, "item_id")):
+            if item_id:
+                self.by_item.setdefault(str(item_id), []).append(record)
         self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1))
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
-        self.ok_servers = Counter(str(r.get("server")).lower() for r in self.ok if r.get("server"))
+        self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
 
     # -- membership ----------------------------------------------------------------
     def in_window(self, record: Record) -> bool:
@@ -77,10 +81,10 @@ class JobView:
     def peak_concurrency(self) -> int:
         """Most attempts in flight at once (from their start offsets and durations)."""
         edges: list[tuple[float, int]] = []
-        for r in self.requests:
-            start = float(r.get("start_offset_ms") or 0.0)
+        for start, duration in zip(self._starts, R.column(self.requests, "duration_ms")):
+            start = float(start)
             edges.append((start, 1))
-            edges.append((start + float(r.get("duration_ms") or 0.0), -1))
+            edges.append((start + float(duration or 0.0), -1))
         edges.sort()  # at equal times the end (-1) sorts first: back-to-back is no overlap
         peak = current = 0
         for _, step in edges:

@@ -110,3 +110,26 @@ def test_outcome_agrees_with_failed_and_succeeded(record) -> None:
 
     expected = "failed" if is_failed(record) else "ok" if succeeded(record) else "other"
     assert outcome(record) == expected
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(request_record(), max_size=60), st.lists(item_record, max_size=10), lives)
+def test_the_spools_slim_records_summarize_exactly_like_the_records(requests, items, life) -> None:
+    # The writer builds the head from SlimRecords (read by columns, where it can); the same values as
+    # dicts are read one record at a time. (A SlimRecord keeps an error body's gist, so the dicts hold
+    # what it holds.)
+    from batch_debug.collector import attempts, document
+    from batch_debug.collector.spool import SLIM_FIELDS, SlimRecord
+
+    slim = [SlimRecord.of(r) for r in requests]
+    requests = [{k: v for k, v in zip(SLIM_FIELDS, r) if v is not None} for r in slim]
+    for key in ("status_code", "item_id", "start_offset_ms", "error_phase", "server", "not_a_field"):
+        assert attempts.column(slim, key) == [r.get(key) for r in requests]
+    assert attempts.outcomes(slim) == [attempts.outcome(r) for r in requests]
+    assert attempts.status_keys(slim) == [attempts.status_key(r) for r in requests]
+
+    def everything(records):
+        return json.dumps([summarize("j", records, items, duration_seconds=60.0, life=life),
+                           {str(k): v for k, v in document.item_finals(records).items()}], sort_keys=True)
+
+    assert everything(slim) == everything(requests)
