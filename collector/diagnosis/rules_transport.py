@@ -195,8 +195,8 @@ def slowness(view: JobView) -> Iterator[Finding]:
 @rule(("server_closes_connections", "the server or a proxy answers with Connection: close, so nothing is reused"),
       ("connection_churn", "the job opened far more connections than its concurrency needs"))
 def connections(view: JobView) -> Iterator[Finding]:
-    answered = [r for r in view.requests if r.get("status_code") is not None]
-    closing = [r for r in answered if r.get("conn_close")]
+    answered = [r for r, status in zip(view.requests, R.column(view.requests, "status_code")) if status is not None]
+    closing = [r for r, close in zip(answered, R.column(answered, "conn_close")) if close]
     if len(closing) >= MIN_CLOSE_ANSWERS and len(closing) * 2 >= len(answered):
         servers = Counter(str(r.get("server") or "no Server header") for r in closing)
         connect = [float(r["connect_ms"]) for r in view.requests if isinstance(r.get("connect_ms"), (int, float))]
@@ -212,8 +212,8 @@ def connections(view: JobView) -> Iterator[Finding]:
             "high",
             view.evidence(closing, connection_close=len(closing), answers=len(answered)),
         )
-    new = sum(1 for r in view.requests if r.get("connection_reused") is False)
-    reused = sum(1 for r in view.requests if r.get("connection_reused") is True)
+    reuse = Counter(R.column(view.requests, "connection_reused"))
+    new, reused = reuse[False], reuse[True]
     # A pool opens one connection per request in flight, and one more after each closed or broken one.
     broken = sum(1 for r in view.failed if r.get("status_code") is None or R.broke_in_body(r))
     expected = view.peak_concurrency + len(closing) + broken

@@ -52,7 +52,8 @@ class JobView:
         self.duration_ms = duration_ms
         self.failed: list[Record] = []
         self.ok: list[Record] = []
-        for record, kind in zip(self.requests, R.outcomes(self.requests)):
+        outcomes = R.outcomes(self.requests)
+        for record, kind in zip(self.requests, outcomes):
             if kind == "failed":
                 self.failed.append(record)
             elif kind == "ok":
@@ -62,7 +63,7 @@ class JobView:
         for record, item_id in zip(self.requests, R.column(self.requests, "item_id")):
             if item_id:
                 self.by_item.setdefault(str(item_id), []).append(record)
-        self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1))
+        self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1), outcomes=outcomes)
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
 

@@ -125,7 +125,7 @@ def _merge(requests: Sequence[Record], runs: list[list[int]], tolerance: int,
     return merged
 
 
-def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]:
+def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Sequence[str] | None = None) -> list[Window]:
     """Failure windows in ``requests`` (sorted by start offset).
 
     A window is a run of failures that say the server side was not serving.
@@ -135,11 +135,14 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]
     (sent while one was in flight, or in flight when the next one started)
     may have reached the server on the other side of its edge, and do not
     split it, as long as they are few (``tolerance``, the job's concurrency
-    less one, or fewer than the failures around them).
+    less one, or fewer than the failures around them). ``outcomes``:
+    ``attempts.outcomes(requests)``, when the caller has it already.
     """
+    if outcomes is None:
+        outcomes = R.outcomes(requests)
     runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
-    for index, record in enumerate(requests):
-        if _unavailable(record):
+    for index, (record, kind) in enumerate(zip(requests, outcomes)):
+        if kind == "failed" and _unavailable(record):
             if runs and runs[-1][-1] == index - 1:
                 runs[-1].append(index)
             else:
@@ -151,7 +154,7 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1) -> list[Window]
         if len(again) == len(merged):
             break
         merged = again
-    success_at = [i for i, r in enumerate(requests) if R.succeeded(r) and i not in tolerated]
+    success_at = [i for i, kind in enumerate(outcomes) if kind == "ok" and i not in tolerated]
     windows: list[Window] = []
     for run in merged:
         records = [requests[i] for i in run]
