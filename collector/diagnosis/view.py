@@ -38,12 +38,9 @@ class JobView:
     def __init__(self, requests: Iterable[Record], items: Iterable[Record], *,
                  life: Mapping[str, Any] | None = None, env: Mapping[str, Any] | None = None,
                  sessions_created: int | None = None, duration_ms: float | None = None) -> None:
-        given = requests if isinstance(requests, list) else list(requests)
-        starts = [s or 0.0 for s in R.column(given, "start_offset_ms")]
-        # Sorted by start (stable: records that start together keep their order).
-        order = sorted(range(len(given)), key=starts.__getitem__)
-        self.requests = [given[i] for i in order]
-        self._starts = [starts[i] for i in order]
+        # Sorted by start (stable: records that start together keep their order). Sorting the records
+        # themselves, not their indexes: a million indexes would be a million more int objects.
+        self.requests = sorted(requests, key=lambda r: r.get("start_offset_ms") or 0.0)
         self.items = list(items)
         self.life: Mapping[str, Any] = life or {}
         self.env: Mapping[str, Any] = env or {}
@@ -81,15 +78,17 @@ class JobView:
     @cached_property
     def peak_concurrency(self) -> int:
         """Most attempts in flight at once (from their start offsets and durations)."""
-        edges: list[tuple[float, int]] = []
-        for start, duration in zip(self._starts, R.column(self.requests, "duration_ms")):
-            start = float(start)
-            edges.append((start, 1))
-            edges.append((start + float(duration or 0.0), -1))
-        edges.sort()  # at equal times the end (-1) sorts first: back-to-back is no overlap
-        peak = current = 0
-        for _, step in edges:
-            current += step
+        starts = [float(s or 0.0) for s in R.column(self.requests, "start_offset_ms")]
+        ends = sorted(s + float(d or 0.0) for s, d in zip(starts, R.column(self.requests, "duration_ms")))
+        starts.sort()  # already in order, unless a record's start is not a number
+        # A sweep over both, in time order; at equal times the end goes first: back-to-back is no overlap.
+        # (Two sorted lists of floats, not a list of (time, step) pairs: 2 million tuples for a 1M job.)
+        peak = current = done = 0
+        for start in starts:
+            while done < len(ends) and ends[done] <= start:
+                done += 1
+                current -= 1
+            current += 1
             peak = max(peak, current)
         return peak
 

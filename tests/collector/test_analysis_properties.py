@@ -133,3 +133,22 @@ def test_the_spools_slim_records_summarize_exactly_like_the_records(requests, it
                            {str(k): v for k, v in document.item_finals(records).items()}], sort_keys=True)
 
     assert everything(slim) == everything(requests)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 50), st.floats(0, 50, allow_nan=False)),
+                          st.one_of(st.none(), st.integers(-5, 30), st.floats(-5, 30, allow_nan=False))),
+                max_size=40))
+def test_peak_concurrency_is_the_most_attempts_in_flight_at_once(spans) -> None:
+    from batch_debug.collector.diagnosis.view import JobView
+
+    records = [{"start_offset_ms": start, "duration_ms": duration, "status_code": 200} for start, duration in spans]
+    # The definition, the slow way: every start and end in time order, an end first at equal times.
+    edges = []
+    for start, duration in spans:
+        edges += [(float(start or 0.0), 1), (float(start or 0.0) + float(duration or 0.0), -1)]
+    peak = current = 0
+    for _, step in sorted(edges):
+        current += step
+        peak = max(peak, current)
+    assert JobView(records, []).peak_concurrency == peak
