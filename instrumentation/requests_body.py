@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .exchange import Attempt
+from .streams import counted
 
 _READ_SIZE = 64 * 1024
 
@@ -93,16 +94,7 @@ class RecordedRaw:
         inner = self._inner
         chunks = inner.stream(amt, decode_content=decode_content) if hasattr(inner, "stream") \
             else iter(lambda: inner.read(amt), b"")
-        try:
-            for chunk in chunks:
-                self._got(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise  # the caller stopped reading: closing is not failing
-        except BaseException as exc:
-            self._fail(exc)
-            raise
-        self._complete()
+        yield from counted(chunks, self._got, self._fail, self._complete)
 
     def read(self, amt: int | None = None, decode_content: bool | None = None, cache_content: bool = False) -> bytes:
         head = self._head

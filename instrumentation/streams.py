@@ -17,11 +17,27 @@ stops reading early (``GeneratorExit``) has not failed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 import httpx
 
 from .exchange import Attempt
+
+
+def counted(chunks: Iterable[bytes], got: Callable[[bytes], None], failed: Callable[[BaseException], None],
+            complete: Callable[[], None]) -> Iterator[bytes]:
+    """``chunks`` passed on, each told to ``got``; then ``complete()``, or ``failed(exc)`` when reading
+    raised (the error goes on to the caller). A caller that stops reading is neither."""
+    try:
+        for chunk in chunks:
+            got(chunk)
+            yield chunk
+    except GeneratorExit:
+        raise  # the caller stopped reading: closing is not failing
+    except BaseException as exc:
+        failed(exc)
+        raise
+    complete()
 
 
 class RecordedBody(httpx.SyncByteStream):
@@ -61,16 +77,7 @@ class RecordedBody(httpx.SyncByteStream):
         if rest is None:
             return
         attempt = self.attempt
-        try:
-            for chunk in rest:
-                attempt.received(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise  # the caller stopped reading: closing is not failing
-        except BaseException as exc:
-            attempt.body_failed(exc)
-            raise
-        attempt.body_complete()
+        yield from counted(rest, attempt.received, attempt.body_failed, attempt.body_complete)
 
     def close(self) -> None:
         try:
