@@ -36,7 +36,6 @@ request's attempts), and the configuration is ``worker_config``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import httpx
@@ -60,18 +59,7 @@ class _SyncRunner:
 
     def send(self, method: str, path: str, auth: bool, result: ItemResult) -> httpx.Response:
         tries = Attempts(self.run, result, method, path)
-        while True:  # tries.judge raises on the last attempt
-            time.sleep(tries.pace())
-            tries.start()
-            response, error = None, None
-            try:
-                response = self._once(method, path, auth)
-            except httpx.TransportError as exc:
-                error = exc
-            delay = tries.judge(response, error)
-            if delay is None:
-                return response  # type: ignore[return-value]
-            time.sleep(delay)
+        return tries.retried(lambda: self._once(method, path, auth), httpx.TransportError)
 
     def _once(self, method: str, path: str, auth: bool) -> httpx.Response:
         run = self.run

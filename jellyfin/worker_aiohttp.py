@@ -27,7 +27,6 @@ answer's body only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,31 +89,17 @@ async def run_job_aiohttp(
         shared = _session(run) if run.shared else None
         try:
             async def send(method: str, path: str, auth: bool, item: ItemResult) -> ReadAnswer:
-                tries = Attempts(run, item, method, path)
-                while True:  # tries.judge raises on the last attempt
-                    await asyncio.sleep(tries.pace())
-                    tries.start()
-                    answer, error = None, None
+                async def once() -> ReadAnswer:
                     url = config.base_url + path
                     kwargs = {"headers": {**bounds.headers(), **(config.auth_headers() if auth else {})},
                               "params": config.auth_params() if auth else {},
                               "timeout": _timeout(bounds.timeout(config.timeout))}
-                    try:
-                        async with asyncio.timeout(bounds.left()):  # None: no deadline
-                            if shared is not None:
-                                answer = await _fetch(shared, method, url, kwargs, bounds)
-                            else:
-                                async with _session(run) as session:
-                                    answer = await _fetch(session, method, url, kwargs, bounds)
-                    except aiohttp.ClientError as exc:
-                        error = exc
-                    except TimeoutError:
-                        bounds.check_time()  # the deadline passed mid-request: ItemFailure
-                        raise
-                    delay = tries.judge(answer, error)
-                    if delay is None:
-                        return answer  # type: ignore[return-value]
-                    await asyncio.sleep(delay)
+                    if shared is not None:
+                        return await _fetch(shared, method, url, kwargs, bounds)
+                    async with _session(run) as session:
+                        return await _fetch(session, method, url, kwargs, bounds)
+
+                return await Attempts(run, item, method, path).retried_async(once, aiohttp.ClientError)
 
             async def item(item_id: str) -> ItemResult:
                 return await do_item_async(config, item_id, send)

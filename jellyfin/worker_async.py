@@ -13,7 +13,6 @@ deadline also cancels a request in flight (``asyncio.timeout``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 import httpx
@@ -37,28 +36,14 @@ async def run_job_async(
         shared = run.async_client() if run.shared else None
         try:
             async def send(method: str, path: str, auth: bool, item: ItemResult) -> httpx.Response:
-                tries = Attempts(run, item, method, path)
-                while True:  # tries.judge raises on the last attempt
-                    await asyncio.sleep(tries.pace())
-                    tries.start()
-                    response, error = None, None
+                async def once() -> httpx.Response:
                     url, kwargs = config.base_url + path, run.request_kwargs(auth, asynchronous=True)
-                    try:
-                        async with asyncio.timeout(bounds.left()):  # None: no deadline
-                            if shared is not None:
-                                response = await shared.request(method, url, **kwargs)
-                            else:
-                                async with run.async_client() as client:
-                                    response = await client.request(method, url, **kwargs)
-                    except httpx.TransportError as exc:
-                        error = exc
-                    except TimeoutError:
-                        bounds.check_time()  # the deadline passed mid-request: ItemFailure
-                        raise
-                    delay = tries.judge(response, error)
-                    if delay is None:
-                        return response  # type: ignore[return-value]
-                    await asyncio.sleep(delay)
+                    if shared is not None:
+                        return await shared.request(method, url, **kwargs)
+                    async with run.async_client() as client:
+                        return await client.request(method, url, **kwargs)
+
+                return await Attempts(run, item, method, path).retried_async(once, httpx.TransportError)
 
             async def item(item_id: str) -> ItemResult:
                 return await do_item_async(config, item_id, send)

@@ -31,7 +31,6 @@ whose head never ends is bounded by its timeout, not by the watchdog.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,19 +70,7 @@ class _RequestsRunner:
 
     def send(self, method: str, path: str, auth: bool, result: ItemResult) -> Answer:
         tries = Attempts(self.run, result, method, path)
-        while True:  # tries.judge raises on the last attempt
-            time.sleep(tries.pace())
-            tries.start()
-            response: Answer | None = None
-            error: BaseException | None = None
-            try:
-                response = self._once(method, path, auth)
-            except TRANSPORT_ERRORS as exc:
-                error = exc
-            delay = tries.judge(response, error)
-            if delay is None:
-                return response  # type: ignore[return-value]
-            time.sleep(delay)
+        return tries.retried(lambda: self._once(method, path, auth), TRANSPORT_ERRORS)
 
     def _once(self, method: str, path: str, auth: bool) -> Answer:
         run = self.run

@@ -28,14 +28,15 @@ A request is retried on 429, 5xx and network errors, up to
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import httpx
 
@@ -91,6 +92,12 @@ class Answer(Protocol):
     def headers(self) -> Mapping[str, str]: ...  # case-insensitive, as every client's is
     @property
     def content(self) -> bytes: ...
+
+
+#: What a runner's one attempt gives back (its client's response, or a ReadAnswer).
+A = TypeVar("A", bound=Answer)
+#: The exceptions of a client that mean "no answer" (a transport failure): retried like a 503.
+Errors = type[BaseException] | tuple[type[BaseException], ...]
 
 
 class ReadAnswer(NamedTuple):
@@ -231,6 +238,43 @@ class Attempts:
         self.run.bounds.check_time()
         self.attempt += 1
         self.result.requests += 1
+
+    def retried(self, once: Callable[[], A], errors: Errors) -> A:
+        """``once()`` (one attempt: send, and read when the runner reads), paced, until it succeeds; a
+        failure of ``errors`` (the client's transport errors) or a retryable status is retried while
+        :meth:`judge` allows, which raises :class:`ItemFailure` on the last."""
+        while True:
+            time.sleep(self.pace())
+            self.start()
+            answer, error = None, None
+            try:
+                answer = once()
+            except errors as exc:
+                error = exc
+            delay = self.judge(answer, error)
+            if delay is None:
+                return answer  # type: ignore[return-value]  # judge says None only for an answer
+            time.sleep(delay)
+
+    async def retried_async(self, once: Callable[[], Awaitable[A]], errors: Errors) -> A:
+        """:meth:`retried` for a coroutine, each attempt cut at the run's deadline (``ItemFailure``)."""
+        bounds = self.run.bounds
+        while True:
+            await asyncio.sleep(self.pace())
+            self.start()
+            answer, error = None, None
+            try:
+                async with asyncio.timeout(bounds.left()):  # None: no deadline
+                    answer = await once()
+            except errors as exc:
+                error = exc
+            except TimeoutError:
+                bounds.check_time()  # the deadline passed mid-request: ItemFailure
+                raise
+            delay = self.judge(answer, error)
+            if delay is None:
+                return answer  # type: ignore[return-value]
+            await asyncio.sleep(delay)
 
     def judge(self, response: Answer | None, error: BaseException | None) -> float | None:
         """What the attempt means: None for success, seconds to wait before a retry, or
