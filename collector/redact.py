@@ -119,23 +119,67 @@ def _redact_text(text: str, literal: Iterable[str]) -> str:
 
 
 def redact_tree(value: object, secrets: Iterable[str] = ()) -> object:
-    """A JSON-like value with :func:`redact_text` applied to every string in it.
+    """A JSON-like value with :func:`redact_text` applied to every string in it, dict keys included.
 
     Used on whole job files before they are serialised, so escaping can never
-    hide a secret from the patterns.
+    hide a secret from the patterns. Copy on write: a dict or list in which
+    nothing changed comes back as the same object (a tuple as a list only when
+    something in it changed), so the result may share parts with ``value``.
     """
-    return _redact_tree(value, tuple(s for s in secrets if is_literal_secret(s)))
+    return _Walk(tuple(s for s in secrets if is_literal_secret(s))).tree(value)
 
 
-def _redact_tree(value: object, literal: tuple[str, ...]) -> object:
-    # The secrets are checked once for the whole tree (a job file's head has a string or more per item).
-    if isinstance(value, str):
-        return _redact_text(value, literal)
-    if isinstance(value, dict):
-        return {k: _redact_tree(v, literal) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_tree(v, literal) for v in value]
-    return value
+#: Values with no text in them: passed through without a call (most of a job file's head).
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+class _Walk:
+    """One :func:`redact_tree` walk: the secrets checked once, each distinct dict key redacted once."""
+
+    def __init__(self, literal: tuple[str, ...]) -> None:
+        self.literal = literal
+        self.keys: dict[str, str] = {}
+
+    def key(self, key: object) -> object:
+        if type(key) is not str:
+            return key
+        clean = self.keys.get(key)
+        if clean is None:
+            clean = self.keys[key] = _redact_text(key, self.literal)
+        return clean
+
+    def tree(self, value: object) -> object:
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is str or isinstance(value, str):
+            return _redact_text(value, self.literal)  # type: ignore[arg-type]
+        if isinstance(value, dict):
+            return self._dict(value)
+        if isinstance(value, (list, tuple)):
+            return self._list(value)
+        return value
+
+    def _dict(self, value: dict[object, object]) -> dict[object, object]:
+        out: dict[object, object] | None = None
+        for index, (key, item) in enumerate(value.items()):
+            clean = item if type(item) in _PLAIN else self.tree(item)
+            clean_key = self.key(key)
+            if out is None and (clean is not item or clean_key is not key) and (clean != item or clean_key != key):
+                out = dict(list(value.items())[:index])  # what came before, unchanged
+            if out is not None:
+                out[clean_key] = clean
+        return value if out is None else out
+
+    def _list(self, value: list[object] | tuple[object, ...]) -> list[object] | tuple[object, ...]:
+        out: list[object] | None = None
+        for index, item in enumerate(value):
+            clean = item if type(item) in _PLAIN else self.tree(item)
+            if out is None and clean is not item and clean != item:
+                out = list(value[:index])
+            if out is not None:
+                out.append(clean)
+        return value if out is None else out
 
 
 class RedactingFilter(logging.Filter):

@@ -106,3 +106,40 @@ def test_every_secret_query_parameter_is_redacted(name: str) -> None:
     """The query pattern is built from the set: a name added there is redacted everywhere at once."""
     assert redact_url(f"http://h/x?a=1&{name.upper()}={KEY}") == f"http://h/x?a=1&{name.upper()}={REDACTED}"
     assert redact_url(f"http://h/x?{name}x={KEY}") == f"http://h/x?{name}x={KEY}"  # only the exact name
+
+
+def test_redact_tree_copies_only_what_changed_and_redacts_keys_too() -> None:
+    clean_part = {"items": [{"item_id": "a", "n": 1}], "t": (1, 2.5, None, True)}
+    tree = {"clean": clean_part, "dirty": [{"e": f"Token=\"{KEY}\""}, "plain"], f"by {KEY}": 1}
+    out = redact_tree(tree, [KEY])
+    assert out["clean"] is clean_part  # nothing in it changed: not copied
+    assert out["dirty"] == [{"e": f'Token="{REDACTED}"'}, "plain"] and out["dirty"] is not tree["dirty"]
+    assert list(out) == ["clean", "dirty", f"by {REDACTED}"]  # key order kept, the key itself redacted
+    assert tree["dirty"][0]["e"] == f'Token="{KEY}"'  # the input is never changed
+
+
+json_trees = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.sampled_from(["plain", KEY, f"?api_key={KEY}", f'Token="{KEY}"', "x" + KEY + "y"]), st.text(max_size=5)),
+    lambda children: st.one_of(st.lists(children, max_size=4),
+                               st.dictionaries(st.sampled_from(["a", "b", KEY, f"k{KEY}"]), children, max_size=4)),
+    max_leaves=20)
+
+
+def _naive(value, secrets):
+    # The definition: every string, keys included, through redact_text; a new container everywhere.
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {_naive(k, secrets): _naive(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_naive(v, secrets) for v in value]
+    return value
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(json_trees)
+def test_redact_tree_equals_redacting_every_string(tree) -> None:
+    out = redact_tree(tree, [KEY])
+    assert json.dumps(out) == json.dumps(_naive(tree, [KEY]))
+    assert KEY not in json.dumps(out)
