@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from batch_debug.collector import diagnosis
-from batch_debug.collector.attempts import broke_in_body, column, failed as _failed, status_key, status_keys
+from batch_debug.collector.attempts import broke_in_body, column, failed as _failed, numbers, status_key, status_keys
 from batch_debug.collector.diagnosis.view import JobView
 from batch_debug.collector.report import render_text
 
@@ -122,7 +122,7 @@ def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") ->
     """Percentiles of ``key`` (default: the whole exchange) by linear interpolation between
     closest ranks (numpy's default): rank = p/100 * (n - 1), 0-based."""
     durations = column(requests if isinstance(requests, Sequence) else list(requests), key)
-    values = sorted(float(d) for d in durations if isinstance(d, (int, float)) and not isinstance(d, bool))
+    values = sorted(numbers(durations))
     keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
     if not values:
         return dict.fromkeys(keys)
@@ -153,7 +153,7 @@ def environment(server_info: Mapping[str, Any] | None, requests: Sequence[Record
     reverse proxy may hide the real server).
     """
     info = {k: server_info[k] for k in SERVER_INFO_KEYS if server_info and k in server_info} or None
-    headers = Counter(server for server in column(requests, "server") if server)
+    headers = Counter(filter(None, column(requests, "server")))
     if info and info.get("ProductName"):
         is_jellyfin: bool | None = "jellyfin" in str(info["ProductName"]).lower()
     elif any("jellyfin" in h.lower() or "kestrel" in h.lower() for h in headers):
@@ -165,7 +165,7 @@ def environment(server_info: Mapping[str, Any] | None, requests: Sequence[Record
         "server_info_error": server_info_error,
         "server_header": headers.most_common(1)[0][0] if headers else None,
         "server_headers": dict(headers),
-        "http_versions": dict(Counter(version for version in column(requests, "http_version") if version)),
+        "http_versions": dict(Counter(filter(None, column(requests, "http_version")))),
         "latency_ms": latency_percentiles(requests),
         "ttfb_ms": latency_percentiles(requests, "ttfb_ms"),
         "connections": _connections(requests),

@@ -10,6 +10,7 @@ Every string in the head passes through ``redact_tree``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, records
-from .attempts import column
+from .attempts import by_start, column
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
@@ -25,29 +26,37 @@ from .redact import redact_tree
 FORMAT_VERSION = 2
 
 
-_NO_ATTEMPT = {"attempts": 0, "final_status": None}
-
-
 def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:
     """Per item id: ``attempts`` (its requests) and ``final_status`` (the status its last request got,
     None when that one got no answer). In the head, so a comparison of two jobs never reads the
-    requests (``collector.compare``). The last request is the latest to start: the spool keeps
-    records in the order they ended."""
-    finals: dict[Any, dict[str, Any]] = {}
-    latest: dict[Any, float] = {}
-    for item_id, start, status in zip(column(requests, "item_id"), column(requests, "start_offset_ms"),
-                                      column(requests, "status_code")):
-        if item_id is None:
-            continue
-        found = finals.get(item_id)
-        if found is None:
-            finals[item_id] = found = {"attempts": 0, "final_status": None}
-        found["attempts"] += 1
-        start = start or 0.0
-        if start >= latest.get(item_id, -1.0):
-            latest[item_id] = start
-            found["final_status"] = status
-    return finals
+    requests (``collector.compare``). The last request is the latest to start (of two that started
+    together, the one recorded later: the spool keeps records in the order they ended)."""
+    attempts, final = _finals(requests)
+    return {item_id: {"attempts": n, "final_status": final[item_id]} for item_id, n in attempts.items()}
+
+
+def _finals(requests: Sequence[Any]) -> tuple[Counter[Any], dict[Any, Any]]:
+    """(requests per item id, the status of each item's last request): :func:`item_finals` as two dicts."""
+    attempts = Counter(column(requests, "item_id"))
+    attempts.pop(None, None)
+    in_start_order = by_start(requests)
+    # Read in start order, the dict keeps each item's last status.
+    return attempts, dict(zip(column(in_start_order, "item_id"), column(in_start_order, "status_code")))
+
+
+def _items(items: Sequence[dict[str, Any]], requests: Sequence[Any], start_ns: int) -> list[dict[str, Any]]:
+    """The head's ``items``: each item record in start order, with its start offset and its finals
+    (no dict per item for the finals: a million-request job has a third of a million items)."""
+    attempts, final = _finals(requests)
+    out = []
+    for record in sorted(items, key=lambda i: i.get("started_ns", 0)):
+        item_id = record.get("item_id")
+        n = attempts.get(item_id, 0)
+        item = {**record, "start_offset_ms": round((record.get("started_ns", start_ns) - start_ns) / 1e6, 3),
+                "attempts": n, "final_status": final[item_id] if n else None}
+        item.pop("started_ns", None)
+        out.append(item)
+    return out
 
 
 def build_head(
@@ -76,11 +85,7 @@ def build_head(
     attrs = job_span.attributes or {}
     life = records.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
-    finals = item_finals(requests)
-    items = [{**{k: v for k, v in i.items() if k != "started_ns"},
-              "start_offset_ms": round((i.get("started_ns", start_ns) - start_ns) / 1e6, 3),
-              **finals.get(i.get("item_id"), _NO_ATTEMPT)}
-             for i in sorted(items, key=lambda i: i.get("started_ns", 0))]
+    items = _items(items, requests, start_ns)
     summary = analysis.summarize(
         job_id,
         requests,

@@ -23,8 +23,9 @@ _GUID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0
 
 
 def _everything_404(view: JobView) -> bool:
-    answered = [r for r in view.requests if r.get("status_code") is not None]
-    return bool(answered) and all(r.get("status_code") == 404 for r in answered)
+    statuses = R.column(view.requests, "status_code")
+    answered = len(statuses) - statuses.count(None)
+    return bool(answered) and statuses.count(404) == answered
 
 
 def _probe_404(view: JobView) -> bool:

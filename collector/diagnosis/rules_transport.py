@@ -147,7 +147,7 @@ def broken_attempts(view: JobView) -> Iterator[Finding]:
 
 
 def _ttfb(view: JobView) -> dict[str, float] | None:
-    values = sorted(float(r["ttfb_ms"]) for r in view.ok if isinstance(r.get("ttfb_ms"), (int, float)))
+    values = sorted(R.numbers(R.column(view.ok, "ttfb_ms"), bools=True))
     if not values:
         return None
 
@@ -175,8 +175,8 @@ def slowness(view: JobView) -> Iterator[Finding]:
             "medium",
             view.evidence(slow, ttfb_ms=ttfb, routes=dict(routes)),
         )
-    large = [r for r in view.ok if int(r.get("body_bytes") or 0) >= LARGE_BODY_BYTES
-             and float(r.get("body_ms") or 0) > 0]
+    large = [r for r, size, ms in zip(view.ok, R.column(view.ok, "body_bytes"), R.column(view.ok, "body_ms"))
+             if int(size or 0) >= LARGE_BODY_BYTES and float(ms or 0) > 0]
     if len(large) >= MIN_LARGE_BODIES:
         rates = [int(r["body_bytes"]) / (float(r["body_ms"]) / 1000) for r in large]
         rate = median(rates)
@@ -195,22 +195,25 @@ def slowness(view: JobView) -> Iterator[Finding]:
 @rule(("server_closes_connections", "the server or a proxy answers with Connection: close, so nothing is reused"),
       ("connection_churn", "the job opened far more connections than its concurrency needs"))
 def connections(view: JobView) -> Iterator[Finding]:
-    answered = [r for r, status in zip(view.requests, R.column(view.requests, "status_code")) if status is not None]
-    closing = [r for r, close in zip(answered, R.column(answered, "conn_close")) if close]
-    if len(closing) >= MIN_CLOSE_ANSWERS and len(closing) * 2 >= len(answered):
+    statuses = R.column(view.requests, "status_code")
+    answered = len(statuses) - statuses.count(None)
+    closes = R.column(view.requests, "conn_close")
+    closing = [r for r, status, close in zip(view.requests, statuses, closes) if close and status is not None] \
+        if any(closes) else []
+    if len(closing) >= MIN_CLOSE_ANSWERS and len(closing) * 2 >= answered:
         servers = Counter(str(r.get("server") or "no Server header") for r in closing)
         connect = [float(r["connect_ms"]) for r in view.requests if isinstance(r.get("connect_ms"), (int, float))]
         cost = f"; opening each took a median {seconds(median(connect))}" if connect else ""
         yield Finding(
             "server_closes_connections",
-            f"{share(len(closing), len(answered))} answers said Connection: close ({counts(servers)}), so "
+            f"{share(len(closing), answered)} answers said Connection: close ({counts(servers)}), so "
             f"the next request after each needed a new connection{cost}: keep-alive is off on the server or a proxy, not "
             "in the job.",
             "Turn keep-alive on where it is off (nginx: keepalive_timeout above 0; for the upstream: "
             "proxy_http_version 1.1 and an empty Connection header); the job's client cannot reuse "
             "connections the server closes.",
             "high",
-            view.evidence(closing, connection_close=len(closing), answers=len(answered)),
+            view.evidence(closing, connection_close=len(closing), answers=answered),
         )
     reuse = Counter(R.column(view.requests, "connection_reused"))
     new, reused = reuse[False], reuse[True]

@@ -152,3 +152,42 @@ def test_peak_concurrency_is_the_most_attempts_in_flight_at_once(spans) -> None:
         current += step
         peak = max(peak, current)
     assert JobView(records, []).peak_concurrency == peak
+
+
+times = st.one_of(st.none(), st.integers(-3, 5), st.floats(-3, 5, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), times, statuses), max_size=40))
+def test_item_finals_count_attempts_and_take_the_status_of_the_latest_start(rows) -> None:
+    from batch_debug.collector import document
+
+    records = [{"item_id": item, "start_offset_ms": start, "status_code": status} for item, start, status in rows]
+    expected: dict = {}
+    for item, start, status in rows:  # the definition: the latest start wins; of equal starts, the later record
+        if item is None:
+            continue
+        found = expected.setdefault(item, {"attempts": 0, "final_status": None, "start": None})
+        found["attempts"] += 1
+        if found["start"] is None or (start or 0.0) >= found["start"]:
+            found["start"], found["final_status"] = start or 0.0, status
+    assert document.item_finals(records) == {k: {"attempts": v["attempts"], "final_status": v["final_status"]}
+                                             for k, v in expected.items()}
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(times, max_size=40))
+def test_by_start_is_a_stable_sort_on_the_start(starts) -> None:
+    from batch_debug.collector.attempts import by_start
+
+    records = [{"start_offset_ms": start, "n": n} for n, start in enumerate(starts)]
+    assert by_start(records) == sorted(records, key=lambda r: r.get("start_offset_ms") or 0.0)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(times, st.booleans(), st.text(max_size=2)), max_size=30), st.booleans())
+def test_numbers_keeps_the_numbers_in_order(values, bools) -> None:
+    from batch_debug.collector.attempts import numbers
+
+    expected = [float(v) for v in values if isinstance(v, (int, float)) and (bools or not isinstance(v, bool))]
+    assert numbers(values, bools=bools) == expected
