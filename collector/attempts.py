@@ -51,16 +51,22 @@ def column(records: Sequence[Record], key: str) -> list[Any]:
 
 def by_start(records: Iterable[Record]) -> list[Record]:
     """The records sorted by ``start_offset_ms`` (a missing one reads 0.0); stable: records that start
-    together keep their order.
+    together keep their order."""
+    records = list(records)
+    order = start_order(records)
+    return records if order is None else [records[i] for i in order]
+
+
+def start_order(records: Sequence[Record]) -> list[int] | None:
+    """The indexes of ``records`` in :func:`by_start` order; None when they are in that order already.
 
     A job's records arrive in the order they ended, which for a job of one
     request at a time is already start order: then no sort and no key per record.
     """
-    records = list(records)
     starts = [start or 0.0 for start in column(records, "start_offset_ms")]
     if all(map(operator.le, starts, islice(starts, 1, None))):
-        return records
-    return [records[i] for i in sorted(range(len(starts)), key=starts.__getitem__)]
+        return None
+    return sorted(range(len(starts)), key=starts.__getitem__)
 
 
 _NUMBER_KINDS = frozenset({int, float, type(None)})

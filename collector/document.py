@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, records
-from .attempts import by_start, column
+from .attempts import column, start_order
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
@@ -37,11 +37,14 @@ def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:
 
 def _finals(requests: Sequence[Any]) -> tuple[Counter[Any], dict[Any, Any]]:
     """(requests per item id, the status of each item's last request): :func:`item_finals` as two dicts."""
-    attempts = Counter(column(requests, "item_id"))
+    ids, statuses = column(requests, "item_id"), column(requests, "status_code")
+    attempts = Counter(ids)
     attempts.pop(None, None)
-    in_start_order = by_start(requests)
+    order = start_order(requests)
+    if order is not None:
+        ids, statuses = [ids[i] for i in order], [statuses[i] for i in order]
     # Read in start order, the dict keeps each item's last status.
-    return attempts, dict(zip(column(in_start_order, "item_id"), column(in_start_order, "status_code")))
+    return attempts, dict(zip(ids, statuses))
 
 
 def _items(items: Sequence[dict[str, Any]], requests: Sequence[Any], start_ns: int) -> list[dict[str, Any]]:

@@ -141,7 +141,8 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Seque
     if outcomes is None:
         outcomes = R.outcomes(requests)
     runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
-    for index, (record, kind) in enumerate(zip(requests, outcomes)):
+    failures = enumerate(zip(requests, outcomes)) if "failed" in outcomes else ()
+    for index, (record, kind) in failures:
         if kind == "failed" and _unavailable(record):
             if runs and runs[-1][-1] == index - 1:
                 runs[-1].append(index)
@@ -154,18 +155,19 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Seque
         if len(again) == len(merged):
             break
         merged = again
-    success_at = [i for i, kind in enumerate(outcomes) if kind == "ok" and i not in tolerated]
+    # The first and the last success that counts (a scan from each end, no list of a million indexes).
+    first_ok = next((i for i, kind in enumerate(outcomes) if kind == "ok" and i not in tolerated), None)
+    last_ok = next((i for i in range(len(outcomes) - 1, -1, -1) if outcomes[i] == "ok" and i not in tolerated), None)
     windows: list[Window] = []
     for run in merged:
         records = [requests[i] for i in run]
         keys = list(dict.fromkeys(_key(r) for r in records))
         signature, same = Counter(_signature(r) for r in records).most_common(1)[0]
-        # success_at is ascending: its ends say whether any success came before or after (not a scan per run).
-        before_ok = bool(success_at) and success_at[0] < run[0]
-        after_ok = bool(success_at) and success_at[-1] > run[-1]
+        before_ok = first_ok is not None and first_ok < run[0]
+        after_ok = last_ok is not None and last_ok > run[-1]
         # Nothing in the whole job worked, or refusals to the end (never about an item): a small run will do.
         refused_to_end = not after_ok and len(run) >= 2 and all(R.is_refused(r) for r in records)
-        small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and bool(success_at)
+        small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and first_ok is not None
         if (small and not refused_to_end) or same < WINDOW_SAME_SHARE * len(run) or _item_specific(records):
             continue
         under_way = sum(1 for i in range(run[0], run[-1] + 1) if i in tolerated)
