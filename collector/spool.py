@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import atomic, jobfile
+from . import atomic, jobfile, spool_files
 from .bodytext import gist
 from .jsontext import compact
 from .redact import REDACTED, is_literal_secret
@@ -159,7 +159,7 @@ class JobSpool:
         if records:
             text = compact(records)[1:-1]  # one call for the batch: the list's items, comma-separated
             data = (("," if self._records_bytes else "") + _scrub(text, secrets)).encode("utf-8")
-            _append(self._records_path, data)  # type: ignore[arg-type]
+            spool_files.append(self._records_path, data)  # type: ignore[arg-type]
             self._records_bytes += len(data)
         if spans:
             # Imported on first use: a process that never records never needs the encoder.
@@ -169,34 +169,40 @@ class JobSpool:
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
             text = compact(resource_spans)[1:-1]
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
-            _append(self._spans_path, data)  # type: ignore[arg-type]
+            spool_files.append(self._spans_path, data)  # type: ignore[arg-type]
             self._spans_bytes += len(data)
 
     def write_job_file(self, job_id: str, head: dict[str, Any], secrets: Sequence[str] = (),
                        when: datetime | None = None) -> Path:
         """Write the job file: ``head`` plus ``requests`` and ``resourceSpans`` from the spool.
 
-        A secret some batch was written without (learned after it) is scrubbed from the spooled text
-        on the way. Without one, the kernel copies the spool files into the job file (``copy_file_range``):
-        a million-request job's 1.8 GB no longer pass through Python as text.
+        A secret some batch was written without (learned after it) is scrubbed from the spooled text on
+        the way. Without one, the job file is built around the spans' spool file where the file system
+        allows (``spool_files.around_spans``), else the kernel copies the spool files into a new one
+        (``sendfile``): a million-request job's 1.8 GB never pass through Python as text.
         """
         if self._spans_path is None:
             self._open()
         records_path, spans_path = self._records_path, self._spans_path
         done = self._scrubbed_of or frozenset()
         late = [s for s in dict.fromkeys(secrets) if is_literal_secret(s) and s not in done]
+        stamp = when or datetime.now(timezone.utc)
+        lead = (compact(head)[:-1] + ',"requests":[').encode("utf-8")
+        if not late:
+            made = spool_files.around_spans(self._spans_path, self._records_path, lead,  # type: ignore[arg-type]
+                                 lambda tmp: jobfile.link_into_place(self.directory, job_id, tmp, stamp))
+            if made is not None:
+                return made
 
         def write(out: TextIO) -> None:
-            out.write(compact(head)[:-1])
-            out.write(',"requests":[')
-            out.flush()  # from here on, straight to the descriptor
-            fd = out.fileno()
-            copy_into(records_path, fd, late)  # type: ignore[arg-type]
-            _write_all(fd, b'],"resourceSpans":[')
-            copy_into(spans_path, fd, late)  # type: ignore[arg-type]
-            _write_all(fd, b"]}")
+            out.flush()
+            fd = out.fileno()  # straight to the descriptor
+            spool_files.write_all(fd, lead)
+            spool_files.copy_into(records_path, fd, late)  # type: ignore[arg-type]
+            spool_files.write_all(fd, spool_files.BETWEEN)
+            spool_files.copy_into(spans_path, fd, late)  # type: ignore[arg-type]
+            spool_files.write_all(fd, spool_files.END)
 
-        stamp = when or datetime.now(timezone.utc)
         return atomic.write_then(self.directory, write,
                                  lambda tmp: jobfile.link_into_place(self.directory, job_id, tmp, stamp))
 
@@ -207,70 +213,6 @@ class JobSpool:
                 _unlink(path)
         self._spans_path = self._records_path = None
         self._spans_bytes = self._records_bytes = 0
-
-
-def _append(path: str, data: bytes) -> None:
-    """Append ``data`` to the spool file at ``path`` and close it again (never through a link)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        start = os.fstat(fd).st_size
-        try:
-            _write_all(fd, data)
-        except OSError:
-            # Half a batch would break the JSON of every later one: the file goes back to its last whole batch.
-            os.ftruncate(fd, start)
-            raise
-    finally:
-        os.close(fd)
-
-
-def copy_into(path: str, fd: int, secrets: Sequence[str] = (), chunk: int = 1 << 20) -> None:
-    """Append the file at ``path`` to the descriptor ``fd`` (at its offset), each of ``secrets`` replaced.
-
-    The secrets must be literal (``redact.is_literal_secret``): ASCII, so replacing their bytes is
-    replacing their text, and one split by a chunk border is found whole in the next round. Without
-    secrets the kernel copies (``os.copy_file_range``, else a plain read-and-write loop).
-    """
-    with open(path, "rb") as src:
-        if not secrets:
-            _copy_plain(src.fileno(), fd, chunk)
-            return
-        needles = [s.encode("ascii") for s in secrets]
-        keep = max(map(len, needles)) - 1
-        carry = b""
-        while True:
-            block = src.read(chunk)
-            data = carry + block
-            for needle in needles:
-                data = data.replace(needle, _REDACTED)
-            if not block:
-                _write_all(fd, data)
-                return
-            # The tail may hold the start of a secret cut by the block border: it goes round again.
-            cut = max(0, len(data) - keep)
-            _write_all(fd, data[:cut])
-            carry = data[cut:]
-
-
-_REDACTED = REDACTED.encode("ascii")
-
-
-def _copy_plain(src: int, dst: int, chunk: int) -> None:
-    # Both offsets are the descriptors' own, so a fallback part way through goes on where the kernel stopped.
-    try:
-        while os.copy_file_range(src, dst, 1 << 30):
-            pass
-        return
-    except (AttributeError, OSError):
-        pass  # not on this platform or between these file systems
-    while block := os.read(src, chunk):
-        _write_all(dst, block)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _unlink(path: str) -> None:

@@ -1,9 +1,11 @@
-"""The spool's job file: head, requests and spans joined, each secret scrubbed, with the kernel's copy when it can.
+"""The spool's job file: head, requests and spans joined, each secret scrubbed, without copying what it need not.
 
 A secret a batch was spooled without (the instrumentation learned it later)
-must be gone from the whole file; secrets every batch was scrubbed of need
-no second pass, and the spool files are then copied by the kernel
-(``os.copy_file_range``), or by a read-and-write loop where it cannot.
+must be gone from the whole file. Without one, the job file is built around
+the spans' own spool file where the file system can insert room at its
+start (``insert_range``), else the spool files are copied by the kernel
+(``os.sendfile``), or by a read-and-write loop where it cannot. Every way
+gives the same document.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from batch_debug.collector import spool as spool_module
+from batch_debug.collector import insert_range, spool_files
 from batch_debug.collector.redact import REDACTED
-from batch_debug.collector.spool import JobSpool, copy_into
+from batch_debug.collector.spool import JobSpool
+from batch_debug.collector.spool_files import copy_into
 
 KEY = "c0ffee-key-2f8a9d"
 LATE_KEY = "late-learned-key-77aa"
 HEAD = {"format_version": 2, "job_id": "j", "summary": {"total_requests": 2}}
+
+Batch = tuple[list[ReadableSpan], list[dict[str, Any]], tuple[str, ...]]
 
 
 def _spans(text: str) -> list[ReadableSpan]:
@@ -39,62 +44,132 @@ def _spans(text: str) -> list[ReadableSpan]:
     return list(exporter.get_finished_spans())
 
 
-def _record(n: int, text: str) -> dict[str, Any]:
-    return {"item_id": f"item-{n}", "attempt": 1, "status_code": 500, "error_body": text, "start_offset_ms": n}
+def _batches(texts: list[tuple[str, tuple[str, ...]]]) -> list[Batch]:
+    return [(_spans(text), [{"item_id": f"item-{n}", "status_code": 500, "error_body": text}], known)
+            for n, (text, known) in enumerate(texts)]
 
 
-def _write(tmp_path: Path, batches: list[tuple[str, tuple[str, ...]]], secrets: tuple[str, ...]) -> tuple[str, Any]:
-    spool = JobSpool(tmp_path)
+def _write(folder: Path, batches: list[Batch], secrets: tuple[str, ...], head: dict[str, Any] = HEAD) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    spool = JobSpool(folder)
     try:
-        for n, (text, known) in enumerate(batches):
-            spool.add(_spans(text), [_record(n, text)], known)
-        path = spool.write_job_file("j", dict(HEAD), secrets)
+        for spans, records, known in batches:
+            spool.add(spans, records, known)
+        path = spool.write_job_file("j", dict(head), secrets)
     finally:
         spool.close()
-    raw = path.read_text(encoding="utf-8")
-    return raw, json.loads(raw)
+    assert [p.name for p in folder.iterdir()] == [path.name], "the spool's temporary files stay behind"
+    return path.read_text(encoding="utf-8")
 
 
-def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path) -> None:
-    batches = [(f"refused: {LATE_KEY} ünïcode", (KEY,)), (f"also {KEY} and {LATE_KEY}", (KEY, LATE_KEY))]
-    raw, doc = _write(tmp_path, batches, (KEY, LATE_KEY))
-    assert LATE_KEY not in raw and KEY not in raw
-    assert [r["error_body"] for r in doc["requests"]] == [f"refused: {REDACTED} ünïcode",
-                                                         f"also {REDACTED} and {REDACTED}"]
-    notes = [a["value"]["stringValue"] for rs in doc["resourceSpans"] for ss in rs["scopeSpans"]
-             for s in ss["spans"] for a in s["attributes"] if a["key"] == "note"]
-    assert notes == [f"refused: {REDACTED} ünïcode", f"also {REDACTED} and {REDACTED}"]
-    assert doc["job_id"] == "j" and doc["summary"] == HEAD["summary"]
+def _notes(doc: dict[str, Any]) -> list[str]:
+    return [a["value"]["stringValue"] for rs in doc["resourceSpans"] for ss in rs["scopeSpans"]
+            for s in ss["spans"] for a in s["attributes"] if a["key"] == "note"]
 
 
-def test_secrets_every_batch_was_scrubbed_of_are_copied_by_the_kernel(tmp_path: Path, monkeypatch) -> None:
+def _inserts(monkeypatch, fail: int | None = None) -> list[int]:
+    """Count the room inserted (or refuse it with ``fail``, an errno)."""
     calls: list[int] = []
-    real = os.copy_file_range
+    real = insert_range.insert_at_start
 
-    def counted(src: int, dst: int, count: int) -> int:
-        calls.append(count)
-        return real(src, dst, count)
+    def insert(fd: int, length: int) -> None:
+        calls.append(length)
+        if fail is not None:
+            raise OSError(fail, os.strerror(fail))
+        real(fd, length)
 
-    monkeypatch.setattr(spool_module.os, "copy_file_range", counted)
-    raw, doc = _write(tmp_path, [(f"first {KEY}", (KEY,)), (f"second {KEY}", (KEY,))], (KEY,))
-    assert KEY not in raw
-    assert [r["error_body"] for r in doc["requests"]] == [f"first {REDACTED}", f"second {REDACTED}"]
-    assert calls, "the spool files were not handed to the kernel"
+    monkeypatch.setattr(insert_range, "insert_at_start", insert)
+    return calls
+
+
+def _can_insert(folder: Path) -> bool:
+    probe = folder / "probe"
+    probe.write_bytes(b"x" * 8192)
+    fd = os.open(probe, os.O_RDWR)
+    try:
+        insert_range.insert_at_start(fd, insert_range.room_for(fd, 1))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        probe.unlink()
+
+
+def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    inserted = _inserts(monkeypatch)
+    batches = _batches([(f"refused: {LATE_KEY} ünïcode", (KEY,)), (f"also {KEY} and {LATE_KEY}", (KEY, LATE_KEY))])
+    raw = _write(tmp_path, batches, (KEY, LATE_KEY))
+    doc = json.loads(raw)
+    assert LATE_KEY not in raw and KEY not in raw
+    expected = [f"refused: {REDACTED} ünïcode", f"also {REDACTED} and {REDACTED}"]
+    assert [r["error_body"] for r in doc["requests"]] == expected
+    assert _notes(doc) == expected
+    assert doc["job_id"] == "j" and doc["summary"] == HEAD["summary"]
+    assert inserted == [], "a file that needs scrubbing again is copied, not built around the spool file"
+
+
+def test_a_small_job_file_is_copied_without_padding(tmp_path: Path, monkeypatch) -> None:
+    inserted = _inserts(monkeypatch)
+    raw = _write(tmp_path, _batches([("one", ()), ("two", ())]), ())
+    assert inserted == [] and "  " not in raw and [r["error_body"] for r in json.loads(raw)["requests"]] == [
+        "one", "two"]
+
+
+def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)  # small spool files are copied: not these
+    batches = _batches([(f"first {KEY}", (KEY,)), (f"second {KEY}", (KEY,)), ("third ünïcode", (KEY,))])
+    can_insert = _can_insert(tmp_path)
+    inserted = _inserts(monkeypatch)
+    around = _write(tmp_path / "around", batches, (KEY,))
+    refused = _inserts(monkeypatch, fail=errno.EOPNOTSUPP)
+    copied = _write(tmp_path / "copied", batches, (KEY,))
+    assert refused, "the copy was not the fallback"
+    monkeypatch.setattr(spool_files.os, "sendfile", _refuse)
+    looped = _write(tmp_path / "looped", batches, (KEY,))
+    assert json.loads(around) == json.loads(copied) == json.loads(looped)
+    assert copied == looped and KEY not in around
+    assert [r["error_body"] for r in json.loads(copied)["requests"]] == [f"first {REDACTED}", f"second {REDACTED}",
+                                                                        "third ünïcode"]
+    if can_insert:
+        assert len(inserted) == 1 and around != copied  # built around the spool file: padded with spaces
+        assert around.replace(" ", "") == copied.replace(" ", "")
+    else:
+        assert inserted and around == copied  # the file system refused: copied
+
+
+def _refuse(*_: Any) -> int:
+    raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+@pytest.mark.parametrize("over", [0, 1, 2, 4095, 4096, 4097])
+def test_room_on_either_side_of_a_block_border_gives_valid_json(tmp_path: Path, monkeypatch, over: int) -> None:
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    # The room is the head, the records and the text between, rounded up to a block with spaces.
+    batches = _batches([("one", ()), ("two", ())])
+    probe = _write(tmp_path / "probe", batches, (), {**HEAD, "fill": ""})
+    used = probe.index(',"resourceSpans":[') + len(',"resourceSpans":[')
+    head = {**HEAD, "fill": "f" * ((4096 - used + over) % 8192)}
+    raw = _write(tmp_path / f"over-{over}", batches, (), head)
+    doc = json.loads(raw)
+    assert doc["fill"] == head["fill"] and [r["error_body"] for r in doc["requests"]] == ["one", "two"]
+    assert _notes(doc) == ["one", "two"]
 
 
 @pytest.mark.parametrize("failure", [errno.EXDEV, errno.ENOSYS, errno.EINVAL])
 def test_where_the_kernel_cannot_copy_a_loop_goes_on_from_where_it_stopped(tmp_path: Path, monkeypatch,
                                                                           failure: int) -> None:
-    real = os.copy_file_range
+    real = os.sendfile
     calls = [0]
 
-    def part_then_fail(src: int, dst: int, count: int) -> int:
+    def part_then_fail(out: int, src: int, offset: Any, count: int) -> int:
         calls[0] += 1
         if calls[0] == 1:
-            return real(src, dst, 7)  # a few bytes, then the error
+            return real(out, src, offset, 7)  # a few bytes, then the error
         raise OSError(failure, os.strerror(failure))
 
-    monkeypatch.setattr(spool_module.os, "copy_file_range", part_then_fail)
+    monkeypatch.setattr(spool_files.os, "sendfile", part_then_fail)
     source, target = tmp_path / "in", tmp_path / "out"
     body = "".join(f"{n}:ünïcode," for n in range(5000)).encode("utf-8")
     source.write_bytes(body)
