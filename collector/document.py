@@ -48,17 +48,15 @@ def _finals(requests: Sequence[Any]) -> tuple[Counter[Any], dict[Any, Any]]:
 
 
 def _items(items: Sequence[dict[str, Any]], requests: Sequence[Any], start_ns: int) -> list[dict[str, Any]]:
-    """The head's ``items``: each item record in start order, with its start offset and its finals
-    (no dict per item for the finals: a million-request job has a third of a million items)."""
+    """The head's ``items``: the item records in start order, each given its start offset (for its
+    ``started_ns``) and its finals. The records themselves become the head's: a million-request job has
+    a third of a million of them, and a copy of each was both the head's slowest step and its memory."""
     attempts, final = _finals(requests)
-    out = []
-    for record in sorted(items, key=lambda i: i.get("started_ns", 0)):
-        item_id = record.get("item_id")
-        n = attempts.get(item_id, 0)
-        item = {**record, "start_offset_ms": round((record.get("started_ns", start_ns) - start_ns) / 1e6, 3),
-                "attempts": n, "final_status": final[item_id] if n else None}
-        item.pop("started_ns", None)
-        out.append(item)
+    out = sorted(items, key=lambda i: i.get("started_ns", 0))
+    for item in out:
+        item["start_offset_ms"] = round((item.pop("started_ns", start_ns) - start_ns) / 1e6, 3)
+        item["attempts"] = n = attempts.get(item.get("item_id"), 0)
+        item["final_status"] = final[item["item_id"]] if n else None
     return out
 
 
@@ -77,8 +75,10 @@ def build_head(
 ) -> dict[str, Any]:
     """The head of the job file as a JSON-ready dict.
 
-    ``ended``: the job span ended; False when the process stops mid-job
-    (``job_span`` is then still open). ``complete`` in the head is True only
+    ``items`` (the item records) become the head's: each is given its start
+    offset and finals in place, and loses its ``started_ns``. ``ended``: the
+    job span ended; False when the process stops mid-job (``job_span`` is
+    then still open). ``complete`` in the head is True only
     when the job ended without raising. ``dropped_records``: request records
     left out because they could not be read (``records.DamagedRecord``).
     """
