@@ -18,7 +18,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, records
-from .attempts import column, start_order
+from .attempts import by_start, column, start_order
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
@@ -82,6 +82,8 @@ def build_head(
     when the job ended without raising. ``dropped_records``: request records
     left out because they could not be read (``records.DamagedRecord``).
     """
+    # In start order once, as Records: every reader after this one shares each column read.
+    requests = by_start(requests)
     start_ns = job_span.start_time or 0
     end_ns = job_span.end_time or end_time_ns or start_ns
     info, info_error = records.server_info(job_span)

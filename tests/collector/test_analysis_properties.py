@@ -191,3 +191,22 @@ def test_numbers_keeps_the_numbers_in_order(values, bools) -> None:
 
     expected = [float(v) for v in values if isinstance(v, (int, float)) and (bools or not isinstance(v, bool))]
     assert numbers(values, bools=bools) == expected
+
+
+def test_records_read_each_column_once_and_answer_like_a_list() -> None:
+    from batch_debug.collector.attempts import Records, by_start, column
+
+    reads: list[str] = []
+
+    class Counted(dict):
+        def get(self, key, default=None):
+            reads.append(key)
+            return super().get(key, default)
+
+    plain = [{"start_offset_ms": s, "status_code": c} for s, c in ((1.0, 200), (0.5, 404), (2.0, None))]
+    records = by_start(Counted(r) for r in plain)
+    assert isinstance(records, Records) and [r["start_offset_ms"] for r in records] == [0.5, 1.0, 2.0]
+    reads.clear()
+    assert column(records, "status_code") == [404, 200, None] == column(records, "status_code")
+    assert reads == ["status_code"] * 3  # one read per record, the second answer kept
+    assert by_start(records) is records  # in order already: the same Records, with what it keeps
