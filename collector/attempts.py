@@ -103,7 +103,10 @@ _IS_NOT_NONE = partial(operator.is_not, None)
 def numbers(values: Sequence[Any], *, bools: bool = False) -> list[float]:
     """The numbers among ``values`` as floats, in order: None and whatever is not a number left out
     (booleans too, unless ``bools``). A column of plain floats and Nones converts at C speed."""
-    if set(map(type, values)) <= _NUMBER_KINDS:
+    kinds = set(map(type, values))
+    if kinds <= {float}:
+        return list(values)  # a column of times, as a job's usually are
+    if kinds <= _NUMBER_KINDS:
         return list(map(float, filter(_IS_NOT_NONE, values)))
     return [float(v) for v in values if isinstance(v, (int, float)) and (bools or not isinstance(v, bool))]
 

@@ -59,10 +59,14 @@ class JobView:
         outcomes = R.outcomes(self.requests)
         self.failed: list[Record] = [r for r, kind in zip(self.requests, outcomes) if kind == "failed"]
         self.ok: list[Record] = [r for r, kind in zip(self.requests, outcomes) if kind == "ok"]
-        self.outcome = {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
         self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1), outcomes=outcomes)
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
+
+    @cached_property
+    def outcome(self) -> dict[str, Any]:
+        """Each item's outcome by its id (built when a rule asks, as :attr:`by_item`)."""
+        return {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
 
     @cached_property
     def by_item(self) -> dict[str, list[Record]]:
