@@ -5,8 +5,9 @@ The processor hands spans and records over in batches; the writer thread
 encodes each batch at once (OTLP JSON via the OpenTelemetry encoder) and
 appends it to temporary files in the debug folder (opened per batch, never
 held open), keeping only a slim tuple per request for the summary. When the
-job ends, :meth:`JobSpool.write_job_file` streams header, records and spans
-into the job file.
+job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
+together: a big job's file is its spans' spool file with the rest inserted at
+its start, a small one's a copy (``spool_files``).
 
 All methods run on the writer thread only.
 """
@@ -188,9 +189,11 @@ class JobSpool:
         late = [s for s in dict.fromkeys(secrets) if is_literal_secret(s) and s not in done]
         stamp = when or datetime.now(timezone.utc)
         lead = (compact(head)[:-1] + ',"requests":[').encode("utf-8")
+        def place(tmp: str) -> Path:
+            return jobfile.link_into_place(self.directory, job_id, tmp, stamp)
+
         if not late:
-            made = spool_files.around_spans(self._spans_path, self._records_path, lead,  # type: ignore[arg-type]
-                                 lambda tmp: jobfile.link_into_place(self.directory, job_id, tmp, stamp))
+            made = spool_files.around_spans(spans_path, records_path, lead, place)  # type: ignore[arg-type]
             if made is not None:
                 return made
 
@@ -203,8 +206,7 @@ class JobSpool:
             spool_files.copy_into(spans_path, fd, late)  # type: ignore[arg-type]
             spool_files.write_all(fd, spool_files.END)
 
-        return atomic.write_then(self.directory, write,
-                                 lambda tmp: jobfile.link_into_place(self.directory, job_id, tmp, stamp))
+        return atomic.write_then(self.directory, write, place)
 
     def close(self) -> None:
         """Remove the temporary files (always call, also after a failure)."""
