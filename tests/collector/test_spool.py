@@ -199,3 +199,24 @@ def test_a_secret_is_replaced_wherever_the_chunk_borders_fall(tmp_path_factory, 
     finally:
         os.close(fd)
     assert target.read_bytes().decode("utf-8") == text.replace(KEY, REDACTED).replace(LATE_KEY, REDACTED)
+
+
+def test_a_full_disk_while_the_file_is_made_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
+    # After the room was inserted (where the file system can) or during the copy (where not): the write
+    # fails, and closing the spool removes every temporary file; no job file appears half made.
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    real = spool_files.copy_into
+
+    def full(path: str, fd: int, *args: Any, **kwargs: Any) -> None:
+        real(path, fd, *args, **kwargs)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(spool_files, "copy_into", full)
+    spool = JobSpool(tmp_path)
+    for spans, records, known in _batches([("one", ()), ("two", ())]):
+        spool.add(spans, records, known)
+    with pytest.raises(OSError) as raised:
+        spool.write_job_file("j", dict(HEAD), ())
+    spool.close()
+    assert raised.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
