@@ -33,8 +33,8 @@ def _libc_fallocate() -> Callable[[int, int, int, int], int] | None:
         _looked = True
         try:
             function = ctypes.CDLL(None, use_errno=True).fallocate
-        except (AttributeError, OSError):
-            return None  # no fallocate in this C library
+        except (AttributeError, OSError, TypeError):
+            return None  # no fallocate in this C library, or no C library to load this way (Windows)
         function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
         function.restype = ctypes.c_int
         _fallocate = function
