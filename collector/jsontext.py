@@ -23,3 +23,8 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 def compact(value: Any) -> str:
     """``value`` as compact JSON text (raises ``TypeError`` for what JSON cannot hold)."""
     return orjson.dumps(value, option=_OPTIONS).decode()
+
+
+def compact_bytes(value: Any) -> bytes:
+    """:func:`compact` as UTF-8 bytes, made once (a 1M-request job's head is 60 MB of JSON)."""
+    return orjson.dumps(value, option=_OPTIONS)

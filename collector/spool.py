@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import atomic, jobfile, spool_files
 from .bodytext import gist
-from .jsontext import compact
+from .jsontext import compact, compact_bytes
 from .redact import REDACTED, is_literal_secret
 
 #: Record fields the analysis reads; kept in memory, in this order, per request.
@@ -188,19 +188,19 @@ class JobSpool:
         done = self._scrubbed_of or frozenset()
         late = [s for s in dict.fromkeys(secrets) if is_literal_secret(s) and s not in done]
         stamp = when or datetime.now(timezone.utc)
-        lead = (compact(head)[:-1] + ',"requests":[').encode("utf-8")
+        head_json = compact_bytes(head)
         def place(tmp: str) -> Path:
             return jobfile.link_into_place(self.directory, job_id, tmp, stamp)
 
         if not late:
-            made = spool_files.around_spans(spans_path, records_path, lead, place)  # type: ignore[arg-type]
+            made = spool_files.around_spans(spans_path, records_path, head_json, place)  # type: ignore[arg-type]
             if made is not None:
                 return made
 
         def write(out: TextIO) -> None:
             out.flush()
             fd = out.fileno()  # straight to the descriptor
-            spool_files.write_all(fd, lead)
+            spool_files.write_head(fd, head_json)
             spool_files.copy_into(records_path, fd, late)  # type: ignore[arg-type]
             spool_files.write_all(fd, spool_files.BETWEEN)
             spool_files.copy_into(spans_path, fd, late)  # type: ignore[arg-type]

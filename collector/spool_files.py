@@ -22,7 +22,8 @@ from .redact import REDACTED
 #: is rounded up to a block with spaces, up to 4 KB more in the file: nothing in a big job, a lot in a small one,
 #: whose copy costs little anyway.
 AROUND_MIN_BYTES = 16 << 20
-#: Between the records and the span groups, and after them.
+#: Before the records, between them and the span groups, and after those.
+REQUESTS = b',"requests":['
 BETWEEN = b'],"resourceSpans":['
 END = b"]}"
 _REDACTED = REDACTED.encode("ascii")
@@ -43,26 +44,28 @@ def append(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def around_spans(spans_path: str, records_path: str, lead: bytes, place: Callable[[str], Path]) -> Path | None:
-    """The job file made of the spans' spool file: room inserted at its start for ``lead``, the
-    records and the text between (``insert_range``), the end appended, then ``place(spans_path)``.
+def around_spans(spans_path: str, records_path: str, head: bytes, place: Callable[[str], Path]) -> Path | None:
+    """The job file made of the spans' spool file: room inserted at its start for ``head`` (the head's
+    JSON object, closing brace and all), the records and the text between (``insert_range``), the end
+    appended, then ``place(spans_path)``.
 
     None, with the spool file unchanged, for a file smaller than :data:`AROUND_MIN_BYTES` or where
-    the file system cannot insert room (the caller copies instead). Once it has, the spool file is the job file's temporary file: a failure
-    after that is raised, and ``spool.JobSpool.close`` removes it like any other.
+    the file system cannot insert room (the caller copies instead). Once it has, the spool file is the
+    job file's temporary file: a failure after that is raised, and ``spool.JobSpool.close`` removes it
+    like any other.
     """
     records_size = os.path.getsize(records_path)
     fd = os.open(spans_path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         if os.fstat(fd).st_size < max(1, AROUND_MIN_BYTES):
             return None
-        size = len(lead) + records_size + len(BETWEEN)
+        size = len(head) - 1 + len(REQUESTS) + records_size + len(BETWEEN)
         room = insert_range.room_for(fd, size)
         try:
             insert_range.insert_at_start(fd, room)
         except OSError:
             return None
-        write_all(fd, lead)  # the descriptor's offset is 0: the room is written front to back
+        write_head(fd, head)  # the descriptor's offset is 0: the room is written front to back
         copy_into(records_path, fd)
         # The rest of the room is spaces, which JSON allows between "[" and the first span group.
         write_all(fd, BETWEEN + b" " * (room - size))
@@ -72,6 +75,12 @@ def around_spans(spans_path: str, records_path: str, lead: bytes, place: Callabl
     finally:
         os.close(fd)
     return place(spans_path)
+
+
+def write_head(fd: int, head: bytes) -> None:
+    """The head's JSON without its closing brace, then the opening of the requests (no copy of either)."""
+    write_all(fd, memoryview(head)[:-1])
+    write_all(fd, REQUESTS)
 
 
 def copy_into(path: str, fd: int, secrets: Sequence[str] = (), chunk: int = 1 << 20) -> None:
@@ -115,7 +124,7 @@ def _copy_plain(src: int, dst: int, chunk: int) -> None:
         write_all(dst, block)
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write all of ``data`` at the descriptor's offset (``os.write`` may take part of it)."""
     view = memoryview(data)
     while view:
