@@ -189,7 +189,7 @@ def summarize(job_id: str, requests: Sequence[Record], items: Sequence[Record], 
               dropped_records: int = 0) -> dict[str, Any]:
     """The job file's ``summary`` (DESIGN.md keys plus the job's life, findings and a few extras).
 
-    ``life`` is ``records.job_life``; without it the job counts as complete
+    ``life`` is ``jobspan.job_life``; without it the job counts as complete
     with the items it finished. Items: ``items_total`` is what the job
     declared (``items_total`` of ``job_span``, else the items it started);
     ``items_total == items_succeeded + items_failed + items_unfinished +

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from . import analysis, attributes as A, records
+from . import analysis, attributes as A, jobspan
 from .attempts import by_start, column, start_order
 from .redact import redact_tree
 
@@ -86,9 +86,9 @@ def build_head(
     requests = by_start(requests)
     start_ns = job_span.start_time or 0
     end_ns = job_span.end_time or end_time_ns or start_ns
-    info, info_error = records.server_info(job_span)
+    info, info_error = jobspan.server_info(job_span)
     attrs = job_span.attributes or {}
-    life = records.job_life(job_span, ended=ended)
+    life = jobspan.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
     items = _items(items, requests, start_ns)
     summary = analysis.summarize(
@@ -99,7 +99,7 @@ def build_head(
         debug_enabled=debug_enabled,
         env=env,
         life=life,
-        sessions_created=records.count_attribute(attrs, A.JOB_SESSIONS_CREATED),
+        sessions_created=jobspan.count_attribute(attrs, A.JOB_SESSIONS_CREATED),
         dropped_spans=dropped_spans,
         dropped_records=dropped_records,
     )

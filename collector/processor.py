@@ -39,7 +39,7 @@ from pathlib import Path
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from . import attributes as A, config, progress, records
+from . import attributes as A, config, jobspan, progress, records
 from .jobfile import validate_job_id
 from .openjob import BATCH_SIZE, OpenJob
 from .writer import JobFileWriter
@@ -74,7 +74,7 @@ class JobSpanProcessor(SpanProcessor):
             logger.warning("batch-debug does not record the job span %r: %s", span.name, exc)
             return
         # Never raises (on_start must not): a total that is not a count is left undeclared.
-        job = OpenJob(job_id, span, records.count_attribute(attrs, A.JOB_ITEMS_TOTAL))
+        job = OpenJob(job_id, span, jobspan.count_attribute(attrs, A.JOB_ITEMS_TOTAL))
         with self._lock:
             self._jobs[span.context.trace_id] = job
         job.progress.due()

@@ -1,10 +1,10 @@
 """Turn a job's finished spans into the plain records that ``analysis`` reads.
 
 One request record per HTTP attempt span (ours, or another instrumentation's
-CLIENT span, whichever semantic-convention names it carries), one item
-record per item span, and the job's life from its job span. This is the
-only module that knows both span attribute names and record keys, and the
-only reader of attempt spans: the local processor, the assembler (spans from
+CLIENT span, whichever semantic-convention names it carries) and one item
+record per item span (the job's life from its job span: ``jobspan``). This
+is the only module that knows both attempt span attribute names and record
+keys, and the only reader of attempt spans: the local processor, the assembler (spans from
 an exporter or another host) and a replay of a job file's own spans all get
 the same records from the same spans.
 
@@ -17,11 +17,11 @@ and counts it (``dropped_records`` in the job file).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -90,10 +90,11 @@ def _headers(attrs: Mapping[str, Any], key: str) -> dict[str, str]:
     if not raw:
         return {}
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
 
 
 def _exception_type(span: ReadableSpan) -> str | None:
@@ -123,7 +124,7 @@ def _extras(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(raw, str):
         raise DamagedRecord(f"{A.RECORD} is not text")
     try:
-        value = json.loads(raw)
+        value = orjson.loads(raw)
     except ValueError as exc:
         raise DamagedRecord(f"{A.RECORD} is not JSON: {exc}") from exc
     if not isinstance(value, dict):
@@ -251,49 +252,3 @@ def job_records(
     requests.sort(key=lambda pair: pair[0])
     items.sort(key=lambda pair: pair[0])
     return [r for _, r in requests], [i for _, i in items]
-
-
-def job_life(job_span: ReadableSpan | None, *, ended: bool) -> dict[str, Any]:
-    """The job's life from its job span: items declared and started, the error that ended it.
-
-    ``ended``: the job span ended (False: the file is written while the job
-    still runs, because the process is stopping). ``complete`` is True only
-    when the job ended and did not raise.
-    """
-    attrs = (job_span.attributes if job_span is not None else None) or {}
-    error: dict[str, str | None] | None = None
-    if attrs.get(A.JOB_ERROR_TYPE):
-        error = {"type": str(attrs[A.JOB_ERROR_TYPE]), "message": str(attrs.get(A.JOB_ERROR_MESSAGE) or "")}
-    elif (job_span is not None and job_span.status.status_code == StatusCode.ERROR
-          and not count_attribute(attrs, A.JOB_ITEMS_FAILED)):
-        # ERROR with failed items counted is ours for "3 of 10 items failed": the job itself ended well.
-        error = {"type": None, "message": job_span.status.description or "the job span ended with an error"}
-
-    def count(key: str) -> int | None:
-        return count_attribute(attrs, key)
-
-    return {
-        "ended": ended,
-        "complete": ended and error is None,
-        "items_declared": count(A.JOB_ITEMS_TOTAL),
-        "items_started": count(A.JOB_ITEMS_STARTED),
-        "error": error,
-        "requests_outside_jobs": count(A.JOB_OUTSIDE_REQUESTS) or 0,
-    }
-
-
-def count_attribute(attrs: Mapping[str, Any], key: str) -> int | None:
-    """A span attribute that counts something: a whole number >= 0, or None (absent, a bool, negative, text)."""
-    value = attrs.get(key)
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
-
-
-def server_info(job_span: ReadableSpan | None) -> tuple[dict[str, Any] | None, str | None]:
-    """(``/System/Info/Public`` fields recorded on the job span, probe error)."""
-    if job_span is None:
-        return None, None
-    attrs = job_span.attributes or {}
-    prefix = A.SERVER_INFO_PREFIX
-    info: dict[str, Any] = {k[len(prefix):]: v for k, v in attrs.items() if k.startswith(prefix)}
-    error = attrs.get(A.SERVER_INFO_ERROR)
-    return (info or None), (None if error is None else str(error))

@@ -172,6 +172,7 @@ def test_bad_spans_are_skipped_and_the_job_still_written(debug_pipeline, recorde
 @pytest.mark.parametrize("wrong", [
     {"error_body": 12345}, {"status_code": "abc"}, {"body_bytes": "many"}, {"ttfb_ms": [1]},
     {"connection_reused": "yes"}, {"response_headers": {"server": 1}}, {"item_id": {"id": 1}},
+    {"body_ms": float("nan")},  # json.dumps writes NaN, which is no JSON: the record cannot be read
 ], ids=lambda wrong: next(iter(wrong)))
 def test_a_record_with_a_key_of_the_wrong_type_is_dropped_and_counted(debug_pipeline, recorded_spans, sim,
                                                                       tmp_path: Path, wrong: dict) -> None:

@@ -22,7 +22,7 @@ NO_ITEMS_EVIDENCE = common(0, [], None, {})
 
 def life(*, ended: bool = True, declared: int | None = None, started: int | None = None,
          error: dict | None = None, outside: int = 0) -> dict:
-    """The job's life as ``records.job_life`` gives it."""
+    """The job's life as ``jobspan.job_life`` gives it."""
     return {"ended": ended, "complete": ended and error is None, "items_declared": declared,
             "items_started": started, "error": error, "requests_outside_jobs": outside}
 
