@@ -54,6 +54,7 @@ from typing import Any
 
 import httpx
 
+from batch_debug.collector import insert_range
 from benchlib import API, PY, Simulator, clean_env, dashboard, free_gb, median_ms, run_json, summary_of
 from goals import json_line, table
 from page import page_seconds
@@ -191,6 +192,9 @@ def million(sim: Simulator, n: int, work: Path, with_page: bool) -> tuple[dict[s
         "rss_growth_mb_1m": big["rss_growth_mb"], "rss_growth_mb_100k_synthetic": small["rss_growth_mb"],
         "rss_growth_ratio_1m_100k": round(big["rss_growth_mb"] / max(small["rss_growth_mb"], 0.1), 2),
         "file_ready_s_1m": big["file_complete_s"], "bytes_per_request_1m": big["bytes_per_request"],
+        # How the job file was put together here (spool_files.around_spans): it decides much of file_ready.
+        "file_made_1m": "around the spans' spool file (FALLOC_FL_INSERT_RANGE)" if insert_range.works_in(work)
+                        else "copied: this file system cannot insert room at a file's start",
         "job_s_1m": big["job_s"], "dropped_spans_1m": summary.get("dropped_spans"),
         "total_requests_1m": summary.get("total_requests"), "summary_s_1m": summary_s,
     }

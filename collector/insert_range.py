@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import tempfile
 from collections.abc import Callable
 
 #: From linux/falloc.h.
@@ -60,3 +61,17 @@ def insert_at_start(fd: int, length: int) -> None:
     if function(fd, FALLOC_FL_INSERT_RANGE, 0, length) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+def works_in(directory: str | os.PathLike[str]) -> bool:
+    """Whether :func:`insert_at_start` works for files in ``directory`` (tried on a scratch file there)."""
+    fd, path = tempfile.mkstemp(dir=directory, prefix=".insert-probe-")
+    try:
+        os.write(fd, b" " * 8192)
+        insert_at_start(fd, room_for(fd, 1))
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+        os.unlink(path)

@@ -82,20 +82,6 @@ def _inserts(monkeypatch, fail: int | None = None) -> list[int]:
     return calls
 
 
-def _can_insert(folder: Path) -> bool:
-    probe = folder / "probe"
-    probe.write_bytes(b"x" * 8192)
-    fd = os.open(probe, os.O_RDWR)
-    try:
-        insert_range.insert_at_start(fd, insert_range.room_for(fd, 1))
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-        probe.unlink()
-
-
 def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
     inserted = _inserts(monkeypatch)
@@ -120,7 +106,7 @@ def test_a_small_job_file_is_copied_without_padding(tmp_path: Path, monkeypatch)
 def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)  # small spool files are copied: not these
     batches = _batches([(f"first {KEY}", (KEY,)), (f"second {KEY}", (KEY,)), ("third ünïcode", (KEY,))])
-    can_insert = _can_insert(tmp_path)
+    can_insert = insert_range.works_in(tmp_path)
     inserted = _inserts(monkeypatch)
     around = _write(tmp_path / "around", batches, (KEY,))
     refused = _inserts(monkeypatch, fail=errno.EOPNOTSUPP)
