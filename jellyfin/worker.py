@@ -43,7 +43,8 @@ import httpx
 from ..instrumentation import job_span
 from .worker_config import AUTH_MODES, MAX_RETRY_AFTER_SECONDS, SESSION_STRATEGIES, WorkerConfig
 from .worker_items import do_item, on_threads
-from .worker_steps import RETRY_STATUSES, Attempts, ItemResult, JobResult, Progress, Run, new_job_id
+from .worker_results import ItemResult, JobResult, Progress
+from .worker_steps import RETRY_STATUSES, Attempts, Run, new_job_id
 
 __all__ = [
     "AUTH_MODES", "MAX_RETRY_AFTER_SECONDS", "RETRY_STATUSES", "SESSION_STRATEGIES", "ItemResult", "JobResult",

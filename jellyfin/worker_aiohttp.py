@@ -10,7 +10,7 @@ retries, pacing and results), a thin shell around ``worker_steps`` like
 ``worker_async``. ``session_strategy="per-request"`` opens a
 ``ClientSession`` per request, as the poster tool of the seed does. Each
 answer is read whole (``read()``) and handed to the steps as a
-``worker_steps.ReadAnswer``; aiohttp errors (``aiohttp.ClientError``, its
+``worker_results.ReadAnswer``; aiohttp errors (``aiohttp.ClientError``, its
 timeouts included) are the network errors that are retried.
 
 ``timeout`` is aiohttp's ``sock_connect`` and ``sock_read`` (connecting, and
@@ -36,7 +36,8 @@ from ..instrumentation import job_span
 from .bounds import ItemFailure, RunBounds
 from .worker_config import WorkerConfig
 from .worker_items import do_item_async, on_tasks
-from .worker_steps import Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run
+from .worker_results import ItemResult, JobResult, Progress, ReadAnswer
+from .worker_steps import Attempts, Run
 
 _CHUNK = 64 << 10
 

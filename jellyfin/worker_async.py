@@ -20,7 +20,8 @@ import httpx
 from ..instrumentation import job_span
 from .worker_config import WorkerConfig
 from .worker_items import do_item_async, on_tasks
-from .worker_steps import Attempts, ItemResult, JobResult, Progress, Run
+from .worker_results import ItemResult, JobResult, Progress
+from .worker_steps import Attempts, Run
 
 
 async def run_job_async(

@@ -21,7 +21,8 @@ from typing import Any
 from ..instrumentation import item_span
 from .bounds import ItemFailure
 from .worker_config import WorkerConfig
-from .worker_steps import ItemResult, PosterItem, Progress
+from .worker_results import ItemResult, Progress
+from .worker_steps import PosterItem
 
 
 #: How a runner sends one request of an item: ``(method, path, authenticated, item result)`` -> the answer.

@@ -41,7 +41,8 @@ from ..instrumentation import job_span
 from .bounds import ItemFailure
 from .worker_config import WorkerConfig
 from .worker_items import do_item, on_threads
-from .worker_steps import Answer, Attempts, ItemResult, JobResult, Progress, ReadAnswer, Run
+from .worker_results import Answer, ItemResult, JobResult, Progress, ReadAnswer
+from .worker_steps import Attempts, Run
 
 __all__ = ["run_job_requests"]
 

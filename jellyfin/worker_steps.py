@@ -32,11 +32,10 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -45,67 +44,15 @@ from ..instrumentation import current_pipeline
 from .bounds import ItemFailure, RunBounds
 from .posters import check_item_id, save_poster
 from .worker_config import WorkerConfig
+from .worker_results import Answer, ItemResult, JobResult
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass
-class ItemResult:
-    item_id: str
-    ok: bool
-    status_code: int | None = None
-    error: str | None = None
-    requests: int = 0
-    size_bytes: int = 0
-
-
-@dataclass
-class JobResult:
-    job_id: str
-    items: list[ItemResult] = field(default_factory=list)
-    duration_seconds: float = 0.0
-    job_file: Path | None = None
-
-    @property
-    def succeeded(self) -> int:
-        return sum(1 for item in self.items if item.ok)
-
-    @property
-    def failed(self) -> int:
-        return len(self.items) - self.succeeded
-
-    @property
-    def requests(self) -> int:
-        return sum(item.requests for item in self.items)
-
-
-Progress = Callable[[ItemResult], None]
-
-
-class Answer(Protocol):
-    """What the steps read of a response, whatever the client: ``httpx.Response`` and
-    ``requests.Response`` have it as they are; an aiohttp runner gives a :class:`ReadAnswer`."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...  # case-insensitive, as every client's is
-    @property
-    def content(self) -> bytes: ...
 
 
 #: What a runner's one attempt gives back (its client's response, or a ReadAnswer).
 A = TypeVar("A", bound=Answer)
 #: The exceptions of a client that mean "no answer" (a transport failure): retried like a 503.
 Errors = type[BaseException] | tuple[type[BaseException], ...]
-
-
-class ReadAnswer(NamedTuple):
-    """A response already read whole (aiohttp's status, headers and ``await read()``)."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
 
 
 def new_job_id() -> str:
