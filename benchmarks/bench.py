@@ -132,6 +132,7 @@ def scale(sim: Simulator, n: int, work: Path) -> tuple[dict[str, Any], dict[str,
     result["total_requests"] = summary.get("total_requests", n)
     # The keys say 100k whatever --quick makes the job (scale_requests says how many): one set of keys to read.
     figures = {"scale_requests": n, "rss_growth_mb_100k": result["rss_growth_mb"],
+               "rss_growth_mb_100k_job_end": result.get("rss_growth_mb_job_end"),
                "file_complete_s_100k": result["file_complete_s"],
                "bytes_per_request_100k": result["bytes_per_request"], "summary_s_100k": result["summary_s"]}
     return figures, result
@@ -160,7 +161,7 @@ def status_many(files: int, work: Path) -> dict[str, Any]:
         return {"status_ms_1000_files": median_ms(url + API + "/status")}
 
 
-MILLION_KEYS = ("rss_growth_mb_1m", "rss_growth_ratio_1m_100k", "file_ready_s_1m", "bytes_per_request_1m",
+MILLION_KEYS = ("rss_growth_mb_1m", "rss_growth_mb_1m_job_end", "rss_growth_ratio_1m_100k", "file_ready_s_1m", "bytes_per_request_1m",
                 "dropped_spans_1m", "summary_s_1m", "jobs_ms_1m", "status_ms_1m")
 
 
@@ -191,6 +192,7 @@ def million(sim: Simulator, n: int, work: Path, with_page: bool) -> tuple[dict[s
                         "(benchmarks/synthetic.py) instead of the network",
         "rss_growth_mb_1m": big["rss_growth_mb"], "rss_growth_mb_100k_synthetic": small["rss_growth_mb"],
         "rss_growth_ratio_1m_100k": round(big["rss_growth_mb"] / max(small["rss_growth_mb"], 0.1), 2),
+        "rss_growth_mb_1m_job_end": big.get("rss_growth_mb_job_end"),
         "file_ready_s_1m": big["file_complete_s"], "bytes_per_request_1m": big["bytes_per_request"],
         # How the job file was put together here (spool_files.around_spans): it decides much of file_ready.
         "file_made_1m": "around the spans' spool file (FALLOC_FL_INSERT_RANGE)" if insert_range.works_in(work)

@@ -89,6 +89,8 @@ def main() -> None:
         sampler.start()
         started = time.perf_counter()
         ended = run_job(client, url, args.n, "scale", progress=True)
+        # What the job holds while it runs (the writer may still be catching up on the last batches).
+        at_end = rss_bytes()
         path = pipeline.job_file("scale", timeout=3600)
         complete_s = time.perf_counter() - ended
         stop.set()
@@ -99,6 +101,7 @@ def main() -> None:
         "synthetic": bool(args.synthetic),
         "job_s": round(ended - started, 1),
         "rss_growth_mb": round((peak[0] - baseline) / 2**20, 1),
+        "rss_growth_mb_job_end": round((at_end - baseline) / 2**20, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "file_complete_s": round(complete_s, 3),
         "bytes_per_request": round(size / args.n, 1),

@@ -42,18 +42,23 @@ class Records(list[Any]):
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         super().__init__(records)
-        self.columns: dict[str, list[Any]] = {}
+        self.columns: dict[str, Sequence[Any]] = {}
 
 
-def column(records: Sequence[Record], key: str) -> list[Any]:
+def column(records: Sequence[Record], key: str) -> Sequence[Any]:
     """Each record's value of ``key`` (None where it has none), in order: ``[r.get(key) for r in records]``.
 
     Records whose class offers ``column(records, key)`` (the spool's
     ``SlimRecord``, a tuple) answer for all at once: the summary of a job
     reads a few fields of every request several times, and one Python-level
     ``get`` per field and request was a third of building it. :class:`Records`
-    answer each key once; the list returned is then shared: never change it.
+    answer each key once, and so does a sequence that offers ``column_of(key)``
+    (the spool's ``ColumnRecords``, read from its columns); the list returned is
+    then shared: never change it.
     """
+    own = getattr(records, "column_of", None)
+    if own is not None:
+        return own(key)
     kept = getattr(records, "columns", None)
     if kept is None:
         return _column(records, key)
@@ -76,12 +81,23 @@ def _column(records: Sequence[Record], key: str) -> list[Any]:
 
 
 def by_start(records: Iterable[Record]) -> Records:
-    """The records sorted by ``start_offset_ms`` (a missing one reads 0.0), as :class:`Records`; stable:
-    records that start together keep their order. Records in that order already come back as they are."""
-    if not isinstance(records, Records):
+    """The records sorted by ``start_offset_ms`` (a missing one reads 0.0), as :class:`Records` (or, for a
+    sequence that offers ``take(indexes)``, what that gives); stable: records that start together keep their
+    order. Records in that order already come back as they are."""
+    if not isinstance(records, Records) and not hasattr(records, "take"):
         records = Records(records)
+    assert isinstance(records, Sequence)
     order = start_order(records)
-    return records if order is None else Records(records[i] for i in order)
+    return records if order is None else select(records, order)  # type: ignore[return-value]
+
+
+def select(records: Sequence[Record], indexes: Iterable[int]) -> Records:
+    """The records at ``indexes``, in that order, as :class:`Records`; a sequence that offers
+    ``take(indexes)`` (the spool's ``ColumnRecords``) gives them without building each record."""
+    take = getattr(records, "take", None)
+    if take is not None:
+        return take(indexes)
+    return Records(records[i] for i in indexes)
 
 
 def start_order(records: Sequence[Record]) -> list[int] | None:
@@ -143,11 +159,11 @@ def status_keys(records: Sequence[Record]) -> list[str]:
     return keys
 
 
-def _no_broken_body(phases: list[Any]) -> bool:
+def _no_broken_body(phases: Sequence[Any]) -> bool:
     return "body" not in phases and "aborted" not in phases
 
 
-def _int_kinds(statuses: list[Any]) -> bool:
+def _int_kinds(statuses: Sequence[Any]) -> bool:
     """Every status an ``int`` or None (not a bool, nor text from a hostile span: those take the slow path)."""
     return set(map(type, statuses)) <= {int, type(None)}
 

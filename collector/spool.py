@@ -4,7 +4,8 @@ A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
 encodes each batch at once (OTLP JSON via the OpenTelemetry encoder) and
 appends it to temporary files in the debug folder (opened per batch, never
-held open), keeping only a slim tuple per request for the summary. When the
+held open), keeping only the fields the summary reads, by column
+(``request_columns``). When the
 job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
 together: a big job's file is its spans' spool file with the rest inserted at
 its start, a small one's a copy (``spool_files``).
@@ -15,81 +16,20 @@ All methods run on the writer thread only.
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from itertools import repeat
 from pathlib import Path
 from typing import Any, TextIO
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import atomic, jobfile, spool_files
-from .bodytext import gist
 from .jsontext import compact, compact_bytes
 from .redact import REDACTED, is_literal_secret
+from .request_columns import ColumnRecords, RequestColumns
+from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
 
-#: Record fields the analysis reads; kept in memory, in this order, per request.
-SLIM_FIELDS = ("item_id", "attempt", "route", "status_code", "error_type", "error_phase", "duration_ms",
-               "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
-               "connect_ms", "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp",
-               "content_type", "error_body", "url")
-#: Text fields with few distinct values: one shared copy each, not one per request.
-_SHARED = tuple(SLIM_FIELDS.index(name) for name in (
-    "route", "error_type", "error_phase", "server", "http_version", "retry_after", "credential_form",
-    "credential_fp", "content_type"))
-_INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
-_BODY = _INDEX["error_body"]
-_URL = _INDEX["url"]
-_ITEM = _INDEX["item_id"]
-
-
-class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instance dict
-    """A request record's analysed fields, read like a mapping (``r["status_code"]``)."""
-
-    __slots__ = ()
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, _INDEX[key])
-        return tuple.__getitem__(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        index = _INDEX.get(key)
-        if index is None:
-            return default
-        value = tuple.__getitem__(self, index)
-        return default if value is None else value
-
-    @classmethod
-    def column(cls, records: Sequence[SlimRecord], key: str) -> list[Any]:
-        """``[r.get(key) for r in records]`` at C speed (``attempts.column`` asks for it).
-
-        Raises ``TypeError`` when a record is not a tuple.
-        """
-        index = _INDEX.get(key)
-        if index is None:
-            return [None] * len(records)
-        return list(map(tuple.__getitem__, records, repeat(index)))
-
-    @classmethod
-    def of(cls, record: Mapping[str, Any]) -> SlimRecord:
-        return cls(slim_row(record))
-
-
-def slim_row(record: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A request record's analysed fields as a plain tuple (what a :class:`SlimRecord` holds)."""
-    values = list(map(record.get, SLIM_FIELDS))
-    for index in _SHARED:
-        value = values[index]
-        if type(value) is str:
-            values[index] = sys.intern(value)
-    if values[_BODY] is not None:
-        # The analysis reads an error body's gist (its message), never all of it.
-        values[_BODY] = gist(values[_BODY])
-    if values[_ITEM] is not None:
-        values[_URL] = None  # the URL stands in for the item only where there is none
-    return tuple(values)
+__all__ = ["SLIM_FIELDS", "JobSpool", "SlimRecord", "slim_row"]
 
 
 def _scrub(text: str, secrets: Sequence[str]) -> str:
@@ -113,10 +53,11 @@ class JobSpool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        # Plain tuples of atomic values while the job runs: the garbage collector stops tracking them at its
-        # first pass. SlimRecords (a tuple subclass) it would track for the job's life: a million of them
-        # made every full collection of the host's heap longer, and triggered one every few thousand requests.
-        self._rows: list[tuple[Any, ...]] = []
+        # By column (about 80 bytes a request, not a tuple and its values at 540): a million-request job held
+        # half a gigabyte in the worker's process for as long as it ran. Arrays and shared values only, too:
+        # the garbage collector has nothing to track for them (a million tracked tuples made every full
+        # collection of the host's heap longer, and set one off every few thousand requests).
+        self._rows = RequestColumns()
         self._spans_path: str | None = None
         self._records_path: str | None = None
         self._spans_bytes = 0
@@ -124,16 +65,9 @@ class JobSpool:
         #: The literal secrets every batch written so far was scrubbed of (None: nothing written yet).
         self._scrubbed_of: frozenset[str] | None = None
 
-    def slim(self) -> list[SlimRecord]:
-        """Every request's analysed fields so far, as :class:`SlimRecord`s (for the job file's head).
-
-        The rows become SlimRecords in place, one at a time, so the list is never held twice.
-        """
-        rows: list[Any] = self._rows
-        for index, row in enumerate(rows):
-            if type(row) is tuple:
-                rows[index] = SlimRecord(row)
-        return rows
+    def slim(self) -> ColumnRecords:
+        """Every request's analysed fields so far, read as :class:`SlimRecord`s (for the job file's head)."""
+        return self._rows.view()
 
     @property
     def bytes(self) -> int:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import operator
 import re
+from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 from .. import attempts as R
@@ -35,11 +36,14 @@ JELLYFIN_NAMES = ("kestrel", "jellyfin", "emby")
 _TAG = re.compile(r"^\s*<")
 
 
-def _floats(values: list[Any]) -> list[float]:
-    """``float(v or 0.0)`` of each value (a missing time reads 0), at C speed when all are numbers."""
+def _floats(values: Sequence[Any]) -> Sequence[float]:
+    """``float(v or 0.0)`` of each value (a missing time reads 0), at C speed when all are numbers; an
+    ``array`` of floats (the spool's columns give one where every request has the time) comes back as it is."""
+    if isinstance(values, array) and values.typecode == "d":
+        return values
     if set(map(type, values)) <= {int, float}:
-        return list(map(float, values))
-    return [float(v or 0.0) for v in values]
+        return array("d", map(float, values))
+    return array("d", [float(v or 0.0) for v in values])
 
 
 class JobView:
@@ -57,8 +61,11 @@ class JobView:
         #: How long the job ran (None: not known; the last request's end stands in).
         self.duration_ms = duration_ms
         outcomes = R.outcomes(self.requests)
-        self.failed: list[Record] = [r for r, kind in zip(self.requests, outcomes) if kind == "failed"]
-        self.ok: list[Record] = [r for r, kind in zip(self.requests, outcomes) if kind == "ok"]
+        # By index: a record read by index from the spool's columns stays the same object (``in_window``).
+        self.failed: list[Record] = [self.requests[i] for i, kind in enumerate(outcomes) if kind == "failed"]
+        #: Most of a job's requests: selected, not copied (the spool's columns build a record when it is read).
+        self.ok: Sequence[Record] = self.requests if outcomes.count("ok") == len(outcomes) else \
+            R.select(self.requests, [i for i, kind in enumerate(outcomes) if kind == "ok"])
         self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1), outcomes=outcomes)
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
@@ -92,11 +99,12 @@ class JobView:
     def peak_concurrency(self) -> int:
         """Most attempts in flight at once (from their start offsets and durations)."""
         starts = _floats(R.column(self.requests, "start_offset_ms"))
-        ends = sorted(map(operator.add, starts, _floats(R.column(self.requests, "duration_ms"))))
-        starts.sort()  # already in order, unless a record's start is not a number
+        ends = array("d", sorted(map(operator.add, starts, _floats(R.column(self.requests, "duration_ms")))))
+        if not all(map(operator.le, starts, islice(starts, 1, None))):
+            starts = array("d", sorted(starts))  # in order already, unless a record's start is not a number
         # Just after the i-th start (1-based), i attempts have started and those whose end is at or before
         # it have ended (an end at the same moment goes first: back-to-back is no overlap). Binary searches
-        # in C over two sorted lists of floats: no (time, step) pair per attempt, no Python-level loop.
+        # in C over two sorted sequences of floats: no (time, step) pair per attempt, no Python-level loop.
         return max(map(operator.sub, range(1, len(starts) + 1), map(bisect_right, repeat(ends), starts)), default=0)
 
     @cached_property

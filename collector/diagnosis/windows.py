@@ -141,9 +141,10 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Seque
     if outcomes is None:
         outcomes = R.outcomes(requests)
     runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
-    failures = enumerate(zip(requests, outcomes)) if "failed" in outcomes else ()
-    for index, (record, kind) in failures:
-        if kind == "failed" and _unavailable(record):
+    # By index, failures only: reading every record of a million-request job would build each one.
+    failures = [i for i, kind in enumerate(outcomes) if kind == "failed"] if "failed" in outcomes else ()
+    for index in failures:
+        if _unavailable(requests[index]):
             if runs and runs[-1][-1] == index - 1:
                 runs[-1].append(index)
             else:
