@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import progress, records
+from .item_records import ItemRecords
 from .spool import JobSpool
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class OpenJob:
         self.spans: list[ReadableSpan] = []  # to encode into resourceSpans
         self.request_spans: list[ReadableSpan] = []  # whose records the writer thread derives
         self.records: list[dict[str, Any]] = []  # records already derived (the assembler's late offsets)
-        self.items: list[dict[str, Any]] = []
+        self.items = ItemRecords()
         #: Secrets learned by the instrumentation while the job ran (``secrets.SecretBook``s).
         self.secret_books: list[Any] = []
         #: How many items have started so far (the instrumentation's count; set while the job runs).

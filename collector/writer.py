@@ -192,7 +192,7 @@ class JobFileWriter:
             if job.spool is None:  # nothing was spooled (a discarded job's batches are not)
                 job.spool = JobSpool(self.directory)
             head = build_head(
-                job.job_id, job.job_span, job.spool.slim(), job.items,  # type: ignore[arg-type]
+                job.job_id, job.job_span, job.spool.slim(), job.items.take(),  # type: ignore[arg-type]
                 ended=complete, dropped_spans=job.dropped, dropped_records=job.dropped_records,
                 debug_enabled=self._debug_enabled(), secrets=secrets, end_time_ns=time.time_ns(),
             )
