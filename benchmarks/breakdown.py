@@ -36,7 +36,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from batch_debug.collector import attributes as A, document, records
 from batch_debug.collector.jsontext import compact
 from batch_debug.collector.openjob import BATCH_SIZE
-from batch_debug.collector.spool import SlimRecord, slim_row
+from batch_debug.collector.request_columns import RequestColumns
+from batch_debug.collector.spool import slim_row
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
 
@@ -111,7 +112,13 @@ def main() -> None:
     attempts = [s for s in spans if records.is_request_span(s)]
     start_ns = job.start_time or 0
     made = [records.request_record(s, start_ns) for s in attempts]
-    slim = [SlimRecord(slim_row(r)) for r in made]
+    def by_column() -> RequestColumns:
+        table = RequestColumns()
+        for batch in batches(made):
+            table.extend(map(slim_row, batch))
+        return table
+
+    slim = by_column().view()
     items = [records.item_record(s) for s in spans if records.is_item_span(s)]
     span_batches = batches(spans)
 
@@ -126,7 +133,7 @@ def main() -> None:
 
     steps: dict[str, Callable[[], Any]] = {
         "records.request_record (span -> record)": lambda: [records.request_record(s, start_ns) for s in attempts],
-        "slim_row (what the summary keeps)": lambda: [slim_row(r) for r in made],
+        "slim_row + columns (what the summary keeps)": by_column,
         "records to JSON text (orjson)": lambda: [compact(b) for b in batches(made)],
         "encode_spans (json-common objects)": lambda: encode(1),
         "  + ExportTraceServiceRequest.to_dict": lambda: encode(2),

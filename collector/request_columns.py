@@ -29,6 +29,7 @@ Appends run on the writer thread only; the reading starts when the job ended.
 
 from __future__ import annotations
 
+import operator
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
@@ -45,6 +46,8 @@ RARE_FIELDS = ("error_body", "url")
 CODED_FIELDS = tuple(name for name in SLIM_FIELDS if name not in FLOAT_FIELDS + INT_FIELDS + RARE_FIELDS)
 
 _NAN = float("nan")
+_NONE = type(None)
+_NUMBER_KINDS = frozenset({int, bool, float})
 _NO_INT = -(1 << 63)
 _WIDE = "I" if array("I").itemsize >= 4 else "L"
 #: Rows built at once while iterating: their column slices are the only copies made.
@@ -54,19 +57,34 @@ _CHUNK = 4096
 class _Coded:
     """One column of few distinct values: a code per row into ``values``."""
 
-    __slots__ = ("codes", "values", "_index", "_typed")
+    __slots__ = ("codes", "values", "_index", "_typed", "_kinds", "_mixed")
 
     def __init__(self) -> None:
         self.codes = array("B")
         self.values: list[Any] = []
         self._index: dict[Any, int] = {}
         self._typed: dict[tuple[type, Any], int] = {}  # values equal to another of another type (1 and True)
+        self._kinds: set[type] = set()  # the types of the values
+        self._mixed = False  # two number types among them: 1 may meet True
 
     def append(self, value: Any) -> None:
         code = self._index.get(value)
         if code is None or self.values[code].__class__ is not value.__class__:
             code = self._code(value)
         self.codes.append(code)
+
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        codes: list[Any] = list(map(self._index.get, values))
+        if None not in codes and not self._mixed and set(map(type, values)) <= self._kinds:
+            self.codes.extend(codes)  # every value seen before, none of a type equal values of another have
+            return
+        get, known, append = self._index.get, self.values, self.codes.append
+        for value in values:
+            code = get(value)
+            if code is None or known[code].__class__ is not value.__class__:
+                code = self._code(value)
+                append = self.codes.append  # the codes may have widened
+            append(code)
 
     def _code(self, value: Any) -> int:
         if value in self._index:  # equal to a value of another type: keep both apart
@@ -82,6 +100,8 @@ class _Coded:
     def _new(self, value: Any) -> int:
         code = len(self.values)
         self.values.append(value)
+        self._kinds.add(value.__class__)
+        self._mixed = len(self._kinds & _NUMBER_KINDS) > 1
         if code == 256 and self.codes.typecode == "B":
             self.codes = array("H", self.codes)
         elif code == 65536 and self.codes.typecode == "H":
@@ -119,6 +139,25 @@ class _Numbers:
         if value is not None:
             self.aside[row] = value
 
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        kinds = set(map(type, values))
+        if kinds <= {self.kind, _NONE}:
+            plain = values
+            if _NONE in kinds:
+                missing = self.missing
+                plain = [missing if value is None else value for value in values]
+            # No NaN (NaN != NaN; None == None), none the stand-in for a missing value.
+            if all(map(operator.eq, values, values)) if self.kind is float else self.missing not in values:
+                try:
+                    self.values.extend(array(self.values.typecode, plain))  # made whole first: no half batch
+                except OverflowError:
+                    pass  # an int past 64 bits: one at a time, aside
+                else:
+                    self.absent += values.count(None)
+                    return
+        for row, value in enumerate(values, first):
+            self.append(value, row)
+
     def column(self, start: int, stop: int) -> Sequence[Any]:
         if not self.absent:
             # An array, not a list of number objects: 8 bytes a value where the list took 32 (a head keeps
@@ -155,6 +194,11 @@ class _Rare:
         if value is not None:
             self.by_row[row] = value
 
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        if values.count(None) != len(values):
+            for row, value in enumerate(values, first):
+                self.append(value, row)
+
     def column(self, start: int, stop: int) -> Sequence[Any]:
         found: list[Any] = [None] * (stop - start)
         for row, value in self.by_row.items():
@@ -184,10 +228,7 @@ class RequestColumns:
                 self._columns[name] = _Rare()
             else:
                 self._columns[name] = _Coded()
-        # In SLIM_FIELDS order, split by how each appends (a coded one needs no row number).
         self._order = [self._columns[name] for name in SLIM_FIELDS]
-        self._coded = [(i, c) for i, c in enumerate(self._order) if isinstance(c, _Coded)]
-        self._by_row = [(i, c) for i, c in enumerate(self._order) if not isinstance(c, _Coded)]
         #: Records read by index, by row: the same object each time.
         self._made: dict[int, SlimRecord] = {}
 
@@ -195,15 +236,19 @@ class RequestColumns:
         return self.size
 
     def extend(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Append rows as ``spool.slim_row`` makes them (values in ``SLIM_FIELDS`` order)."""
-        coded, by_row = self._coded, self._by_row
-        for row in rows:
-            number = self.size
-            for index, column in coded:
-                column.append(row[index])
-            for index, other in by_row:
-                other.append(row[index], number)
-            self.size = number + 1
+        """Append rows as ``spool.slim_row`` makes them (values in ``SLIM_FIELDS`` order).
+
+        A batch at a time, column by column: the usual column of a batch (numbers every row has, values
+        seen before) is appended in one call at C speed.
+        """
+        rows = list(rows)
+        if not rows:
+            return
+        first = self.size
+        columns = list(zip(*rows))
+        for column, values in zip(self._order, columns):
+            column.extend(values, first)
+        self.size = first + len(rows)
 
     def column(self, key: str, start: int = 0, stop: int | None = None) -> Sequence[Any]:
         """Each row's value of ``key`` (None where it has none) from ``start`` to ``stop``: a list, or an

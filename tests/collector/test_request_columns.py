@@ -44,9 +44,12 @@ def _typed(values):
     return [(type(v).__name__, math.copysign(1, v) if isinstance(v, float) else None, v) for v in values]
 
 
-def _table(records):
+def _table(records, batch=7):
+    # In batches, as the writer hands them over: each batch's columns are appended at once.
     table = RequestColumns()
-    table.extend(map(slim_row, records))
+    rows = list(map(slim_row, records))
+    for start in range(0, len(rows), batch):
+        table.extend(rows[start:start + batch])
     return table
 
 
