@@ -109,10 +109,39 @@ class _Coded:
         return code
 
     def column(self, start: int, stop: int) -> Sequence[Any]:
-        return list(map(self.values.__getitem__, self.codes[start:stop]))
+        return CodedColumn(self.codes if start == 0 and stop == len(self.codes) else self.codes[start:stop], self.values)
 
     def at(self, row: int) -> Any:
         return self.values[self.codes[row]]
+
+
+class CodedColumn(Sequence[Any]):
+    """A coded column read as the sequence of its values: a one- to four-byte code a row, where a list
+    would hold an 8-byte reference a row. Iterating runs at C speed; ``in`` looks at the values used."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, codes: array[int], values: list[Any]) -> None:
+        self.codes = codes
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(map(self.values.__getitem__, self.codes[index]))
+        return self.values[self.codes[index]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.values.__getitem__, self.codes)
+
+    def __contains__(self, value: object) -> bool:
+        return value in [self.values[code] for code in set(self.codes)]
 
 
 class _Numbers:
@@ -335,6 +364,8 @@ class ColumnRecords(Sequence[SlimRecord]):
                 found = whole
             elif isinstance(whole, array):
                 found = array(whole.typecode, map(whole.__getitem__, self.rows))
+            elif isinstance(whole, CodedColumn):
+                found = CodedColumn(array(whole.codes.typecode, map(whole.codes.__getitem__, self.rows)), whole.values)
             else:
                 found = list(map(whole.__getitem__, self.rows))
             self.columns[key] = found

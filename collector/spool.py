@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from opentelemetry.sdk.trace import ReadableSpan
 
 from . import atomic, jobfile, spool_files
-from .jsontext import compact, compact_bytes
+from .jsontext import compact, compact_parts
 from .redact import REDACTED, is_literal_secret
 from .request_columns import ColumnRecords, RequestColumns
 from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
@@ -114,7 +114,8 @@ class JobSpool:
         A secret some batch was written without (learned after it) is scrubbed from the spooled text on
         the way. Without one, the job file is built around the spans' spool file where the file system
         allows (``spool_files.around_spans``), else the kernel copies the spool files into a new one
-        (``sendfile``): a million-request job's 1.8 GB never pass through Python as text.
+        (``sendfile``): a million-request job's 1.8 GB never pass through Python as text. ``head["items"]``
+        is emptied as it is written (``jsontext.compact_parts``).
         """
         if self._spans_path is None:
             self._open()
@@ -122,7 +123,7 @@ class JobSpool:
         done = self._scrubbed_of or frozenset()
         late = [s for s in dict.fromkeys(secrets) if is_literal_secret(s) and s not in done]
         stamp = when or datetime.now(timezone.utc)
-        head_json = compact_bytes(head)
+        head_json = compact_parts(head, "items")  # the head's items are let go as they are written
         def place(tmp: str) -> Path:
             return jobfile.link_into_place(self.directory, job_id, tmp, stamp)
 

@@ -44,10 +44,11 @@ def append(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def around_spans(spans_path: str, records_path: str, head: bytes, place: Callable[[str], Path]) -> Path | None:
+def around_spans(spans_path: str, records_path: str, head: Sequence[bytes],
+                 place: Callable[[str], Path]) -> Path | None:
     """The job file made of the spans' spool file: room inserted at its start for ``head`` (the head's
-    JSON object, closing brace and all), the records and the text between (``insert_range``), the end
-    appended, then ``place(spans_path)``.
+    JSON object, closing brace and all, in parts: ``jsontext.compact_parts``), the records and the text
+    between (``insert_range``), the end appended, then ``place(spans_path)``.
 
     None, with the spool file unchanged, for a file smaller than :data:`AROUND_MIN_BYTES` or where
     the file system cannot insert room (the caller copies instead). Once it has, the spool file is the
@@ -59,7 +60,7 @@ def around_spans(spans_path: str, records_path: str, head: bytes, place: Callabl
     try:
         if os.fstat(fd).st_size < max(1, AROUND_MIN_BYTES):
             return None
-        size = len(head) - 1 + len(REQUESTS) + records_size + len(BETWEEN)
+        size = sum(map(len, head)) - 1 + len(REQUESTS) + records_size + len(BETWEEN)
         room = insert_range.room_for(fd, size)
         try:
             insert_range.insert_at_start(fd, room)
@@ -77,9 +78,12 @@ def around_spans(spans_path: str, records_path: str, head: bytes, place: Callabl
     return place(spans_path)
 
 
-def write_head(fd: int, head: bytes) -> None:
-    """The head's JSON without its closing brace, then the opening of the requests (no copy of either)."""
-    write_all(fd, memoryview(head)[:-1])
+def write_head(fd: int, head: Sequence[bytes]) -> None:
+    """The head's JSON (in parts) without its closing brace, then the opening of the requests (no copy of
+    either)."""
+    for part in head[:-1]:
+        write_all(fd, part)
+    write_all(fd, memoryview(head[-1])[:-1])
     write_all(fd, REQUESTS)
 
 

@@ -125,6 +125,20 @@ def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, mo
         assert inserted and around == copied  # the file system refused: copied
 
 
+def test_a_head_of_many_items_is_written_in_parts_alike_every_way(tmp_path: Path, monkeypatch) -> None:
+    # Past a few thousand items the head's JSON is made a chunk of items at a time (jsontext.compact_parts).
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    items = [{"item_id": f"item-{n}", "outcome": "failed" if n % 7 else "succeeded", "error": None}
+             for n in range(10_000)]
+    batches = _batches([("only", ())])
+    around = json.loads(_write(tmp_path / "around", batches, (), {**HEAD, "items": list(items)}))
+    _inserts(monkeypatch, fail=errno.EOPNOTSUPP)
+    copied = json.loads(_write(tmp_path / "copied", batches, (), {**HEAD, "items": list(items)}))
+    assert around == copied
+    assert around["items"] == items and around["summary"] == HEAD["summary"]
+    assert [r["error_body"] for r in around["requests"]] == ["only"]
+
+
 def _refuse(*_: Any) -> int:
     raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
 
