@@ -13,7 +13,7 @@ text as is, keys in order); non-string keys are written as text.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -31,28 +31,29 @@ def compact_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
-def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) -> list[bytes]:
+def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) -> Iterator[bytes]:
     """:func:`compact_bytes` of ``value`` as parts whose concatenation it is, ``value[key]`` (a long list,
     the last key) written a chunk at a time and emptied as it is.
 
     A million-request job's head holds a third of a million item records: made into 70 MB of JSON at
-    once, they lived beside their JSON. Here each chunk's records are let go once written, so the job
-    holds one or the other. ``value[key]`` is an empty list afterwards.
+    once, they lived beside their JSON. Here each chunk's records are let go once written, and a
+    caller that writes each part away as it comes (``spool.JobSpool``) never holds the text either.
+    ``value[key]`` is an empty list afterwards (when it was written in chunks).
     """
     items = value.get(key)
     if not isinstance(items, list) or len(items) <= chunk or list(value)[-1] != key:
-        return [compact_bytes(value)]
+        yield compact_bytes(value)
+        return
     value[key] = []
     try:
         whole = compact_bytes(value)  # ends with the empty list and the closing brace: "...,"key":[]}"
     finally:
         value[key] = items
-    parts = [whole[:-2]]
+    yield whole[:-2]
     for start in range(0, len(items), chunk):
         stop = min(start + chunk, len(items))
         text = compact_bytes(items[start:stop])[1:-1]
         items[start:stop] = [None] * (stop - start)  # the records of this chunk go
-        parts.append(b"," + text if start else text)
+        yield b"," + text if start else text
     items.clear()
-    parts.append(b"]}")
-    return parts
+    yield b"]}"

@@ -60,6 +60,7 @@ class JobSpool:
         self._rows = RequestColumns()
         self._spans_path: str | None = None
         self._records_path: str | None = None
+        self._head_path: str | None = None  # the head's JSON, while the job file is made
         self._spans_bytes = 0
         self._records_bytes = 0
         #: The literal secrets every batch written so far was scrubbed of (None: nothing written yet).
@@ -114,8 +115,8 @@ class JobSpool:
         A secret some batch was written without (learned after it) is scrubbed from the spooled text on
         the way. Without one, the job file is built around the spans' spool file where the file system
         allows (``spool_files.around_spans``), else the kernel copies the spool files into a new one
-        (``sendfile``): a million-request job's 1.8 GB never pass through Python as text. ``head["items"]``
-        is emptied as it is written (``jsontext.compact_parts``).
+        (``sendfile``): a million-request job's 1.8 GB never pass through Python as text. The head goes to
+        a temporary file first, its ``items`` emptied as they are written (``jsontext.compact_parts``).
         """
         if self._spans_path is None:
             self._open()
@@ -123,19 +124,20 @@ class JobSpool:
         done = self._scrubbed_of or frozenset()
         late = [s for s in dict.fromkeys(secrets) if is_literal_secret(s) and s not in done]
         stamp = when or datetime.now(timezone.utc)
-        head_json = compact_parts(head, "items")  # the head's items are let go as they are written
+        head_path = self._write_head(head)
+
         def place(tmp: str) -> Path:
             return jobfile.link_into_place(self.directory, job_id, tmp, stamp)
 
         if not late:
-            made = spool_files.around_spans(spans_path, records_path, head_json, place)  # type: ignore[arg-type]
+            made = spool_files.around_spans(spans_path, records_path, head_path, place)  # type: ignore[arg-type]
             if made is not None:
                 return made
 
         def write(out: TextIO) -> None:
             out.flush()
             fd = out.fileno()  # straight to the descriptor
-            spool_files.write_head(fd, head_json)
+            spool_files.write_head(fd, head_path)
             spool_files.copy_into(records_path, fd, late)  # type: ignore[arg-type]
             spool_files.write_all(fd, spool_files.BETWEEN)
             spool_files.copy_into(spans_path, fd, late)  # type: ignore[arg-type]
@@ -143,12 +145,27 @@ class JobSpool:
 
         return atomic.write_then(self.directory, write, place)
 
+    def _write_head(self, head: dict[str, Any]) -> str:
+        """The head's JSON without its closing brace, in a temporary file (its path; :meth:`close` removes
+        it). Written a part at a time (``jsontext.compact_parts``): a million-request job's head is 70 MB of
+        item records, held as records or as text, never both."""
+        fd, self._head_path = atomic.temp_file(self.directory)
+        try:
+            last = b""
+            for part in compact_parts(head, "items"):
+                spool_files.write_all(fd, last)
+                last = part
+            spool_files.write_all(fd, memoryview(last)[:-1])
+        finally:
+            os.close(fd)
+        return self._head_path
+
     def close(self) -> None:
         """Remove the temporary files (always call, also after a failure)."""
-        for path in (self._spans_path, self._records_path):
+        for path in (self._spans_path, self._records_path, self._head_path):
             if path:
                 _unlink(path)
-        self._spans_path = self._records_path = None
+        self._spans_path = self._records_path = self._head_path = None
         self._spans_bytes = self._records_bytes = 0
 
 

@@ -44,11 +44,10 @@ def append(path: str, data: bytes) -> None:
         os.close(fd)
 
 
-def around_spans(spans_path: str, records_path: str, head: Sequence[bytes],
-                 place: Callable[[str], Path]) -> Path | None:
-    """The job file made of the spans' spool file: room inserted at its start for ``head`` (the head's
-    JSON object, closing brace and all, in parts: ``jsontext.compact_parts``), the records and the text
-    between (``insert_range``), the end appended, then ``place(spans_path)``.
+def around_spans(spans_path: str, records_path: str, head_path: str, place: Callable[[str], Path]) -> Path | None:
+    """The job file made of the spans' spool file: room inserted at its start for the head (the file at
+    ``head_path``: the head's JSON object without its closing brace), the records and the text between
+    (``insert_range``), the end appended, then ``place(spans_path)``.
 
     None, with the spool file unchanged, for a file smaller than :data:`AROUND_MIN_BYTES` or where
     the file system cannot insert room (the caller copies instead). Once it has, the spool file is the
@@ -60,13 +59,13 @@ def around_spans(spans_path: str, records_path: str, head: Sequence[bytes],
     try:
         if os.fstat(fd).st_size < max(1, AROUND_MIN_BYTES):
             return None
-        size = sum(map(len, head)) - 1 + len(REQUESTS) + records_size + len(BETWEEN)
+        size = os.path.getsize(head_path) + len(REQUESTS) + records_size + len(BETWEEN)
         room = insert_range.room_for(fd, size)
         try:
             insert_range.insert_at_start(fd, room)
         except OSError:
             return None
-        write_head(fd, head)  # the descriptor's offset is 0: the room is written front to back
+        write_head(fd, head_path)  # the descriptor's offset is 0: the room is written front to back
         copy_into(records_path, fd)
         # The rest of the room is spaces, which JSON allows between "[" and the first span group.
         write_all(fd, BETWEEN + b" " * (room - size))
@@ -78,12 +77,10 @@ def around_spans(spans_path: str, records_path: str, head: Sequence[bytes],
     return place(spans_path)
 
 
-def write_head(fd: int, head: Sequence[bytes]) -> None:
-    """The head's JSON (in parts) without its closing brace, then the opening of the requests (no copy of
-    either)."""
-    for part in head[:-1]:
-        write_all(fd, part)
-    write_all(fd, memoryview(head[-1])[:-1])
+def write_head(fd: int, head_path: str) -> None:
+    """The head (the file at ``head_path``: its JSON without the closing brace), then the opening of the
+    requests."""
+    copy_into(head_path, fd)
     write_all(fd, REQUESTS)
 
 

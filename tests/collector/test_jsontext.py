@@ -22,7 +22,7 @@ def test_parts_join_to_the_whole_json(head, items, chunk, items_last) -> None:
     value = {**head, "items": items} if items_last else {"items": items, **head}
     whole = compact_bytes(value)
     expected = list(items)
-    parts = compact_parts(value, "items", chunk=chunk)
+    parts = list(compact_parts(value, "items", chunk=chunk))
     assert b"".join(parts) == whole
     assert json.loads(b"".join(parts))["items"] == json.loads(compact_bytes(expected))
     if list(value)[-1] == "items" and len(expected) > chunk:
