@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector import attempts, document
 from batch_debug.collector.analysis import summarize
-from batch_debug.collector.request_columns import RequestColumns, _Coded
+from batch_debug.collector.column_kinds import Coded
+from batch_debug.collector.request_columns import RequestColumns
 from batch_debug.collector.slim_records import SLIM_FIELDS, SlimRecord, slim_row
 
 # Values of every type a record's field may hold (records.RECORD_TYPES), and a few it may not, which the
@@ -131,7 +132,7 @@ def test_numbers_every_row_has_are_read_as_an_array_and_missing_ones_as_none() -
 
 
 def test_codes_widen_as_distinct_values_grow_and_values_of_equal_worth_stay_apart() -> None:
-    column = _Coded()
+    column = Coded()
     values = [f"item-{n}" for n in range(70_000)] + [1, True, 1.0, 0, False, "item-5"]
     for value in values:
         column.append(value)

@@ -1,0 +1,215 @@
+"""One column of a job's request fields, by kind: how ``request_columns`` keeps each.
+
+- :class:`Coded`: few distinct values (status, route, server, item id): a one-
+  to four-byte code a row into the distinct values, each kept once; read as a
+  :class:`CodedColumn`;
+- :class:`Numbers`: numbers in an ``array`` (8 bytes a value), a missing one
+  as a stand-in (NaN, the lowest int), a value of another type kept aside by row;
+- :class:`Rare`: what few rows have, in a dict by row.
+
+Each appends a batch at once (``extend(values, first_row)``: the usual batch
+in one call at C speed), reads rows ``start`` to ``stop`` (``column``) and one
+row (``at``).
+"""
+
+from __future__ import annotations
+
+import operator
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+NAN = float("nan")
+_NONE = type(None)
+_NUMBER_KINDS = frozenset({int, bool, float})
+NO_INT = -(1 << 63)
+WIDE = "I" if array("I").itemsize >= 4 else "L"
+
+
+
+class Coded:
+    """One column of few distinct values: a code per row into ``values``."""
+
+    __slots__ = ("codes", "values", "_index", "_typed", "_kinds", "_mixed")
+
+    def __init__(self) -> None:
+        self.codes = array("B")
+        self.values: list[Any] = []
+        self._index: dict[Any, int] = {}
+        self._typed: dict[tuple[type, Any], int] = {}  # values equal to another of another type (1 and True)
+        self._kinds: set[type] = set()  # the types of the values
+        self._mixed = False  # two number types among them: 1 may meet True
+
+    def append(self, value: Any) -> None:
+        code = self._index.get(value)
+        if code is None or self.values[code].__class__ is not value.__class__:
+            code = self._code(value)
+        self.codes.append(code)
+
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        codes: list[Any] = list(map(self._index.get, values))
+        if None not in codes and not self._mixed and set(map(type, values)) <= self._kinds:
+            self.codes.extend(codes)  # every value seen before, none of a type equal values of another have
+            return
+        get, known, append = self._index.get, self.values, self.codes.append
+        for value in values:
+            code = get(value)
+            if code is None or known[code].__class__ is not value.__class__:
+                code = self._code(value)
+                append = self.codes.append  # the codes may have widened
+            append(code)
+
+    def _code(self, value: Any) -> int:
+        if value in self._index:  # equal to a value of another type: keep both apart
+            key = (value.__class__, value)
+            code = self._typed.get(key)
+            if code is not None:
+                return code
+            code = self._typed[key] = self._new(value)
+            return code
+        code = self._index[value] = self._new(value)
+        return code
+
+    def _new(self, value: Any) -> int:
+        code = len(self.values)
+        self.values.append(value)
+        self._kinds.add(value.__class__)
+        self._mixed = len(self._kinds & _NUMBER_KINDS) > 1
+        if code == 256 and self.codes.typecode == "B":
+            self.codes = array("H", self.codes)
+        elif code == 65536 and self.codes.typecode == "H":
+            self.codes = array(WIDE, self.codes)
+        return code
+
+    def column(self, start: int, stop: int) -> Sequence[Any]:
+        return CodedColumn(self.codes if start == 0 and stop == len(self.codes) else self.codes[start:stop], self.values)
+
+    def at(self, row: int) -> Any:
+        return self.values[self.codes[row]]
+
+
+class CodedColumn(Sequence[Any]):
+    """A coded column read as the sequence of its values: a one- to four-byte code a row, where a list
+    would hold an 8-byte reference a row. Iterating runs at C speed; ``in`` looks at the values used."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, codes: array[int], values: list[Any]) -> None:
+        self.codes = codes
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(map(self.values.__getitem__, self.codes[index]))
+        return self.values[self.codes[index]]
+
+    def __iter__(self) -> Iterator[Any]:
+        return map(self.values.__getitem__, self.codes)
+
+    def __contains__(self, value: object) -> bool:
+        return value in [self.values[code] for code in set(self.codes)]
+
+
+class Numbers:
+    """One column of numbers in an array: ``missing`` stands for None, other types are kept aside."""
+
+    __slots__ = ("values", "kind", "missing", "aside", "absent")
+
+    def __init__(self, typecode: str, missing: Any, kind: type) -> None:
+        self.values: array[Any] = array(typecode)
+        self.kind = kind
+        self.missing = missing
+        self.aside: dict[int, Any] = {}  # row -> a value of another type
+        self.absent = 0  # rows without a value (or with one kept aside)
+
+    def append(self, value: Any, row: int) -> None:
+        if value.__class__ is self.kind and value != self.missing and value == value:  # not NaN
+            try:
+                self.values.append(value)
+                return
+            except OverflowError:
+                pass  # an int past 64 bits: aside
+        self.values.append(self.missing)
+        self.absent += 1
+        if value is not None:
+            self.aside[row] = value
+
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        kinds = set(map(type, values))
+        if kinds <= {self.kind, _NONE}:
+            plain = values
+            if _NONE in kinds:
+                missing = self.missing
+                plain = [missing if value is None else value for value in values]
+            # No NaN (NaN != NaN; None == None), none the stand-in for a missing value.
+            if all(map(operator.eq, values, values)) if self.kind is float else self.missing not in values:
+                try:
+                    self.values.extend(array(self.values.typecode, plain))  # made whole first: no half batch
+                except OverflowError:
+                    pass  # an int past 64 bits: one at a time, aside
+                else:
+                    self.absent += values.count(None)
+                    return
+        for row, value in enumerate(values, first):
+            self.append(value, row)
+
+    def column(self, start: int, stop: int) -> Sequence[Any]:
+        if not self.absent:
+            # An array, not a list of number objects: 8 bytes a value where the list took 32 (a head keeps
+            # each column it reads until it is written). It reads like the list in every other way. All
+            # rows: the column's own array, no copy (the reading starts when the appending has ended).
+            return self.values if start == 0 and stop == len(self.values) else self.values[start:stop]
+        found: list[Any] = self.values[start:stop].tolist()
+        if self.kind is float:
+            found = [None if value != value else value for value in found]
+        else:
+            missing = self.missing
+            found = [None if value == missing else value for value in found]
+        for row, value in self.aside.items():
+            if start <= row < stop:
+                found[row - start] = value
+        return found
+
+    def at(self, row: int) -> Any:
+        if row in self.aside:
+            return self.aside[row]
+        value = self.values[row]
+        return None if value != value or value == self.missing else value
+
+
+class Rare:
+    """One column most rows have no value in."""
+
+    __slots__ = ("by_row",)
+
+    def __init__(self) -> None:
+        self.by_row: dict[int, Any] = {}
+
+    def append(self, value: Any, row: int) -> None:
+        if value is not None:
+            self.by_row[row] = value
+
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        if values.count(None) != len(values):
+            for row, value in enumerate(values, first):
+                self.append(value, row)
+
+    def column(self, start: int, stop: int) -> Sequence[Any]:
+        found: list[Any] = [None] * (stop - start)
+        for row, value in self.by_row.items():
+            if start <= row < stop:
+                found[row - start] = value
+        return found
+
+    def at(self, row: int) -> Any:
+        return self.by_row.get(row)
+
+
+Column = Coded | Numbers | Rare
