@@ -4,8 +4,8 @@
   to four-byte code a row into the distinct values, each kept once; read as a
   :class:`CodedColumn`;
 - :class:`Numbers`: numbers in an ``array`` (8 bytes a value), a missing one
-  as a stand-in (NaN, the lowest int), a value of another type kept aside by row;
-- :class:`Rare`: what few rows have, in a dict by row.
+  as a stand-in (NaN, the lowest int), a value of another type kept aside (a :class:`Rare`);
+- :class:`Rare`: what few rows have: those rows and their values.
 
 Each appends a batch at once (``extend(values, first_row)``: the usual batch
 in one call at C speed), reads rows ``start`` to ``stop`` (``column``) and one
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
@@ -126,7 +127,7 @@ class Numbers:
         self.values: array[Any] = array(typecode)
         self.kind = kind
         self.missing = missing
-        self.aside: dict[int, Any] = {}  # row -> a value of another type
+        self.aside = Rare()  # the values of another type, by row
         self.absent = 0  # rows without a value (or with one kept aside)
 
     def append(self, value: Any, row: int) -> None:
@@ -139,7 +140,7 @@ class Numbers:
         self.values.append(self.missing)
         self.absent += 1
         if value is not None:
-            self.aside[row] = value
+            self.aside.append(value, row)
 
     def extend(self, values: Sequence[Any], first: int) -> None:
         kinds = set(map(type, values))
@@ -172,44 +173,53 @@ class Numbers:
         else:
             missing = self.missing
             found = [None if value == missing else value for value in found]
-        for row, value in self.aside.items():
-            if start <= row < stop:
-                found[row - start] = value
+        for row, value in self.aside.between(start, stop):
+            found[row - start] = value
         return found
 
     def at(self, row: int) -> Any:
-        if row in self.aside:
-            return self.aside[row]
+        aside = self.aside.at(row)
+        if aside is not None:
+            return aside
         value = self.values[row]
         return None if value != value or value == self.missing else value
 
 
 class Rare:
-    """One column most rows have no value in."""
+    """One column most rows have no value in: the rows that have one (in order, as they are appended)
+    and their values, 16 bytes a value. A range of rows is found by binary search, not by a look at
+    every value (a job whose every request failed has an error body for each)."""
 
-    __slots__ = ("by_row",)
+    __slots__ = ("rows", "values")
 
     def __init__(self) -> None:
-        self.by_row: dict[int, Any] = {}
+        self.rows: array[int] = array("q")
+        self.values: list[Any] = []
 
     def append(self, value: Any, row: int) -> None:
         if value is not None:
-            self.by_row[row] = value
+            self.rows.append(row)
+            self.values.append(value)
 
     def extend(self, values: Sequence[Any], first: int) -> None:
         if values.count(None) != len(values):
             for row, value in enumerate(values, first):
                 self.append(value, row)
 
+    def between(self, start: int, stop: int) -> Iterator[tuple[int, Any]]:
+        """(row, value) of the rows from ``start`` to ``stop`` that have one."""
+        low, high = bisect_left(self.rows, start), bisect_left(self.rows, stop)
+        return zip(self.rows[low:high], self.values[low:high])
+
     def column(self, start: int, stop: int) -> Sequence[Any]:
         found: list[Any] = [None] * (stop - start)
-        for row, value in self.by_row.items():
-            if start <= row < stop:
-                found[row - start] = value
+        for row, value in self.between(start, stop):
+            found[row - start] = value
         return found
 
     def at(self, row: int) -> Any:
-        return self.by_row.get(row)
+        index = bisect_left(self.rows, row)
+        return self.values[index] if index < len(self.rows) and self.rows[index] == row else None
 
 
 Column = Coded | Numbers | Rare

@@ -16,7 +16,7 @@ a third of it the item ids:
   and the item id: a few requests an item) as a one- to four-byte code into
   the column's distinct values, each kept once;
 - what few requests have (an error body's gist, the URL of a request that
-  names no item) in a dict by row.
+  names no item) as those rows and their values.
 
 :class:`ColumnRecords` reads them back: a read-only sequence of records (all
 of them, or some in a given order) that answers ``attempts.column`` from the
@@ -41,7 +41,7 @@ from .slim_records import SLIM_FIELDS, SlimRecord
 FLOAT_FIELDS = ("duration_ms", "start_offset_ms", "ttfb_ms", "connect_ms", "body_ms")
 #: Whole numbers that may be large: an 8-byte int each.
 INT_FIELDS = ("body_bytes",)
-#: Fields few requests have: a dict by row.
+#: Fields few requests have: those rows and their values.
 RARE_FIELDS = ("error_body", "url")
 #: The rest: few distinct values each, coded.
 CODED_FIELDS = tuple(name for name in SLIM_FIELDS if name not in FLOAT_FIELDS + INT_FIELDS + RARE_FIELDS)

@@ -152,3 +152,18 @@ def test_a_long_jobs_columns_leave_nothing_per_request_for_the_garbage_collector
     gc.collect()
     assert len(gc.get_objects()) - before < 200
     assert table.column("body_bytes")[29_999] == 30_999
+
+
+def test_an_outage_job_with_a_body_and_odd_numbers_on_every_request_reads_back_across_chunks() -> None:
+    # Every request failed with a body (an outage), and a sender gave whole numbers for times: the rare
+    # values and the numbers kept aside are found by row range, chunk after chunk of 4,096 rows.
+    records = [{"item_id": f"item-{n // 3}", "status_code": 502, "duration_ms": n, "start_offset_ms": n * 0.5,
+                "error_body": f"<html>bad gateway {n % 5}</html>", "url": None if n % 2 else f"http://h/x?{n}"}
+               for n in range(10_000)]
+    rows = [SlimRecord(slim_row(r)) for r in records]
+    view = _table(records, batch=32).view()
+    assert [_typed(r) for r in view] == [_typed(r) for r in rows]
+    picks = list(range(9_999, 0, -7))
+    assert [tuple(r) for r in view.take(picks)] == [tuple(rows[i]) for i in picks]
+    assert _typed(attempts.column(view, "duration_ms")) == _typed([r.get("duration_ms") for r in rows])
+    assert view[4_096].get("error_body") == rows[4_096].get("error_body")
