@@ -112,6 +112,15 @@ def start_order(records: Sequence[Record]) -> list[int] | None:
     return sorted(range(len(starts)), key=starts.__getitem__)
 
 
+def pick(records: Sequence[Record], indexes: Iterable[int]) -> list[Record]:
+    """The records at ``indexes`` as a list; a sequence that offers ``kept(indexes)`` (the spool's
+    ``ColumnRecords``) builds them a chunk at a time and gives the same objects wherever they are read."""
+    kept = getattr(records, "kept", None)
+    if kept is not None:
+        return kept(indexes)
+    return [records[i] for i in indexes]
+
+
 _NUMBER_KINDS = frozenset({int, float, type(None)})
 _IS_NOT_NONE = partial(operator.is_not, None)
 

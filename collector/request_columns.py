@@ -123,9 +123,15 @@ class RequestColumns:
                 yield from (made[row] if row in made else self._build(row) for row in chunk)
                 continue
             # Rows close together (a subset in start order, as a job's usually are): slices of the columns.
-            columns = [c.column(low, high) for c in self._order]
+            columns = [list(c.column(low, high)) for c in self._order]  # lists: each read at C speed
             for row in chunk:
                 yield made[row] if row in made else SlimRecord([c[row - low] for c in columns])
+
+    def keep(self, rows: Sequence[int]) -> list[SlimRecord]:
+        """The records of ``rows``, each kept as :meth:`record` keeps it, built a chunk at a time (the
+        failed requests of a job that failed throughout are most of them)."""
+        made = self._made
+        return [made.setdefault(row, record) for row, record in zip(rows, self.records(rows))]
 
     def _build(self, row: int) -> SlimRecord:
         return SlimRecord([column.at(row) for column in self._order])
@@ -178,6 +184,11 @@ class ColumnRecords(Sequence[SlimRecord]):
                 found = list(map(whole.__getitem__, self.rows))
             self.columns[key] = found
         return found
+
+    def kept(self, indexes: Iterable[int]) -> list[SlimRecord]:
+        """The records at ``indexes`` as a list, each the same object wherever it is read again."""
+        rows = self._rows()
+        return self.table.keep([rows[i] for i in indexes])
 
     def take(self, indexes: Iterable[int]) -> ColumnRecords:
         """The records at ``indexes`` (positions in this sequence), in that order."""

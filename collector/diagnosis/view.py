@@ -62,7 +62,7 @@ class JobView:
         self.duration_ms = duration_ms
         outcomes = R.outcomes(self.requests)
         # By index: a record read by index from the spool's columns stays the same object (``in_window``).
-        self.failed: list[Record] = [self.requests[i] for i, kind in enumerate(outcomes) if kind == "failed"]
+        self.failed: list[Record] = R.pick(self.requests, [i for i, kind in enumerate(outcomes) if kind == "failed"])
         #: Most of a job's requests: selected, not copied (the spool's columns build a record when it is read).
         self.ok: Sequence[Record] = self.requests if outcomes.count("ok") == len(outcomes) else \
             R.select(self.requests, [i for i, kind in enumerate(outcomes) if kind == "ok"])

@@ -90,6 +90,11 @@ def test_a_record_read_by_index_is_the_same_object_wherever_it_is_read_again() -
     assert view.take([7000, 1])[0] is kept
     assert [r for r in view.take(range(6990, 7010)) if r is kept] == [kept]
     assert view[6999] is not view[7001]
+    # Kept in bulk (the failed requests), a chunk at a time: the same objects as read by index.
+    failed = view.kept(range(1, 10_000, 3))
+    assert failed[0] is view[1] and failed[2333] is view[7000] is kept
+    assert [r for r in view if r is failed[5]] == [failed[5]]
+    assert [tuple(r) for r in failed] == [tuple(view.take([i])[0]) for i in range(1, 10_000, 3)]
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
