@@ -15,7 +15,7 @@ values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-(1 << 63)
                       max_leaves=6)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.dictionaries(st.text(max_size=4).filter(lambda k: k != "items"), values, max_size=4),
        st.lists(values, max_size=25), st.integers(1, 6), st.booleans())
 def test_parts_join_to_the_whole_json(head, items, chunk, items_last) -> None:

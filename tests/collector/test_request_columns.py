@@ -54,7 +54,7 @@ def _table(records, batch=7):
     return table
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(st.lists(record(), max_size=40))
 def test_columns_give_back_every_row_and_every_column_as_given(records) -> None:
     rows = [SlimRecord(slim_row(r)) for r in records]
@@ -67,7 +67,7 @@ def test_columns_give_back_every_row_and_every_column_as_given(records) -> None:
     assert [_typed(view[i]) for i in range(len(rows))] == [_typed(r) for r in rows]
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.lists(record(), min_size=1, max_size=30), st.data())
 def test_a_selection_reads_like_the_rows_it_selects(records, data) -> None:
     rows = [SlimRecord(slim_row(r)) for r in records]
@@ -97,7 +97,7 @@ def test_a_record_read_by_index_is_the_same_object_wherever_it_is_read_again() -
     assert [tuple(r) for r in failed] == [tuple(view.take([i])[0]) for i in range(1, 10_000, 3)]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=80, deadline=None, derandomize=True)
 @given(st.lists(st.fixed_dictionaries({
     "item_id": st.sampled_from(["a", "b", "c", "d", None]),
     "attempt": st.integers(1, 3),
