@@ -20,7 +20,7 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 Record = Mapping[str, Any]
 
@@ -84,11 +84,10 @@ def by_start(records: Iterable[Record]) -> Records:
     """The records sorted by ``start_offset_ms`` (a missing one reads 0.0), as :class:`Records` (or, for a
     sequence that offers ``take(indexes)``, what that gives); stable: records that start together keep their
     order. Records in that order already come back as they are."""
-    if not isinstance(records, Records) and not hasattr(records, "take"):
-        records = Records(records)
-    assert isinstance(records, Sequence)
-    order = start_order(records)
-    return records if order is None else select(records, order)  # type: ignore[return-value]
+    found = records if isinstance(records, Records) or hasattr(records, "take") else Records(records)
+    sequence = cast(Sequence[Record], found)
+    order = start_order(sequence)
+    return cast(Records, sequence) if order is None else select(sequence, order)
 
 
 def select(records: Sequence[Record], indexes: Iterable[int]) -> Records:
