@@ -17,6 +17,7 @@ written by format version 1 read the same way (their keys are a subset).
 from __future__ import annotations
 
 import operator
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from itertools import islice
@@ -105,7 +106,9 @@ def start_order(records: Sequence[Record]) -> list[int] | None:
     A job's records arrive in the order they ended, which for a job of one
     request at a time is already start order: then no sort and no key per record.
     """
-    starts = [start or 0.0 for start in column(records, "start_offset_ms")]
+    found = column(records, "start_offset_ms")
+    # An array of floats (every request has its start: the spool's columns) is read as it is, no list.
+    starts = found if isinstance(found, array) else [start or 0.0 for start in found]
     if all(map(operator.le, starts, islice(starts, 1, None))):
         return None
     return sorted(range(len(starts)), key=starts.__getitem__)
