@@ -1,14 +1,13 @@
 """What the analysis keeps of each request record while a job runs: ``SLIM_FIELDS``, as a plain tuple.
 
 :func:`slim_row` takes those fields of a record (an error body as its gist,
-the URL only where no item stands for the request, text with few distinct
-values shared); a :class:`SlimRecord` reads such a tuple like a mapping.
+the URL only where no item stands for the request); a :class:`SlimRecord`
+reads such a tuple like a mapping.
 ``request_columns`` keeps the rows of a job by column.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from itertools import repeat
 from typing import Any
@@ -20,10 +19,6 @@ SLIM_FIELDS = ("item_id", "attempt", "route", "status_code", "error_type", "erro
                "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
                "connect_ms", "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp",
                "content_type", "error_body", "url")
-#: Text fields with few distinct values: one shared copy each, not one per request.
-_SHARED = tuple(SLIM_FIELDS.index(name) for name in (
-    "route", "error_type", "error_phase", "server", "http_version", "retry_after", "credential_form",
-    "credential_fp", "content_type"))
 _INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
 _BODY = _INDEX["error_body"]
 _URL = _INDEX["url"]
@@ -66,10 +61,6 @@ class SlimRecord(tuple):  # noqa: SLOT001 - a tuple subclass with no per-instanc
 def slim_row(record: Mapping[str, Any]) -> tuple[Any, ...]:
     """A request record's analysed fields as a plain tuple (what a :class:`SlimRecord` holds)."""
     values = list(map(record.get, SLIM_FIELDS))
-    for index in _SHARED:
-        value = values[index]
-        if type(value) is str:
-            values[index] = sys.intern(value)
     if values[_BODY] is not None:
         # The analysis reads an error body's gist (its message), never all of it.
         values[_BODY] = gist(values[_BODY])
