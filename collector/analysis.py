@@ -78,7 +78,10 @@ def _pattern_of(record: Record) -> str:
 
 
 def _succeeded_items(items: Iterable[Record]) -> set[str]:
-    return {i["item_id"] for i in items if i.get("outcome") == "succeeded" and i.get("item_id")}
+    if not isinstance(items, Sequence):
+        items = list(items)
+    # By column: the head's items are made when read (``item_columns.HeadItems``), its columns are not.
+    return {i for i, outcome in zip(column(items, "item_id"), column(items, "outcome")) if outcome == "succeeded" and i}
 
 
 def _distinct_ids(records: Iterable[Record]) -> list[str]:
@@ -96,7 +99,7 @@ def failure_patterns(requests: Sequence[Record], items: Iterable[Record] = ()) -
     for record in requests:
         if _failed(record):
             groups.setdefault(_pattern_of(record), []).append(record)
-    succeeded = _succeeded_items(items)
+    succeeded = _succeeded_items(items) if groups else set()
     patterns: list[dict[str, Any]] = []
     for name, records in groups.items():
         ids = _distinct_ids(records)

@@ -1,7 +1,8 @@
 """One column of a job's request fields, by kind: how ``request_columns`` keeps each.
 
 - :class:`Coded`: few distinct values (status, route, server, item id): a one-
-  to four-byte code a row into the distinct values, each kept once; read as a
+  to four-byte code a row into the distinct values (its :class:`CodeBook`,
+  which columns of the same values share), each kept once; read as a
   :class:`CodedColumn`;
 - :class:`Numbers`: numbers in an ``array`` (8 bytes a value), a missing one
   as a stand-in (NaN, the lowest int), a value of another type kept aside (a :class:`Rare`);
@@ -28,65 +29,90 @@ WIDE = "I" if array("I").itemsize >= 4 else "L"
 
 
 
-class Coded:
-    """One column of few distinct values: a code per row into ``values``."""
+class CodeBook:
+    """The distinct values of one or more :class:`Coded` columns, each kept once, and their codes.
 
-    __slots__ = ("codes", "values", "_index", "_typed", "_kinds", "_mixed")
+    Shared by columns that hold the same kind of value: a job's item ids are
+    coded once for its requests and its items (``item_columns``), so each id
+    is kept once and a request and its item share the code.
+    """
+
+    __slots__ = ("values", "index", "typed", "kinds", "mixed")
 
     def __init__(self) -> None:
-        self.codes = array("B")
         self.values: list[Any] = []
-        self._index: dict[Any, int] = {}
-        self._typed: dict[tuple[type, Any], int] = {}  # values equal to another of another type (1 and True)
-        self._kinds: set[type] = set()  # the types of the values
-        self._mixed = False  # two number types among them: 1 may meet True
+        self.index: dict[Any, int] = {}
+        self.typed: dict[tuple[type, Any], int] = {}  # values equal to another of another type (1 and True)
+        self.kinds: set[type] = set()  # the types of the values
+        self.mixed = False  # two number types among them: 1 may meet True
 
-    def append(self, value: Any) -> None:
-        code = self._index.get(value)
-        if code is None or self.values[code].__class__ is not value.__class__:
-            code = self._code(value)
-        self.codes.append(code)
+    def __len__(self) -> int:
+        return len(self.values)
 
-    def extend(self, values: Sequence[Any], first: int) -> None:
-        codes: list[Any] = list(map(self._index.get, values))
-        if None not in codes and not self._mixed and set(map(type, values)) <= self._kinds:
-            self.codes.extend(codes)  # every value seen before, none of a type equal values of another have
-            return
-        get, known, append = self._index.get, self.values, self.codes.append
-        for value in values:
-            code = get(value)
-            if code is None or known[code].__class__ is not value.__class__:
-                code = self._code(value)
-                append = self.codes.append  # the codes may have widened
-            append(code)
-
-    def _code(self, value: Any) -> int:
-        if value in self._index:  # equal to a value of another type: keep both apart
-            key = (value.__class__, value)
-            code = self._typed.get(key)
-            if code is not None:
-                return code
-            code = self._typed[key] = self._new(value)
+    def code(self, value: Any) -> int:
+        """The code of ``value`` (of its type: 1 and True have two), given one if it is new."""
+        code = self.index.get(value)
+        if code is not None and self.values[code].__class__ is value.__class__:
             return code
-        code = self._index[value] = self._new(value)
+        if code is not None:  # equal to a value of another type: keep both apart
+            key = (value.__class__, value)
+            code = self.typed.get(key)
+            if code is None:
+                code = self.typed[key] = self._new(value)
+            return code
+        code = self.index[value] = self._new(value)
         return code
 
     def _new(self, value: Any) -> int:
-        code = len(self.values)
         self.values.append(value)
-        self._kinds.add(value.__class__)
-        self._mixed = len(self._kinds & _NUMBER_KINDS) > 1
-        if code == 256 and self.codes.typecode == "B":
-            self.codes = array("H", self.codes)
-        elif code == 65536 and self.codes.typecode == "H":
+        self.kinds.add(value.__class__)
+        self.mixed = len(self.kinds & _NUMBER_KINDS) > 1
+        return len(self.values) - 1
+
+
+class Coded:
+    """One column of few distinct values: a code per row into its :class:`CodeBook` (its own unless given one)."""
+
+    __slots__ = ("codes", "book")
+
+    def __init__(self, book: CodeBook | None = None) -> None:
+        self.codes = array("B")
+        self.book = CodeBook() if book is None else book
+
+    @property
+    def values(self) -> list[Any]:
+        return self.book.values
+
+    def _fit(self) -> None:
+        # Codes as narrow as the book allows; the book may have grown through another column.
+        size, typecode = len(self.book.values), self.codes.typecode
+        if size > 256 and typecode == "B":
+            self.codes = array("H" if size <= 65536 else WIDE, self.codes)
+        elif size > 65536 and typecode == "H":
             self.codes = array(WIDE, self.codes)
-        return code
+
+    def append(self, value: Any) -> None:
+        code = self.book.code(value)
+        self._fit()
+        self.codes.append(code)
+
+    def extend(self, values: Sequence[Any], first: int) -> None:
+        book = self.book
+        codes: list[Any] = list(map(book.index.get, values))
+        if None not in codes and not book.mixed and set(map(type, values)) <= book.kinds:
+            # Every value seen before, none of a type equal values of another have.
+            self._fit()
+            self.codes.extend(codes)
+            return
+        codes = list(map(book.code, values))
+        self._fit()
+        self.codes.extend(codes)
 
     def column(self, start: int, stop: int) -> Sequence[Any]:
         return CodedColumn(self.codes if start == 0 and stop == len(self.codes) else self.codes[start:stop], self.values)
 
     def at(self, row: int) -> Any:
-        return self.values[self.codes[row]]
+        return self.book.values[self.codes[row]]
 
 
 class CodedColumn(Sequence[Any]):
@@ -116,6 +142,11 @@ class CodedColumn(Sequence[Any]):
 
     def __contains__(self, value: object) -> bool:
         return value in [self.values[code] for code in set(self.codes)]
+
+    def count(self, value: Any) -> int:
+        """How many rows hold ``value`` (``is`` or ``==``, as a list counts), at C speed."""
+        return sum(self.codes.count(code) for code, known in enumerate(self.values)
+                   if known is value or known == value)
 
 
 class Numbers:

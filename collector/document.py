@@ -11,7 +11,7 @@ Every string in the head passes through ``redact_tree``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from . import analysis, attributes as A, jobspan
 from .attempts import by_start, column, start_order
+from .item_columns import ItemColumns
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
@@ -47,24 +48,11 @@ def _finals(requests: Sequence[Any]) -> tuple[Counter[Any], dict[Any, Any]]:
     return attempts, dict(zip(ids, statuses))
 
 
-def _items(items: Sequence[dict[str, Any]], requests: Sequence[Any], start_ns: int) -> list[dict[str, Any]]:
-    """The head's ``items``: the item records in start order, each given its start offset (for its
-    ``started_ns``) and its finals. The records themselves become the head's: a million-request job has
-    a third of a million of them, and a copy of each was both the head's slowest step and its memory."""
-    attempts, final = _finals(requests)
-    out = sorted(items, key=lambda i: i.get("started_ns", 0))
-    for item in out:
-        item["start_offset_ms"] = round((item.pop("started_ns", start_ns) - start_ns) / 1e6, 3)
-        item["attempts"] = n = attempts.get(item.get("item_id"), 0)
-        item["final_status"] = final[item["item_id"]] if n else None
-    return out
-
-
 def build_head(
     job_id: str,
     job_span: ReadableSpan,
     requests: Sequence[Any],
-    items: Sequence[dict[str, Any]],
+    items: ItemColumns | Sequence[Mapping[str, Any]],
     *,
     ended: bool,
     dropped_spans: int = 0,
@@ -75,8 +63,12 @@ def build_head(
 ) -> dict[str, Any]:
     """The head of the job file as a JSON-ready dict.
 
-    ``items`` (the item records) become the head's: each is given its start
-    offset and finals in place, and loses its ``started_ns``. ``ended``: the
+    ``items``: the item records (as ``records.item_record`` makes them, or
+    the spool's :class:`ItemColumns`); the head's ``items`` is a
+    ``item_columns.HeadItems`` over them, each given its start offset and
+    finals and redacted when it is read (the spool writes them a chunk at a
+    time): a million-request job has a third of a million, never all made
+    at once. ``ended``: the
     job span ended; False when the process stops mid-job (``job_span`` is
     then still open). ``complete`` in the head is True only
     when the job ended without raising. ``dropped_records``: request records
@@ -90,11 +82,13 @@ def build_head(
     attrs = job_span.attributes or {}
     life = jobspan.job_life(job_span, ended=ended)
     env = analysis.environment(info, requests, server_info_error=info_error)
-    items = _items(items, requests, start_ns)
+    if not isinstance(items, ItemColumns):
+        items = ItemColumns.of(items)
+    head_items = items.head(requests, start_ns, secrets)
     summary = analysis.summarize(
         job_id,
         requests,
-        items,
+        head_items,
         duration_seconds=max(0.0, (end_ns - start_ns) / 1e9),
         debug_enabled=debug_enabled,
         env=env,
@@ -115,6 +109,6 @@ def build_head(
         "dropped_records": dropped_records,
         "summary": summary,
         "environment": env,
-        "items": items,
+        "items": head_items,  # left as it is by redact_tree: each item is redacted as it is made
     }
     return redact_tree(head, secrets)  # type: ignore[return-value]

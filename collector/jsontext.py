@@ -32,16 +32,26 @@ def compact_bytes(value: Any) -> bytes:
 
 
 def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) -> Iterator[bytes]:
-    """:func:`compact_bytes` of ``value`` as parts whose concatenation it is, ``value[key]`` (a long list,
-    the last key) written a chunk at a time and emptied as it is.
+    """:func:`compact_bytes` of ``value`` as parts whose concatenation it is, ``value[key]`` (a long
+    sequence, the last key) written a chunk at a time.
 
     A million-request job's head holds a third of a million item records: made into 70 MB of JSON at
     once, they lived beside their JSON. Here each chunk's records are let go once written, and a
     caller that writes each part away as it comes (``spool.JobSpool``) never holds the text either.
-    ``value[key]`` is an empty list afterwards (when it was written in chunks).
+    ``value[key]`` may be a list (emptied as it is written, when written in chunks) or a sequence that
+    makes its records in chunks itself (``chunks(size)``: ``item_columns.HeadItems``).
     """
     items = value.get(key)
-    if not isinstance(items, list) or len(items) <= chunk or list(value)[-1] != key:
+    last = list(value)[-1] == key
+    parts: Iterator[list[Any]]
+    made = getattr(items, "chunks", None)
+    if made is not None and last:
+        parts = made(chunk)
+    elif isinstance(items, list) and len(items) > chunk and last:
+        parts = _emptied(items, chunk)
+    else:
+        if made is not None:  # not the last key: made whole
+            value[key] = [record for part in made(chunk) for record in part]
         yield compact_bytes(value)
         return
     value[key] = []
@@ -50,10 +60,19 @@ def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) 
     finally:
         value[key] = items
     yield whole[:-2]
+    first = True
+    for part in parts:
+        if part:
+            text = compact_bytes(part)[1:-1]
+            yield text if first else b"," + text
+            first = False
+    yield b"]}"
+
+
+def _emptied(items: list[Any], chunk: int) -> Iterator[list[Any]]:
+    """``items`` ``chunk`` at a time, each chunk's records let go from ``items`` once the next is asked for."""
     for start in range(0, len(items), chunk):
         stop = min(start + chunk, len(items))
-        text = compact_bytes(items[start:stop])[1:-1]
+        yield items[start:stop]
         items[start:stop] = [None] * (stop - start)  # the records of this chunk go
-        yield b"," + text if start else text
     items.clear()
-    yield b"]}"

@@ -34,7 +34,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
-from .column_kinds import NAN, NO_INT, WIDE, Coded, CodedColumn, Column, Numbers, Rare
+from .column_kinds import NAN, NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
 from .slim_records import SLIM_FIELDS, SlimRecord
 
 #: Numbers with a fraction: an 8-byte float each.
@@ -65,6 +65,8 @@ class RequestColumns:
             else:
                 self._columns[name] = Coded()
         self._order = [self._columns[name] for name in SLIM_FIELDS]
+        #: The item ids' book, for the job's item columns to share (``item_columns``).
+        self.item_ids: CodeBook = self._columns["item_id"].book  # type: ignore[union-attr]
         #: Records read by index, by row: the same object each time.
         self._made: dict[int, SlimRecord] = {}
 

@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from . import atomic, jobfile, spool_files
 from .jsontext import compact, compact_parts
 from .redact import REDACTED, is_literal_secret
+from .item_columns import ItemColumns
 from .request_columns import ColumnRecords, RequestColumns
 from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
 
@@ -58,6 +59,8 @@ class JobSpool:
         # the garbage collector has nothing to track for them (a million tracked tuples made every full
         # collection of the host's heap longer, and set one off every few thousand requests).
         self._rows = RequestColumns()
+        #: The job's item records, their ids coded in the same book as the requests' (each id kept once).
+        self.items = ItemColumns(self._rows.item_ids)
         self._spans_path: str | None = None
         self._records_path: str | None = None
         self._head_path: str | None = None  # the head's JSON, while the job file is made
@@ -65,6 +68,10 @@ class JobSpool:
         self._records_bytes = 0
         #: The literal secrets every batch written so far was scrubbed of (None: nothing written yet).
         self._scrubbed_of: frozenset[str] | None = None
+
+    def add_items(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Keep item records (rows from ``item_records.ItemRecords.drain``) for the head."""
+        self.items.extend(rows)
 
     def slim(self) -> ColumnRecords:
         """Every request's analysed fields so far, read as :class:`SlimRecord`s (for the job file's head)."""

@@ -128,6 +128,7 @@ class JobFileWriter:
             return  # a batch queued before the job was given up
         if job.spool is None:
             job.spool = JobSpool(self.directory)
+        job.spool.add_items(job.items.drain())  # kept even when the disk fails below
         before = job.spool.bytes
         try:
             job.spool.add(spans, batch, self._secrets(job))
@@ -191,8 +192,9 @@ class JobFileWriter:
             secrets = self._secrets(job)
             if job.spool is None:  # nothing was spooled (a discarded job's batches are not)
                 job.spool = JobSpool(self.directory)
+            job.spool.add_items(job.items.drain())
             head = build_head(
-                job.job_id, job.job_span, job.spool.slim(), job.items.take(),  # type: ignore[arg-type]
+                job.job_id, job.job_span, job.spool.slim(), job.spool.items,  # type: ignore[arg-type]
                 ended=complete, dropped_spans=job.dropped, dropped_records=job.dropped_records,
                 debug_enabled=self._debug_enabled(), secrets=secrets, end_time_ns=time.time_ns(),
             )

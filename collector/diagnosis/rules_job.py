@@ -46,8 +46,7 @@ def job_crashed(view: JobView) -> Iterator[Finding]:
     done = counts["succeeded"] + counts["failed"]
     kind = error.get("type") or "an error"
     message = str(error.get("message") or "").strip()
-    dragged = [str(i.get("item_id")) for i in view.items
-               if i.get("outcome") != "succeeded" and view.ended_with_the_crash(i)]
+    dragged = [str(i.get("item_id")) for i in view.failed_items if view.ended_with_the_crash(i)]
     also = (f" {plural(len(dragged), 'item')} failed as it wound up (e.g. {dragged[0]})." if dragged else "")
     yield Finding(
         "job_crashed",
@@ -164,8 +163,8 @@ def requests_aborted(view: JobView) -> Iterator[Finding]:
 @rule(("worker_side_failures", "items failed although none of their HTTP attempts failed"))
 def worker_side_failures(view: JobView) -> Iterator[Finding]:
     failed_http = {str(r["item_id"]) for r in view.failed if r.get("item_id")}
-    silent = [i for i in view.items
-              if i.get("outcome") != "succeeded" and str(i.get("item_id")) not in failed_http
+    silent = [i for i in view.failed_items
+              if str(i.get("item_id")) not in failed_http
               and str(i.get("item_id")) in view.by_item and not view.ended_with_the_crash(i)]
     if not silent:
         return
@@ -189,7 +188,7 @@ def unexplained(view: JobView, findings: list[Finding]) -> Iterator[Finding]:
     """When something failed and no rule found why, say so rather than "no problems"."""
     if findings:
         return
-    failed_items = [i for i in view.items if i.get("outcome") != "succeeded"]
+    failed_items = view.failed_items
     if not view.failed and not failed_items:
         return
     records = view.failed

@@ -54,7 +54,8 @@ class JobView:
                  sessions_created: int | None = None, duration_ms: float | None = None) -> None:
         # Sorted by start (stable: records that start together keep their order).
         self.requests = R.by_start(requests)
-        self.items = list(items)
+        # The head's items read as a sequence (``item_columns.HeadItems``: each made when read), not copied.
+        self.items: Sequence[Record] = items if isinstance(items, Sequence) else list(items)
         self.life: Mapping[str, Any] = life or {}
         self.env: Mapping[str, Any] = env or {}
         self.sessions_created = sessions_created
@@ -73,7 +74,15 @@ class JobView:
     @cached_property
     def outcome(self) -> dict[str, Any]:
         """Each item's outcome by its id (built when a rule asks, as :attr:`by_item`)."""
-        return {str(i["item_id"]): i.get("outcome") for i in self.items if i.get("item_id") is not None}
+        ids, outcomes = R.column(self.items, "item_id"), R.column(self.items, "outcome")
+        return {str(i): outcome for i, outcome in zip(ids, outcomes) if i is not None}
+
+    @cached_property
+    def failed_items(self) -> list[Record]:
+        """The items that did not succeed, in start order (read by their outcome column: most items of a
+        big job succeeded, and each is made when read)."""
+        outcomes = R.column(self.items, "outcome")
+        return [self.items[i] for i, outcome in enumerate(outcomes) if outcome != "succeeded"]
 
     @cached_property
     def by_item(self) -> dict[str, list[Record]]:
@@ -118,7 +127,7 @@ class JobView:
         ``total == succeeded + failed + unfinished + not_started``.
         """
         finished = len(self.items)
-        succeeded = sum(1 for i in self.items if i.get("outcome") == "succeeded")
+        succeeded = R.column(self.items, "outcome").count("succeeded")
         started = max(int(self.life.get("items_started") or 0), finished)
         declared = self.life.get("items_declared")
         total = max(int(declared) if declared is not None else started, started)
