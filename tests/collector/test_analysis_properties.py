@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
+from array import array
 
 from hypothesis import given, settings, strategies as st
 
-from batch_debug.collector.analysis import diagnose, failure_patterns, summarize
+from batch_debug.collector import analysis
+from batch_debug.collector.analysis import diagnose, failure_patterns, nth_smallest, summarize
 from batch_debug.collector.attempts import failed as is_failed
 from batch_debug.collector.diagnosis import FINDING_IDS
 
@@ -210,3 +213,40 @@ def test_records_read_each_column_once_and_answer_like_a_list() -> None:
     assert column(records, "status_code") == [404, 200, None] == column(records, "status_code")
     assert reads == ["status_code"] * 3  # one read per record, the second answer kept
     assert by_start(records) is records  # in order already: the same Records, with what it keeps
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from([0.0, -0.0, 1.5, 2.0])),
+                min_size=1, max_size=60), st.integers(1, 9), st.data())
+def test_a_rank_read_from_sorted_runs_is_the_rank_of_the_whole(values, run, data) -> None:
+    runs = [array("d", sorted(values[start:start + run])) for start in range(0, len(values), run)]
+    n = data.draw(st.integers(0, len(values) - 1))
+    assert nth_smallest(runs, n) == sorted(values)[n]
+    assert [x for r in analysis.sorted_runs(values) for x in r] == sorted(values)  # one run: fewer than 65,536
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.floats(0, 5000, allow_nan=False), min_size=1, max_size=40))
+def test_percentiles_of_a_column_in_place_are_those_of_its_sorted_list(durations) -> None:
+    values = sorted(durations)
+
+    def pick(p: float) -> float:  # numpy's default interpolation, on the sorted list
+        rank = p / 100.0 * (len(values) - 1)
+        low, high = math.floor(rank), math.ceil(rank)
+        return values[low] + (values[high] - values[low]) * (rank - low)
+
+    want = [pick(50), pick(90), pick(95), pick(99), values[-1], math.fsum(values) / len(values)]
+    got = analysis.latency_percentiles(ColumnsAsRecords({"duration_ms": array("d", durations)}))
+    assert got == dict(zip(("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms"), (round(v, 2) for v in want)))
+    assert analysis.latency_percentiles([{"duration_ms": d} for d in durations]) == got
+
+
+class ColumnsAsRecords(list):
+    """Records that answer ``attempts.column`` from columns (as the spool's do): an array read in place."""
+
+    def __init__(self, columns: dict) -> None:
+        super().__init__({} for _ in next(iter(columns.values())))
+        self.columns = columns
+
+    def column_of(self, key: str):
+        return self.columns[key]
