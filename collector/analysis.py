@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -42,6 +41,7 @@ from typing import Any
 from batch_debug.collector import diagnosis
 from batch_debug.collector.attempts import broke_in_body, column, failed as _failed, numbers, status_key, status_keys
 from batch_debug.collector.diagnosis.view import JobView
+from batch_debug.collector.ranks import nth_smallest, sorted_runs
 from batch_debug.collector.report import render_text
 
 __all__ = [
@@ -144,32 +144,6 @@ def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") ->
 
     figures = [pick(50), pick(90), pick(95), pick(99), max(values), math.fsum(values) / len(values)]
     return {k: round(v, 2) for k, v in zip(keys, figures)}
-
-
-#: Values sorted at a time by :func:`sorted_runs` (the transient list of float objects it makes).
-_RUN = 1 << 16
-
-
-def sorted_runs(values: Sequence[float]) -> list[array[float]]:
-    """``values`` as sorted arrays of at most ``_RUN`` each (8 bytes a value in all)."""
-    return [array("d", sorted(values[start:start + _RUN])) for start in range(0, len(values), _RUN)]
-
-
-def nth_smallest(runs: Sequence[Sequence[float]], n: int) -> float:
-    """The value of 0-based rank ``n`` among the values of the sorted ``runs`` (as ``sorted(all)[n]``):
-    a binary search in each run in turn, counting ranks across all runs by binary search."""
-    for run in runs:
-        low, high = 0, len(run)
-        while low < high:
-            middle = (low + high) // 2
-            value = run[middle]
-            if sum(bisect_right(other, value) for other in runs) <= n:
-                low = middle + 1  # too small: at most n values are at or below it
-            elif sum(bisect_left(other, value) for other in runs) > n:
-                high = middle  # too big
-            else:
-                return value
-    raise IndexError(n)
 
 
 def _connections(requests: Sequence[Record]) -> dict[str, Any]:

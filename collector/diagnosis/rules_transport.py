@@ -15,12 +15,14 @@ before a body failed), ``ttfb_ms`` ({p50, p95, max}), ``routes``,
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 from statistics import median
 
 from .. import attempts as R
+from ..ranks import nth_smallest, sorted_runs
 from . import Finding, rule
 from .text import counts, plural, seconds, share, verb
 from .view import JobView, Record
@@ -147,14 +149,17 @@ def broken_attempts(view: JobView) -> Iterator[Finding]:
 
 
 def _ttfb(view: JobView) -> dict[str, float] | None:
-    values = sorted(R.numbers(R.column(view.ok, "ttfb_ms"), bools=True))
+    found = R.column(view.ok, "ttfb_ms")
+    # A column every answer has is an array of floats: ranked in place (``ranks``), never sorted as a list.
+    values = found if isinstance(found, array) and found.typecode == "d" else R.numbers(found, bools=True)
     if not values:
         return None
+    runs, last = sorted_runs(values), len(values) - 1
 
     def pick(p: float) -> float:
-        return values[min(len(values) - 1, round(p * (len(values) - 1)))]
+        return nth_smallest(runs, min(last, round(p * last)))
 
-    return {"p50": round(pick(0.5), 1), "p95": round(pick(0.95), 1), "max": round(values[-1], 1),
+    return {"p50": round(pick(0.5), 1), "p95": round(pick(0.95), 1), "max": round(max(values), 1),
             "samples": len(values)}  # answers measured
 
 
@@ -163,7 +168,7 @@ def _ttfb(view: JobView) -> dict[str, float] | None:
 def slowness(view: JobView) -> Iterator[Finding]:
     ttfb = _ttfb(view)
     if ttfb and ttfb["samples"] >= MIN_TTFB_SAMPLES and ttfb["p95"] > SLOW_TTFB_P95_MS:
-        slow = [r for r in view.ok if float(r.get("ttfb_ms") or 0) >= ttfb["p95"]]
+        slow = R.pick(view.ok, [i for i, ms in enumerate(R.column(view.ok, "ttfb_ms")) if float(ms or 0) >= ttfb["p95"]])
         routes = Counter(str(r.get("route")) for r in slow)
         yield Finding(
             "slow_responses",
@@ -175,8 +180,10 @@ def slowness(view: JobView) -> Iterator[Finding]:
             "medium",
             view.evidence(slow, ttfb_ms=ttfb, routes=dict(routes)),
         )
-    large = [r for r, size, ms in zip(view.ok, R.column(view.ok, "body_bytes"), R.column(view.ok, "body_ms"))
-             if int(size or 0) >= LARGE_BODY_BYTES and float(ms or 0) > 0]
+    # By column, then the few records: iterating every answer built each of a big job's records.
+    large = R.pick(view.ok, [i for i, (size, ms) in enumerate(zip(R.column(view.ok, "body_bytes"),
+                                                                  R.column(view.ok, "body_ms")))
+                             if int(size or 0) >= LARGE_BODY_BYTES and float(ms or 0) > 0])
     if len(large) >= MIN_LARGE_BODIES:
         rates = [int(r["body_bytes"]) / (float(r["body_ms"]) / 1000) for r in large]
         rate = median(rates)

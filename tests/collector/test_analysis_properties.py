@@ -9,7 +9,8 @@ from array import array
 from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector import analysis
-from batch_debug.collector.analysis import diagnose, failure_patterns, nth_smallest, summarize
+from batch_debug.collector.analysis import diagnose, failure_patterns, summarize
+from batch_debug.collector.ranks import nth_smallest, sorted_runs
 from batch_debug.collector.attempts import failed as is_failed
 from batch_debug.collector.diagnosis import FINDING_IDS
 
@@ -222,7 +223,7 @@ def test_a_rank_read_from_sorted_runs_is_the_rank_of_the_whole(values, run, data
     runs = [array("d", sorted(values[start:start + run])) for start in range(0, len(values), run)]
     n = data.draw(st.integers(0, len(values) - 1))
     assert nth_smallest(runs, n) == sorted(values)[n]
-    assert [x for r in analysis.sorted_runs(values) for x in r] == sorted(values)  # one run: fewer than 65,536
+    assert [x for r in sorted_runs(values) for x in r] == sorted(values)  # one run: fewer than 65,536
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
