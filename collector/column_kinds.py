@@ -25,6 +25,7 @@ NAN = float("nan")
 _NONE = type(None)
 _NUMBER_KINDS = frozenset({int, bool, float})
 NO_INT = -(1 << 63)
+NO_INT32 = -(1 << 31)
 WIDE = "I" if array("I").itemsize >= 4 else "L"
 
 

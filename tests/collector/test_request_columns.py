@@ -34,6 +34,7 @@ def record(draw):
     found["connection_reused"] = draw(flags)
     found["conn_close"] = draw(flags)
     found["body_bytes"] = draw(st.one_of(st.none(), st.integers(0, 1 << 40), st.just(-(1 << 63)),
+                                         st.just(-(1 << 31)), st.just((1 << 31) - 1), st.just(1 << 31),
                                          st.just(1 << 70), st.just(True)))
     found["error_body"] = draw(st.one_of(st.none(), st.just("Unauthorized"), st.just("<html>x" * 30)))
     found["url"] = draw(st.one_of(st.none(), st.just("http://h/Items/1")))
