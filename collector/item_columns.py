@@ -160,6 +160,14 @@ class HeadItems(Sequence[dict[str, Any]]):
             return self._make(rows[index])
         return self._make([rows[index]])[0]
 
+    def at(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+        """The records at ``indexes`` (positions in this sequence), in that order, made a chunk at a time."""
+        rows = self._rows(0, self.table.size)
+        made: list[dict[str, Any]] = []
+        for start in range(0, len(indexes), _CHUNK):
+            made += self._make([rows[i] for i in indexes[start:start + _CHUNK]])
+        return made
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for start in range(0, self.table.size, _CHUNK):
             yield from self._make(self._rows(start, min(start + _CHUNK, self.table.size)))

@@ -4,8 +4,9 @@ The spool keeps the fields the analysis reads (``spool.SLIM_FIELDS``) of every
 request of an open job until its head is built. As a tuple a request, with
 the values parsed along with it, that was about 540 bytes: 540 MB held by the
 worker's process through a million-request job. :class:`RequestColumns`
-keeps them by column instead (``column_kinds``), about 100 bytes a request,
-a third of it the item ids:
+keeps them by column instead (``column_kinds``), about 70 bytes a request
+and each distinct item id once (about 120 bytes an id, in a code book the
+job's item columns share: ``item_columns``):
 
 - times (``duration_ms`` and the phases) as 8-byte floats in an ``array``; a
   missing one is NaN (a record's numbers are finite: ``records.check_record``),
@@ -15,7 +16,7 @@ a third of it the item ids:
   (and a size past 2 GB);
 - text and flags with few distinct values (status, route, server, attempt,
   and the item id: a few requests an item) as a one- to four-byte code into
-  the column's distinct values, each kept once;
+  the column's distinct values (its ``CodeBook``), each kept once;
 - what few requests have (an error body's gist, the URL of a request that
   names no item) as those rows and their values.
 

@@ -54,8 +54,9 @@ class JobSpool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        # By column (about 80 bytes a request, not a tuple and its values at 540): a million-request job held
-        # half a gigabyte in the worker's process for as long as it ran. Arrays and shared values only, too:
+        # By column (about 70 bytes a request and each item id once, not a tuple and its values at 540): a
+        # million-request job held half a gigabyte in the worker's process for as long as it ran. Arrays and
+        # shared values only, too:
         # the garbage collector has nothing to track for them (a million tracked tuples made every full
         # collection of the host's heap longer, and set one off every few thousand requests).
         self._rows = RequestColumns()

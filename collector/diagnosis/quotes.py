@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..attempts import column
 from ..bodytext import gist
 from .text import listing, plural
 
@@ -71,25 +72,27 @@ class Said:
 
 def said(records: Iterable[Mapping[str, Any]], who: Callable[[Mapping[str, Any]], str]) -> list[Said]:
     """The ``MAX_QUOTES`` most frequent messages of the failed answers among ``records`` (most first)."""
-    # A job of 100,000 failures has a handful of distinct answers: reduce and judge each once.
-    answers: dict[tuple[Any, Any, Any], list[Mapping[str, Any]]] = {}
-    for record in records:
-        body = record.get("error_body")
-        if body and (record.get("status_code") or 0) >= 400:
-            answers.setdefault((body, record.get("server"), record.get("content_type")), []).append(record)
-    groups: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    records = records if isinstance(records, Sequence) else list(records)
+    # Read by column: a job of 100,000 failures has a handful of distinct answers, each judged once.
+    ids, servers = column(records, "item_id"), column(records, "server")
+    answers: dict[tuple[Any, Any, Any], list[int]] = {}
+    for index, (body, status, server, content_type) in enumerate(zip(
+            column(records, "error_body"), column(records, "status_code"), servers, column(records, "content_type"))):
+        if body and (status or 0) >= 400:
+            answers.setdefault((body, server, content_type), []).append(index)
+    groups: dict[str, list[tuple[str, int]]] = {}
     for (body, _, _), group in answers.items():
         text = gist(body, QUOTE_LIMIT)
         if text:
-            speaker = who(group[0])
-            groups.setdefault(text, []).extend((speaker, r) for r in group)
+            speaker = who(records[group[0]])
+            groups.setdefault(text, []).extend((speaker, i) for i in group)
     ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:MAX_QUOTES]
     found = []
     for text, members in ranked:
-        items = {str(r["item_id"]) for _, r in members if r.get("item_id")}
+        items = {str(ids[i]) for _, i in members if ids[i]}
         by = Counter(speaker for speaker, _ in members).most_common(1)[0][0]
-        servers = tuple(dict.fromkeys(str(r["server"]) for _, r in members if r.get("server")))
-        found.append(Said(text, len(members), len(items), by, servers))
+        named = tuple(dict.fromkeys(str(servers[i]) for _, i in members if servers[i]))
+        found.append(Said(text, len(members), len(items), by, named))
     return found
 
 

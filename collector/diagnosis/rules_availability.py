@@ -31,7 +31,7 @@ _GATEWAY = frozenset({502, 503, 504})
 
 
 def _answered_by(view: JobView, records: Sequence[Record]) -> dict[str, int]:
-    return dict(Counter(view.who_answered(r) for r in records))
+    return dict(Counter(view.answered_by_each(records)))
 
 
 def _what(window: Window) -> str:
@@ -112,7 +112,8 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
 
 @rule(("proxy_answered", "failed answers came from a reverse proxy (its own error page), not from Jellyfin"))
 def proxy_answered(view: JobView) -> Iterator[Finding]:
-    records = [r for r in view.failed if r.get("status_code") is not None and view.who_answered(r) == "proxy"]
+    # "proxy" only for an answer (no answer is "unknown").
+    records = [r for r, who in zip(view.failed, view.answered_by_each(view.failed)) if who == "proxy"]
     if not records:
         return
     servers = Counter(str(r.get("server")) for r in records if r.get("server"))

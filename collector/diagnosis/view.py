@@ -14,7 +14,7 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from heapq import heappop, heappush
 from itertools import islice
 from typing import Any
@@ -34,6 +34,7 @@ PROXY_NAMES = ("nginx", "openresty", "apache", "caddy", "traefik", "envoy", "hap
 #: Server header names Jellyfin answers with (Kestrel is its ASP.NET Core server).
 JELLYFIN_NAMES = ("kestrel", "jellyfin", "emby")
 _TAG = re.compile(r"^\s*<")
+_is_none = partial(operator.is_, None)
 
 
 def _floats(values: Sequence[Any]) -> Sequence[float]:
@@ -70,6 +71,7 @@ class JobView:
         self.windows = find_windows(self.requests, tolerance=max(1, self.peak_concurrency - 1), outcomes=outcomes)
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
+        self._judged: dict[tuple[Any, ...], str] = {}  # who answered, by the answer's evidence
 
     @cached_property
     def outcome(self) -> dict[str, Any]:
@@ -82,7 +84,9 @@ class JobView:
         """The items that did not succeed, in start order (read by their outcome column: most items of a
         big job succeeded, and each is made when read)."""
         outcomes = R.column(self.items, "outcome")
-        return [self.items[i] for i, outcome in enumerate(outcomes) if outcome != "succeeded"]
+        failed = [i for i, outcome in enumerate(outcomes) if outcome != "succeeded"]
+        at = getattr(self.items, "at", None)  # the head's items make them in bulk (``item_columns.HeadItems``)
+        return at(failed) if at is not None else [self.items[i] for i in failed]
 
     @cached_property
     def by_item(self) -> dict[str, list[Record]]:
@@ -162,11 +166,31 @@ class JobView:
     # -- who answered ----------------------------------------------------------------
     def who_answered(self, record: Record) -> str:
         """``jellyfin``, ``proxy`` (a reverse proxy's own page), or ``unknown``, from the answer's evidence."""
-        if record.get("status_code") is None:
+        return self._who(record.get("status_code") is None, record.get("server"), record.get("content_type"),
+                         record.get("error_body"))
+
+    def answered_by_each(self, records: Sequence[Record]) -> list[str]:
+        """:meth:`who_answered` of each record, read by column."""
+        return list(map(self._who, map(_is_none, R.column(records, "status_code")), R.column(records, "server"),
+                        R.column(records, "content_type"), R.column(records, "error_body")))
+
+    def _who(self, no_answer: bool, server: Any, content_type: Any, body: Any) -> str:
+        # Judged once per distinct answer: an outage of 100,000 attempts has a handful.
+        key = (no_answer, server, content_type, body)
+        try:
+            return self._judged[key]
+        except KeyError:
+            found = self._judged[key] = self._judge(*key)
+            return found
+        except TypeError:  # a value that cannot be a key (not from a record the spool kept)
+            return self._judge(*key)
+
+    def _judge(self, no_answer: bool, server: Any, content_type: Any, body: Any) -> str:
+        if no_answer:
             return "unknown"
-        server = str(record.get("server") or "").lower()
-        content_type = str(record.get("content_type") or "").lower()
-        body = str(record.get("error_body") or "")
+        server = str(server or "").lower()
+        content_type = str(content_type or "").lower()
+        body = str(body or "")
         if any(name in server for name in JELLYFIN_NAMES) or "json" in content_type:
             return "jellyfin"
         html = "html" in content_type or bool(_TAG.match(body))
@@ -189,20 +213,23 @@ class JobView:
         (their most frequent messages, at most 3) and ``server_said_attempts``
         (how many attempts gave each) come too.
         """
-        ids = list(dict.fromkeys(str(r["item_id"]) for r in records if r.get("item_id")))
-        starts = [float(r.get("start_offset_ms") or 0.0) for r in records]
-        ends = [s + float(r.get("duration_ms") or 0.0) for s, r in zip(starts, records)]
+        # By column: an outage's findings rest on every one of its attempts.
+        ids = self.item_ids(records)
+        starts = [float(s or 0.0) for s in R.column(records, "start_offset_ms")]
+        ends = [s + float(d or 0.0) for s, d in zip(starts, R.column(records, "duration_ms"))]
         found: dict[str, Any] = {
             "attempts": len(records),
             "items": len(ids),
             "example_item_ids": ids[:MAX_EXAMPLES],
             "window_ms": {"start": round(min(starts), 3), "end": round(max(ends), 3)} if records else None,
-            "status_codes": dict(Counter(R.status_key(r) for r in records)),
-            "servers": dict(Counter(str(r.get("server")) for r in records if r.get("server"))),
+            "status_codes": dict(Counter(R.status_keys(records))),
+            "servers": dict(Counter(str(s) for s in R.column(records, "server") if s)),
             **quotes.evidence(self.said(records)),
         }
         found.update(extra)
         return found
 
     def item_ids(self, records: Iterable[Record]) -> list[str]:
-        return list(dict.fromkeys(str(r["item_id"]) for r in records if r.get("item_id")))
+        """The distinct item ids of ``records``, in first-seen order."""
+        records = records if isinstance(records, Sequence) else list(records)
+        return list(dict.fromkeys(str(i) for i in R.column(records, "item_id") if i))

@@ -67,6 +67,8 @@ def test_head_items_equal_the_records_sorted_with_offsets_and_finals(records, re
     assert len(head) == len(want)
     assert [list(head[n].items()) for n in range(len(head))] == [list(i.items()) for i in want]
     assert head[1:3] == want[1:3]
+    picked = list(range(len(want)))[::-2]
+    assert head.at(picked) == [want[i] for i in picked]
     for key in ("item_id", "outcome", "error", "thread", "attributes", "attempts", "start_offset_ms"):
         assert list(head.column_of(key)) == [i.get(key) for i in want], key
     assert [record for part in head.chunks(3) for record in part] == want
