@@ -218,12 +218,16 @@ def status_key(record: Record) -> str:
 def phase(record: Record) -> str | None:
     """Where a failed attempt failed: ``pool``, ``connect``, ``send``, ``headers``, ``body``, or
     ``aborted`` (the job closed its client or cancelled the request); None for an answer."""
-    found = record.get("error_phase")
-    if found:
-        return str(found)
-    if record.get("status_code") is not None:
+    return phase_of(record.get("status_code"), record.get("error_phase"), record.get("error_type"))
+
+
+def phase_of(status: Any, error_phase: Any, error_type: Any) -> str | None:
+    """:func:`phase` from a record's ``status_code``, ``error_phase`` and ``error_type`` (read by column)."""
+    if error_phase:
+        return str(error_phase)
+    if status is not None:
         return None
-    error = str(record.get("error_type") or "")
+    error = str(error_type or "")
     if error.startswith("Connect"):
         return "connect"
     return "pool" if error == "PoolTimeout" else "headers"

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .. import attempts as R
@@ -59,64 +60,90 @@ class Window:
         return "late_start" if self.after_ok else "never"
 
 
-def _key(record: Record) -> str:
-    return str(record.get("item_id") or record.get("url") or "?")
+class _Fields:
+    """The request fields the windows read, by column: a job that failed throughout builds no record to
+    judge a failure (each column is read once, the rarely needed ones when first asked for)."""
+
+    def __init__(self, requests: Sequence[Record]) -> None:
+        self.requests = requests
+        self.status = R.column(requests, "status_code")
+        self.phase = R.column(requests, "error_phase")
+        self.error = R.column(requests, "error_type")
+        self.start = R.column(requests, "start_offset_ms")
+        self.duration = R.column(requests, "duration_ms")
+        self.item = R.column(requests, "item_id")
+
+    @cached_property
+    def url(self) -> Sequence[Any]:
+        return R.column(self.requests, "url")
+
+    @cached_property
+    def body(self) -> Sequence[Any]:
+        return R.column(self.requests, "error_body")
+
+    @cached_property
+    def route(self) -> Sequence[Any]:
+        return R.column(self.requests, "route")
+
+    def where(self, i: int) -> str | None:
+        return R.phase_of(self.status[i], self.phase[i], self.error[i])
+
+    def end(self, i: int) -> float:
+        return float(self.start[i] or 0.0) + float(self.duration[i] or 0.0)
+
+    def key(self, i: int) -> str:
+        return str(self.item[i] or self.url[i] or "?")
+
+    def signature(self, i: int) -> str:
+        status = self.status[i]
+        if status is None or self.phase[i] in ("body", "aborted"):  # no answer, or its body broke off
+            return "transport error"
+        return str(status)
+
+    def unavailable(self, i: int) -> bool:
+        """A failure (``i`` is one) that says the server side was not serving: 5xx, or no answer at all.
+
+        Not the client's own pool, not what the job aborted itself, and not a
+        body that broke off: an answer that began came from a server that was
+        there (that is the body rules' to tell).
+        """
+        if self.where(i) in ("pool", "body", "aborted"):
+            return False
+        status = self.status[i]
+        return status is None or status >= 500
+
+    def refused(self, i: int) -> bool:
+        return self.where(i) == "connect" and "Timeout" not in str(self.error[i] or "")
+
+    def gone(self, run: Sequence[int]) -> bool:
+        """Evidence that the server side itself was gone, not only the work that was left:
+        refused connections, a gateway's answer, or failures on more than one route."""
+        return (any(map(self.refused, run))
+                or any(self.status[i] in (502, 503, 504) for i in run)
+                or len({self.route[i] for i in run}) >= 2)
+
+    def item_specific(self, run: Sequence[int]) -> bool:
+        """True when the answers' bodies name their own items (a server error about that item, not an outage)."""
+        answered = [i for i in run if self.body[i] and self.item[i]]
+        naming = sum(1 for i in answered if str(self.item[i]).lower() in str(self.body[i]).lower())
+        return bool(answered) and naming * 2 >= len(answered)
 
 
-def _signature(record: Record) -> str:
-    if record.get("status_code") is None or R.broke_in_body(record):
-        return "transport error"
-    return str(record.get("status_code"))
-
-
-def _unavailable(record: Record) -> bool:
-    """A failure that says the server side was not serving: 5xx, or no answer at all.
-
-    Not the client's own pool, not what the job aborted itself, and not a body
-    that broke off: an answer that began came from a server that was there
-    (that is the body rules' to tell).
-    """
-    if not R.failed(record) or R.phase(record) in ("pool", "body", "aborted"):
-        return False
-    status = record.get("status_code")
-    return status is None or status >= 500
-
-
-def _gone(records: Sequence[Record]) -> bool:
-    """Evidence that the server side itself was gone, not only the work that was left:
-    refused connections, a gateway's answer, or failures on more than one route."""
-    return (any(R.is_refused(r) for r in records)
-            or any(r.get("status_code") in (502, 503, 504) for r in records)
-            or len({r.get("route") for r in records}) >= 2)
-
-
-def _item_specific(run: Sequence[Record]) -> bool:
-    """True when the answers' bodies name their own items (a server error about that item, not an outage)."""
-    answered = [r for r in run if r.get("error_body") and r.get("item_id")]
-    naming = sum(1 for r in answered if str(r["item_id"]).lower() in str(r["error_body"]).lower())
-    return bool(answered) and naming * 2 >= len(answered)
-
-
-def _end(record: Record) -> float:
-    return float(record.get("start_offset_ms") or 0.0) + float(record.get("duration_ms") or 0.0)
-
-
-def _merge(requests: Sequence[Record], runs: list[list[int]], tolerance: int,
-           tolerated: set[int]) -> list[list[int]]:
+def _merge(fields: _Fields, runs: list[list[int]], tolerance: int, tolerated: set[int]) -> list[list[int]]:
     """Runs with the answers between them taken in where they may stand on the wrong side of an edge."""
     merged: list[list[int]] = []
     for run in runs:
         if merged:
             last = merged[-1]
             between = range(last[-1] + 1, run[0])
-            in_flight = max(_end(requests[i]) for i in last)
-            next_start = float(requests[run[0]].get("start_offset_ms") or 0.0)
+            in_flight = max(map(fields.end, last))
+            next_start = float(fields.start[run[0]] or 0.0)
             # Fewer than the failures around them: a long-hung failure must not swallow a busy stretch.
             few = len(between) <= tolerance or len(between) < len(last) + len(run)
             # Each answer overlapped a failure: it started while one was in flight, or was in flight
             # itself when the next failure started.
-            overlapped = all(float(requests[i].get("start_offset_ms") or 0.0) <= in_flight
-                             or next_start <= _end(requests[i]) for i in between)
+            overlapped = all(float(fields.start[i] or 0.0) <= in_flight or next_start <= fields.end(i)
+                             for i in between)
             if few and overlapped:
                 tolerated.update(between)
                 merged[-1] = last + run
@@ -142,17 +169,20 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Seque
         outcomes = R.outcomes(requests)
     runs: list[list[int]] = []  # indexes of consecutive unavailable attempts
     # By index, failures only: reading every record of a million-request job would build each one.
-    failures = [i for i, kind in enumerate(outcomes) if kind == "failed"] if "failed" in outcomes else ()
+    failures = [i for i, kind in enumerate(outcomes) if kind == "failed"] if "failed" in outcomes else []
+    if not failures:
+        return []  # a window is made of failures
+    fields = _Fields(requests)
     for index in failures:
-        if _unavailable(requests[index]):
+        if fields.unavailable(index):
             if runs and runs[-1][-1] == index - 1:
                 runs[-1].append(index)
             else:
                 runs.append([index])
     tolerated: set[int] = set()
-    merged = _merge(requests, runs, tolerance, tolerated)
+    merged = _merge(fields, runs, tolerance, tolerated)
     while True:  # a merge makes a run longer, which may let it take in its neighbour: until nothing changes
-        again = _merge(requests, merged, tolerance, tolerated)
+        again = _merge(fields, merged, tolerance, tolerated)
         if len(again) == len(merged):
             break
         merged = again
@@ -161,19 +191,19 @@ def find_windows(requests: Sequence[Record], tolerance: int = 1, outcomes: Seque
     last_ok = next((i for i in range(len(outcomes) - 1, -1, -1) if outcomes[i] == "ok" and i not in tolerated), None)
     windows: list[Window] = []
     for run in merged:
-        records = [requests[i] for i in run]
-        keys = list(dict.fromkeys(_key(r) for r in records))
-        signature, same = Counter(_signature(r) for r in records).most_common(1)[0]
+        keys = list(dict.fromkeys(map(fields.key, run)))
+        signature, same = Counter(map(fields.signature, run)).most_common(1)[0]
         before_ok = first_ok is not None and first_ok < run[0]
         after_ok = last_ok is not None and last_ok > run[-1]
         # Nothing in the whole job worked, or refusals to the end (never about an item): a small run will do.
-        refused_to_end = not after_ok and len(run) >= 2 and all(R.is_refused(r) for r in records)
+        refused_to_end = not after_ok and len(run) >= 2 and all(map(fields.refused, run))
         small = (len(run) < MIN_WINDOW_ATTEMPTS or len(keys) < MIN_WINDOW_ITEMS) and first_ok is not None
-        if (small and not refused_to_end) or same < WINDOW_SAME_SHARE * len(run) or _item_specific(records):
+        if (small and not refused_to_end) or same < WINDOW_SAME_SHARE * len(run) or fields.item_specific(run):
             continue
         under_way = sum(1 for i in range(run[0], run[-1] + 1) if i in tolerated)
-        window = Window(records, keys, signature, before_ok=before_ok, after_ok=after_ok, under_way=under_way)
-        if window.kind == "down" and not _gone(records):
+        if before_ok and not after_ok and not fields.gone(run):  # Window.kind "down"
             continue  # only the job's last items failed: nothing says the server went away
-        windows.append(window)
+        # The window's attempts, built a chunk at a time and kept (the rules tell them apart by identity).
+        windows.append(Window(R.pick(requests, run), keys, signature, before_ok=before_ok, after_ok=after_ok,
+                              under_way=under_way))
     return windows
