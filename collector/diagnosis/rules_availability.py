@@ -158,11 +158,12 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         return
     persistent: dict[str, list[Record]] = {}
     transient: list[Record] = []
+    statuses = R.column(view.requests, "status_code")
     for r in records:
         item = str(r.get("item_id") or "")
-        attempts = view.by_item.get(item, [])
-        last = attempts[-1] if attempts else r
-        if item and view.outcome.get(item) != "succeeded" and (last.get("status_code") or 0) >= 500:
+        last = view.last_attempt.get(item)
+        last_status = r.get("status_code") if last is None else statuses[last]
+        if item and view.outcome.get(item) != "succeeded" and (last_status or 0) >= 500:
             persistent.setdefault(item, []).append(r)
         else:
             transient.append(r)
@@ -177,7 +178,7 @@ def server_errors(view: JobView) -> Iterator[Finding]:
         body = next((gist(r["error_body"]) for r in bad if r.get("error_body")), None)
         quotes = view.said(bad)
         fewest = min(per_item.values())
-        others_ok = sum(1 for r in view.ok if str(r.get("item_id") or "") not in persistent)
+        others_ok = sum(1 for i in R.column(view.ok, "item_id") if str(i or "") not in persistent)
         n = len(persistent)
         codes = listing(sorted({R.status_key(r) for r in bad}))
         each = fewest if fewest == max(per_item.values()) else f"{fewest} or more"

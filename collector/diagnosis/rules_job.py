@@ -119,7 +119,7 @@ def requests_outside_job(view: JobView) -> Iterator[Finding]:
     if not outside:
         return
     counts = view.item_counts
-    silent_items = [i for i in view.outcome if i not in view.by_item]
+    silent_items = [i for i in view.outcome if i not in view.last_attempt]
     if view.requests and not silent_items and not counts["not_started"]:
         return  # every item has its requests: the outside ones belong to something else
     recorded = len(view.requests)
@@ -165,7 +165,7 @@ def worker_side_failures(view: JobView) -> Iterator[Finding]:
     failed_http = {str(r["item_id"]) for r in view.failed if r.get("item_id")}
     silent = [i for i in view.failed_items
               if str(i.get("item_id")) not in failed_http
-              and str(i.get("item_id")) in view.by_item and not view.ended_with_the_crash(i)]
+              and str(i.get("item_id")) in view.last_attempt and not view.ended_with_the_crash(i)]
     if not silent:
         return
     errors = {str(i["item_id"]): str(i.get("error") or "no error recorded")[:200] for i in silent[:5]}
@@ -179,7 +179,7 @@ def worker_side_failures(view: JobView) -> Iterator[Finding]:
         "Read the item errors: saving the poster, decoding the image or a check in the job's code failed, "
         "not the server.",
         "high",
-        view.evidence([r for i in silent for r in view.by_item.get(str(i["item_id"]), [])],
+        view.evidence(view.attempts_of(str(i["item_id"]) for i in silent),
                       item_errors=errors, items=n, example_item_ids=list(errors)),
     )
 

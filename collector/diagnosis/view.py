@@ -75,7 +75,7 @@ class JobView:
 
     @cached_property
     def outcome(self) -> dict[str, Any]:
-        """Each item's outcome by its id (built when a rule asks, as :attr:`by_item`)."""
+        """Each item's outcome by its id (built when a rule asks, as :attr:`last_attempt`)."""
         ids, outcomes = R.column(self.items, "item_id"), R.column(self.items, "outcome")
         return {str(i): outcome for i, outcome in zip(ids, outcomes) if i is not None}
 
@@ -89,13 +89,21 @@ class JobView:
         return at(failed) if at is not None else [self.items[i] for i in failed]
 
     @cached_property
-    def by_item(self) -> dict[str, list[Record]]:
-        """Each item's attempts, in start order (built when a rule asks: a healthy job's rules never do)."""
-        found: dict[str, list[Record]] = {}
-        for record, item_id in zip(self.requests, R.column(self.requests, "item_id")):
+    def last_attempt(self) -> dict[str, int]:
+        """Each item's last attempt (by start), as its index in :attr:`requests`; an item with none is not
+        in it. By column, built when a rule asks: a record per request of a big job is never built here."""
+        return {str(item_id): i for i, item_id in enumerate(R.column(self.requests, "item_id")) if item_id}
+
+    def attempts_of(self, item_ids: Iterable[str]) -> list[Record]:
+        """The attempts of ``item_ids``: item by item, each item's in start order."""
+        wanted = list(dict.fromkeys(item_ids))
+        rows: dict[str, list[int]] = {item_id: [] for item_id in wanted}
+        for i, item_id in enumerate(R.column(self.requests, "item_id")):
             if item_id:
-                found.setdefault(str(item_id), []).append(record)
-        return found
+                found = rows.get(str(item_id))
+                if found is not None:
+                    found.append(i)
+        return R.pick(self.requests, [i for item_id in wanted for i in rows[item_id]])
 
     # -- membership ----------------------------------------------------------------
     def in_window(self, record: Record) -> bool:
