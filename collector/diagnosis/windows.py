@@ -148,7 +148,7 @@ def _merge(fields: _Fields, runs: list[list[int]], tolerance: int, tolerated: se
                 tolerated.update(between)
                 merged[-1] = last + run
                 continue
-        merged.append(list(run))
+        merged.append(run)  # as it is: a merge makes a new list, never changes one
     return merged
 
 
