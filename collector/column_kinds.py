@@ -21,54 +21,14 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
+from .code_book import CodeBook
+
 NAN = float("nan")
 _NONE = type(None)
-_NUMBER_KINDS = frozenset({int, bool, float})
 NO_INT = -(1 << 63)
 NO_INT32 = -(1 << 31)
 WIDE = "I" if array("I").itemsize >= 4 else "L"
 
-
-
-class CodeBook:
-    """The distinct values of one or more :class:`Coded` columns, each kept once, and their codes.
-
-    Shared by columns that hold the same kind of value: a job's item ids are
-    coded once for its requests and its items (``item_columns``), so each id
-    is kept once and a request and its item share the code.
-    """
-
-    __slots__ = ("values", "index", "typed", "kinds", "mixed")
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self.index: dict[Any, int] = {}
-        self.typed: dict[tuple[type, Any], int] = {}  # values equal to another of another type (1 and True)
-        self.kinds: set[type] = set()  # the types of the values
-        self.mixed = False  # two number types among them: 1 may meet True
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def code(self, value: Any) -> int:
-        """The code of ``value`` (of its type: 1 and True have two), given one if it is new."""
-        code = self.index.get(value)
-        if code is not None and self.values[code].__class__ is value.__class__:
-            return code
-        if code is not None:  # equal to a value of another type: keep both apart
-            key = (value.__class__, value)
-            code = self.typed.get(key)
-            if code is None:
-                code = self.typed[key] = self._new(value)
-            return code
-        code = self.index[value] = self._new(value)
-        return code
-
-    def _new(self, value: Any) -> int:
-        self.values.append(value)
-        self.kinds.add(value.__class__)
-        self.mixed = len(self.kinds & _NUMBER_KINDS) > 1
-        return len(self.values) - 1
 
 
 class Coded:
@@ -81,7 +41,7 @@ class Coded:
         self.book = CodeBook() if book is None else book
 
     @property
-    def values(self) -> list[Any]:
+    def values(self) -> Sequence[Any]:
         return self.book.values
 
     def _fit(self) -> None:
@@ -122,7 +82,7 @@ class CodedColumn(Sequence[Any]):
 
     __slots__ = ("codes", "values")
 
-    def __init__(self, codes: array[int], values: list[Any]) -> None:
+    def __init__(self, codes: array[int], values: Sequence[Any]) -> None:
         self.codes = codes
         self.values = values
 

@@ -36,7 +36,8 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
-from .column_kinds import NAN, NO_INT32, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
+from .code_book import CodeBook
+from .column_kinds import NAN, NO_INT32, WIDE, Coded, CodedColumn, Column, Numbers, Rare
 from .slim_records import SLIM_FIELDS, SlimRecord
 
 #: Numbers with a fraction: an 8-byte float each.
@@ -47,6 +48,8 @@ INT_FIELDS = ("body_bytes",)
 RARE_FIELDS = ("error_body", "url")
 #: The rest have few distinct values each: coded (each value kept once).
 
+#: Item ids the code book's dict holds (the most recently seen); older ones are found in its sorted runs.
+ITEM_ID_WINDOW = 1 << 16
 #: Rows built at once while iterating: their column slices are the only copies made.
 _CHUNK = 4096
 
@@ -64,6 +67,10 @@ class RequestColumns:
                 self._columns[name] = Numbers("i", NO_INT32, int)
             elif name in RARE_FIELDS:
                 self._columns[name] = Rare()
+            elif name == "item_id":
+                # A third of a million ids in a million-request job, each seen for a few requests: the
+                # book's dict holds the recent ones (``code_book``).
+                self._columns[name] = Coded(CodeBook(window=ITEM_ID_WINDOW))
             else:
                 self._columns[name] = Coded()
         self._order = [self._columns[name] for name in SLIM_FIELDS]
