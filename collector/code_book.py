@@ -87,7 +87,7 @@ class CodeBook:
         """Let the oldest half of the index go into a sorted run."""
         old = list(islice(self.index, len(self.index) // 2))
         pairs = sorted((hash(value), self.index.pop(value)) for value in old)
-        self._runs.append((array("q", [h for h, _ in pairs]), array("q", [c for _, c in pairs])))
+        self._runs.append((array("q", [h for h, _ in pairs]), array("I", [c for _, c in pairs])))
         if self._filter is None:
             self._filter = bytearray(_FILTER_BITS // 8)
         for h, _ in pairs:
