@@ -191,8 +191,8 @@ class RemoteSwitch:
                 with self._opener.open(request, timeout=self.timeout) as answer:  # noqa: S310 - http(s) only
                     answered = status_wire.decode(json.loads(answer.read(1 << 20)))
         except (OSError, ValueError) as exc:
+            self._failed(exc)  # said first: whoever sees debug turn off here finds why in the log
             self._on = False
-            self._failed(exc)
             return False
         remaining = answered.remaining_seconds
         self._expires_ts = math.inf if remaining is None else time.time() + remaining
