@@ -11,7 +11,8 @@ job's item columns share: ``item_columns``):
 - times (``duration_ms`` and the phases) as 8-byte floats in an ``array``; a
   missing one is NaN (a record's numbers are finite: ``records.check_record``),
   a value of another type (an int from another instrumentation) is kept aside
-  by row;
+  by row; ``connect_ms``, which only a new connection has, by row until a
+  quarter of the requests have one;
 - ``body_bytes`` as a 4-byte int, missing as the lowest value, likewise
   (and a size past 2 GB);
 - text and flags with few distinct values (status, route, server, attempt,
@@ -34,14 +35,17 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, overload
 
 from .code_book import CodeBook
-from .column_kinds import NAN, NO_INT32, WIDE, Coded, CodedColumn, Column, Numbers, Rare
+from .column_kinds import NAN, NO_INT32, WIDE, Coded, CodedColumn, Column, Numbers, Rare, Sparse
 from .slim_records import SLIM_FIELDS, SlimRecord
 
 #: Numbers with a fraction: an 8-byte float each.
 FLOAT_FIELDS = ("duration_ms", "start_offset_ms", "ttfb_ms", "connect_ms", "body_ms")
+#: Times only a new connection has: by row while few requests have one (``column_kinds.Sparse``).
+SPARSE_FIELDS = ("connect_ms",)
 #: Whole numbers: a 4-byte int each (a poster's size; a body of 2 GB or more is kept aside, by row).
 INT_FIELDS = ("body_bytes",)
 #: Fields few requests have: those rows and their values.
@@ -61,7 +65,9 @@ class RequestColumns:
         self.size = 0
         self._columns: dict[str, Column] = {}
         for name in SLIM_FIELDS:
-            if name in FLOAT_FIELDS:
+            if name in SPARSE_FIELDS:
+                self._columns[name] = Sparse(partial(Numbers, "d", NAN, float))
+            elif name in FLOAT_FIELDS:
                 self._columns[name] = Numbers("d", NAN, float)
             elif name in INT_FIELDS:
                 self._columns[name] = Numbers("i", NO_INT32, int)

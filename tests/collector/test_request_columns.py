@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 from array import array
+from functools import partial
 
 from gc_reach import tracked_reachable
 from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector import attempts, document
 from batch_debug.collector.analysis import summarize
-from batch_debug.collector.column_kinds import Coded
+from batch_debug.collector.column_kinds import NAN, Coded, Numbers, Rare, Sparse
 from batch_debug.collector.request_columns import RequestColumns
 from batch_debug.collector.slim_records import SLIM_FIELDS, SlimRecord, slim_row
 
@@ -170,3 +171,29 @@ def test_an_outage_job_with_a_body_and_odd_numbers_on_every_request_reads_back_a
     assert [tuple(r) for r in view.take(picks)] == [tuple(rows[i]) for i in picks]
     assert _typed(attempts.column(view, "duration_ms")) == _typed([r.get("duration_ms") for r in rows])
     assert view[4_096].get("error_body") == rows[4_096].get("error_body")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(1, 40), st.floats(0, 1)), min_size=1, max_size=12), st.randoms())
+def test_a_sparse_column_reads_the_same_before_and_after_it_turns_dense(batches, rng) -> None:
+    column = Sparse(partial(Numbers, "d", NAN, float))
+    expected: list = []
+    for size, density in batches:
+        values = [rng.choice([1.5, 2, -0.0, 7.25]) if rng.random() < density else None for _ in range(size)]
+        column.extend(values, len(expected))
+        expected += values
+    assert [(v, type(v)) for v in column.column(0, len(expected))] == [(v, type(v)) for v in expected]
+    assert [column.at(row) for row in range(len(expected))] == expected
+    lo, hi = len(expected) // 3, len(expected) // 2
+    assert list(column.column(lo, hi)) == expected[lo:hi]
+    dense = sum(v is not None for v in expected) * 4 > len(expected) >= 64
+    assert isinstance(column.kept, Numbers) or not dense  # a quarter of 64 rows or more: by row no longer
+
+
+def test_a_keep_alive_jobs_connect_times_take_no_array() -> None:
+    table = RequestColumns()
+    table.extend(slim_row({"item_id": f"i{n}", "connect_ms": 1.5 if n % 500 == 0 else None, "duration_ms": 1.0})
+                 for n in range(10_000))
+    kept = table._columns["connect_ms"]
+    assert isinstance(kept, Sparse) and isinstance(kept.kept, Rare) and len(kept.kept.rows) == 20
+    assert table.column("connect_ms")[500] == 1.5 and table.column("connect_ms").count(None) == 9_980
