@@ -4,9 +4,10 @@ The spool keeps the fields the analysis reads (``spool.SLIM_FIELDS``) of every
 request of an open job until its head is built. As a tuple a request, with
 the values parsed along with it, that was about 540 bytes: 540 MB held by the
 worker's process through a million-request job. :class:`RequestColumns`
-keeps them by column instead (``column_kinds``), about 70 bytes a request
-and each distinct item id once (about 120 bytes an id, in a code book the
-job's item columns share: ``item_columns``):
+keeps them by column instead (``column_kinds``), about 60 bytes a request
+and each distinct item id once, in a code book the job's item columns share
+(``code_book``: its text and about 20 bytes an id, past the 65,536 most
+recently seen):
 
 - times (``duration_ms`` and the phases) as 8-byte floats in an ``array``; a
   missing one is NaN (a record's numbers are finite: ``records.check_record``),

@@ -54,7 +54,7 @@ class JobSpool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        # By column (about 70 bytes a request and each item id once, not a tuple and its values at 540): a
+        # By column (about 60 bytes a request and each item id once, not a tuple and its values at 540): a
         # million-request job held half a gigabyte in the worker's process for as long as it ran. Arrays and
         # shared values only, too:
         # the garbage collector has nothing to track for them (a million tracked tuples made every full
