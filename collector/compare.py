@@ -9,8 +9,9 @@ Usage::
 Pure functions over two job-file *heads* (``jobfile.load_head``: everything
 but the requests and spans), so comparing two 100k-request jobs reads two
 small heads, never their requests: each item record in the head carries its
-``final_status`` and ``attempts`` (``document.item_finals``). A head written
-before those existed compares the same, with the items' statuses unknown.
+``final_status`` and ``attempts`` (``item_columns.HeadItems``, by the rule of
+``document.item_finals``). A head written before those existed compares the
+same, with the items' statuses unknown.
 
 What it reports: item and request success rates and their change (in
 percentage points); the status mix; findings and failure patterns that

@@ -29,23 +29,21 @@ FORMAT_VERSION = 2
 
 def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:
     """Per item id: ``attempts`` (its requests) and ``final_status`` (the status its last request got,
-    None when that one got no answer). In the head, so a comparison of two jobs never reads the
-    requests (``collector.compare``). The last request is the latest to start (of two that started
-    together, the one recorded later: the spool keeps records in the order they ended)."""
-    attempts, final = _finals(requests)
-    return {item_id: {"attempts": n, "final_status": final[item_id]} for item_id, n in attempts.items()}
+    None when that one got no answer). The last request is the latest to start (of two that started
+    together, the one recorded later: the spool keeps records in the order they ended).
 
-
-def _finals(requests: Sequence[Any]) -> tuple[Counter[Any], dict[Any, Any]]:
-    """(requests per item id, the status of each item's last request): :func:`item_finals` as two dicts."""
+    The rule the head's items follow: ``item_columns.HeadItems`` computes the same by item code from
+    the spool's columns (the tests hold the two equal), so a comparison of two jobs never reads the
+    requests (``collector.compare``).
+    """
     ids, statuses = column(requests, "item_id"), column(requests, "status_code")
     attempts = Counter(ids)
     attempts.pop(None, None)
     order = start_order(requests)
     if order is not None:
         ids, statuses = [ids[i] for i in order], [statuses[i] for i in order]
-    # Read in start order, the dict keeps each item's last status.
-    return attempts, dict(zip(ids, statuses))
+    final = dict(zip(ids, statuses))  # read in start order, the dict keeps each item's last status
+    return {item_id: {"attempts": n, "final_status": final[item_id]} for item_id, n in attempts.items()}
 
 
 def build_head(
