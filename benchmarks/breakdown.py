@@ -38,6 +38,7 @@ from batch_debug.collector.item_columns import ItemColumns
 from batch_debug.collector.jsontext import compact, compact_parts
 from batch_debug.collector.openjob import BATCH_SIZE
 from batch_debug.collector.request_columns import RequestColumns
+from batch_debug.collector.span_records import drop_records
 from batch_debug.collector.spool import slim_row
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.instrumentation import setup
@@ -131,6 +132,7 @@ def main() -> None:
             encoded: Any = encode_spans(batch)
             if depth > 1:
                 encoded = encoded.to_dict()["resourceSpans"]
+                drop_records(encoded)  # the file keeps each record in requests only
             if depth > 2:
                 compact(encoded)
 
@@ -139,7 +141,7 @@ def main() -> None:
         "slim_row + columns (what the summary keeps)": by_column,
         "records to JSON text (orjson)": lambda: [compact(b) for b in batches(made)],
         "encode_spans (json-common objects)": lambda: encode(1),
-        "  + ExportTraceServiceRequest.to_dict": lambda: encode(2),
+        "  + to_dict, less the records (span_records)": lambda: encode(2),
         "  + spans to JSON text (orjson)": lambda: encode(3),
         # The head's items are made as its JSON is: both are timed.
         "build_head (summary, findings) + its JSON": lambda: b"".join(compact_parts(document.build_head(

@@ -23,8 +23,10 @@ from .item_columns import ItemColumns
 from .redact import redact_tree
 
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
-#: items started / not started), ``summary.findings``. Readers take 1 and 2.
-FORMAT_VERSION = 2
+#: items started / not started), ``summary.findings``. 3: a request span in
+#: ``resourceSpans`` no longer carries its record (``batch_debug.record``): its
+#: ``requests`` entry is it (``span_records``). Readers take 1, 2 and 3.
+FORMAT_VERSION = 3
 
 
 def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:

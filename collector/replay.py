@@ -16,7 +16,10 @@ one ``Resource`` per resource group and one ``InstrumentationScope`` per
 scope group, shared by their spans; trace, span and parent ids, names, kinds,
 attributes (types kept), events, links, status and both timestamps exactly as
 recorded. The parent's "is remote" flag rides on the span's ``flags`` and is
-written back the same way by the OTLP encoders.
+written back the same way by the OTLP encoders. Each request span gets its
+record back from the document's ``requests`` (``span_records.with_records``:
+a job file keeps it there only), so the spans rebuild the same job file
+wherever they are sent.
 
 Pure: no I/O; a malformed ``resourceSpans`` raises :class:`ReplayError` with
 the decoder's sentence.
@@ -30,6 +33,7 @@ from typing import Any, TypeVar
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .otlp_decode import OtlpDecodeError, json_spans
+from .span_records import with_records
 
 T = TypeVar("T")
 
@@ -46,7 +50,7 @@ def job_spans(document: Mapping[str, Any]) -> list[ReadableSpan]:
     # Through the receiver's own parser: it checks the OTLP/JSON form and maps hex ids to bytes, which
     # protobuf's JSON reader alone would misread as base64.
     try:
-        return json_spans({"resourceSpans": resource_spans})
+        return json_spans({"resourceSpans": with_records(resource_spans, document.get("requests"))})
     except OtlpDecodeError as exc:
         raise ReplayError(f"the file's resourceSpans are not valid OTLP/JSON: {exc}") from None
 

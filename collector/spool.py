@@ -2,7 +2,8 @@
 
 A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
-encodes each batch at once (OTLP JSON via the OpenTelemetry encoder) and
+encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, less
+the record attribute the ``requests`` entry holds: ``span_records``) and
 appends it to temporary files in the debug folder (opened per batch, never
 held open), keeping only the fields the summary reads, by column
 (``request_columns``). When the
@@ -29,6 +30,7 @@ from .redact import REDACTED, is_literal_secret
 from .item_columns import ItemColumns
 from .request_columns import ColumnRecords, RequestColumns
 from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
+from .span_records import drop_records
 
 __all__ = ["SLIM_FIELDS", "JobSpool", "SlimRecord", "slim_row"]
 
@@ -110,6 +112,7 @@ class JobSpool:
             from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 
             resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
+            drop_records(resource_spans)  # the records are in the file already (span_records)
             # Each batch is its own ResourceSpans entry: OTLP allows repeats.
             text = compact(resource_spans)[1:-1]
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")

@@ -27,7 +27,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, status_wire
+from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, span_records, status_wire
 from ..collector import har
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
 from . import joblist, sendfile, testitem
@@ -209,6 +209,7 @@ def job_trace(job_id: str) -> Any:
     spans = data.get("resourceSpans")
     if not isinstance(spans, list):
         abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
+    spans = span_records.with_records(spans, data.get("requests"))  # a viewer gets each span whole
     if fmt == "json":
         body: str | bytes = otlp_proto.otlp_json(spans)
     else:

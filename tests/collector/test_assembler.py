@@ -20,6 +20,7 @@ from batch_debug.collector import attributes as A
 from batch_debug.collector import jobfile
 from batch_debug.collector.assembler import JobAssembler
 from batch_debug.collector.otlp_decode import JSON, decode_traces
+from batch_debug.collector.span_records import with_records
 from batch_debug.collector.writer import JobFileWriter
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from support import API_KEY, NO_WAIT as FAST, comparable_job
@@ -61,7 +62,10 @@ def test_a_job_file_rebuilds_from_its_own_resource_spans(debug_pipeline, recorde
                                                         tmp_path: Path) -> None:
     sim = make_sim("mixed", seed=7)
     local, _ = _run(debug_pipeline, recorded_spans, sim, "replayed")
-    body = json.dumps({"resourceSpans": local["resourceSpans"]}).encode()
+    # The file keeps each record once, in requests; export and the trace download put it back on its span.
+    assert not any(kv["key"] == A.RECORD for rs in local["resourceSpans"] for ss in rs["scopeSpans"]
+                   for span in ss["spans"] for kv in span.get("attributes", []))
+    body = json.dumps({"resourceSpans": with_records(local["resourceSpans"], local["requests"])}).encode()
     _assemble(tmp_path, decode_traces(body, JSON))  # what a replay to the sidecar's /v1/traces does
     assert comparable_job(_only_file(tmp_path)) == comparable_job(local)
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from batch_debug.collector.span_records import with_records
 from dashboard_helpers import API, RECORDED_JOB
 
 BAD_IDS = ["../etc", "a/b", "%2e%2e", "..", "x" * 200, "a%20b", "job%2F..%2Fsecret", "..%2F..%2Fetc%2Fpasswd",
@@ -116,7 +117,8 @@ def test_trace_is_pure_otlp_json_of_the_job(client, add_job, recorded_job_file) 
     assert answer.headers["Content-Disposition"] == f'attachment; filename="job_{RECORDED_JOB}_trace.json"'
     body = answer.get_json()
     assert list(body) == ["resourceSpans"]
-    assert body["resourceSpans"] == json.loads(recorded_job_file.read_text())["resourceSpans"]
+    document = json.loads(recorded_job_file.read_text())
+    assert body["resourceSpans"] == with_records(document["resourceSpans"], document["requests"])
     spans = [span for rs in body["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
     assert len({span["traceId"] for span in spans}) == 1  # one job, one trace
     assert any(span["name"] == "batch job" for span in spans)

@@ -21,11 +21,12 @@ from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from batch_debug.collector import jobfile
+from batch_debug.collector.span_records import with_records
 from batch_debug.dashboard.app import create_app
 from batch_debug.dashboard.otlp import assembler_for
 from batch_debug.instrumentation import item_span, job_span
 from dashboard_helpers import API, RECORDED_JOB, ServerProcess
-from support import API_KEY, REPO
+from support import API_KEY, REPO, comparable_job
 
 PROTOBUF = "application/x-protobuf"
 TRACE = f"{API}/job/{RECORDED_JOB}/trace"
@@ -107,7 +108,8 @@ def test_json_stays_the_default(client, add_job, recorded_job_file, query: str, 
     assert answer.status_code == 200 and answer.mimetype == "application/json"
     assert answer.headers["Content-Disposition"] == f'attachment; filename="job_{RECORDED_JOB}_trace.json"'
     assert "Accept" in answer.headers["Vary"]
-    spans = json.loads(recorded_job_file.read_text())["resourceSpans"]
+    document = json.loads(recorded_job_file.read_text())
+    spans = with_records(document["resourceSpans"], document["requests"])  # each request span whole again
     assert answer.data == json.dumps({"resourceSpans": spans}, separators=(",", ":")).encode()
 
 
@@ -143,10 +145,10 @@ def test_a_damaged_job_file_is_a_422_in_both_formats(client, add_job, damage: st
         assert client.get(TRACE).status_code == 422
 
 
-def test_protobuf_download_sent_to_v1_traces_makes_the_same_job(client, add_job, tmp_path: Path,
+def test_protobuf_download_sent_to_v1_traces_makes_the_same_job(client, add_job, job_dir: Path, tmp_path: Path,
                                                                    clean_env: None) -> None:
     add_job()
-    original = client.get(TRACE).get_json()
+    original = jobfile.load(jobfile.newest_for(job_dir, RECORDED_JOB))
     payload = client.get(TRACE + "?format=protobuf").data
     sidecar_dir = tmp_path / "sidecar"
     sidecar_dir.mkdir()
@@ -158,6 +160,7 @@ def test_protobuf_download_sent_to_v1_traces_makes_the_same_job(client, add_job,
     assert path is not None, "the receiver assembled no job file"
     assembled = jobfile.load(path)
     assert _json_spans(assembled) == _json_spans(original)
+    assert comparable_job(assembled) == comparable_job(original)  # its records came back with the spans
 
 
 def test_protobuf_download_never_holds_the_key(debug_pipeline, make_sim, debug_dir, clean_env: None) -> None:
@@ -201,7 +204,8 @@ def _readme_protobuf_commands() -> list[str]:
 def test_the_readme_protobuf_commands_work(job_dir: Path, add_job, tmp_path: Path) -> None:
     """The README's curl lines, as written, against a real dashboard and a real second sidecar's /v1/traces."""
     add_job()
-    original = _json_spans({"resourceSpans": jobfile.load(jobfile.newest_for(job_dir, RECORDED_JOB))["resourceSpans"]})
+    document = jobfile.load(jobfile.newest_for(job_dir, RECORDED_JOB))
+    original = _json_spans({"resourceSpans": with_records(document["resourceSpans"], document["requests"])})
     receiver_dir = tmp_path / "receiver"
     receiver_dir.mkdir()
     dashboard = ServerProcess(job_dir, tmp_path / "dashboard.log")
@@ -221,7 +225,9 @@ def test_the_readme_protobuf_commands_work(job_dir: Path, add_job, tmp_path: Pat
             time.sleep(0.05)
         path = jobfile.newest_for(receiver_dir, RECORDED_JOB)
         assert path is not None, receiver.log.read_text()[-2000:]
-        assert _json_spans(jobfile.load(path)) == original
+        received = jobfile.load(path)
+        assert _json_spans(received) == _json_spans(document)  # its file keeps each record once again
+        assert comparable_job(received) == comparable_job(document)
     finally:
         dashboard.stop()
         receiver.stop()
