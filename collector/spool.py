@@ -2,9 +2,9 @@
 
 A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
-encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, less
-the record attribute the ``requests`` entry holds: ``span_records``) and
-appends it to temporary files in the debug folder (opened per batch, never
+encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, a span
+at a time: ``span_encoding``, less the record attribute the ``requests``
+entry holds: ``span_records``) and appends it to temporary files in the debug folder (opened per batch, never
 held open), keeping only the fields the summary reads, by column
 (``request_columns``). When the
 job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
@@ -30,7 +30,7 @@ from .redact import REDACTED, is_literal_secret
 from .item_columns import ItemColumns
 from .request_columns import ColumnRecords, RequestColumns
 from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
-from .span_records import drop_records
+from .span_encoding import resource_spans_text
 
 __all__ = ["SLIM_FIELDS", "JobSpool", "SlimRecord", "slim_row"]
 
@@ -108,13 +108,9 @@ class JobSpool:
             spool_files.append(self._records_path, data)  # type: ignore[arg-type]
             self._records_bytes += len(data)
         if spans:
-            # Imported on first use: a process that never records never needs the encoder.
-            from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
-
-            resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
-            drop_records(resource_spans)  # the records are in the file already (span_records)
-            # Each batch is its own ResourceSpans entry: OTLP allows repeats.
-            text = compact(resource_spans)[1:-1]
+            # Each batch is its own ResourceSpans entry (OTLP allows repeats), made a span at a time and
+            # without the records the file holds already (span_encoding, span_records).
+            text = resource_spans_text(spans)
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
             spool_files.append(self._spans_path, data)  # type: ignore[arg-type]
             self._spans_bytes += len(data)

@@ -12,8 +12,11 @@ If a private attribute is gone, each function either raises
 version) or takes a fallback its docstring names, with the same behaviour,
 or a warning once when the fallback does less. Never a silent change.
 
-``collector/`` may not import this module (layers); its one need, header
-pairs in ``collector.secrets``, uses httpx's public ``Headers.raw`` instead.
+``collector/`` may not import this module (layers). Its needs: header pairs
+in ``collector.secrets`` use httpx's public ``Headers.raw`` instead; the OTLP
+JSON encoder's per-span functions are reached in ``collector.span_encoding``,
+under the same rules (checked in the same test module, with a fallback to
+the public ``encode_spans`` and a warning when they are gone).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Each private upstream attribute batch-debug relies on, checked against the installed packages.
 
-The product reaches them only through ``instrumentation.upstream``; one test
+The product reaches them only through ``instrumentation.upstream`` (and, in the collector, which may not
+import it, the OTLP JSON encoder's per-span functions through ``collector.span_encoding``); one test
 per attribute here says, when an upgrade moves one, which attribute of which
 package version is gone. The last tests check what the adapter does then: a
 clear error naming the attribute, or its documented fallback.
@@ -8,6 +9,7 @@ clear error naming the attribute, or its documented fallback.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import subprocess
@@ -27,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import INVALID_SPAN_CONTEXT, SpanKind
 
+from batch_debug.collector import span_encoding
 from batch_debug.instrumentation import upstream
 from batch_debug.instrumentation.body import peek_error_body
 from batch_debug.instrumentation.lean import LeanSpans
@@ -142,6 +145,20 @@ def test_instrumentor_wraps_transport_methods_in_a_wrapt_wrapper() -> None:
     assert out["unwrapped"] == [True, True], (
         f"__wrapped__ of the instrumentor's wrapt wrapper is not httpx's own method ({versions})")
     assert "HTTPTransport.handle_request" in out["error"] and "__wrapped__" in out["error"]
+
+
+@pytest.mark.parametrize("module,name", [
+    ("opentelemetry.exporter.otlp.json.common._internal.trace_encoder", "_encode_span"),
+    ("opentelemetry.exporter.otlp.json.common._internal", "_encode_resource"),
+    ("opentelemetry.exporter.otlp.json.common._internal", "_encode_instrumentation_scope"),
+])
+def test_the_json_encoders_per_span_functions_are_there(module: str, name: str) -> None:
+    """``collector.span_encoding`` (the collector's one place for private names) encodes a span at a time."""
+    assert callable(getattr(importlib.import_module(module), name, None)), _gone(
+        f"{module}.{name}", "opentelemetry-exporter-otlp-json-common")
+    sample = span_encoding._sample_batch()
+    assert span_encoding.by_span(sample) == span_encoding.by_batch(sample), _gone(
+        "the per-span encoding's equality with encode_spans", "opentelemetry-exporter-otlp-json-common")
 
 
 # -- what the adapter does when an attribute is gone -------------------------------------------------------
