@@ -90,15 +90,16 @@ def iter_requests(path: Path) -> Iterator[Any]:
     yield from requests
 
 
-def first_requests(path: Path, limit: int) -> tuple[dict[str, Any], list[Any], bool]:
+def first_requests(path: Path, limit: int, *, items: bool = True) -> tuple[dict[str, Any], list[Any], bool]:
     """A job file's head, its first ``limit`` request records and whether it has more: a page of a
-    1,000,000-request file without reading (or sending) all of it. Files without the marker (other
-    writers, hand edits) are loaded whole. Errors as :func:`load`."""
+    1,000,000-request file without reading (or sending) all of it. ``items=False``: the head without
+    its item records (``jobfile.parse_head``). Files without the marker (other writers, hand edits)
+    are loaded whole. Errors as :func:`load`."""
     try:
         with jobfile.open_for_reading(path) as handle:
             split = jobfile.split_head(handle)
             if split is not None:
-                head = json.loads(split[0] + b"}")
+                head = jobfile.parse_head(split[0], items=items)
                 if isinstance(head, dict) and "summary" in head:
                     records, truncated = _first_records(handle, split[1], limit)
                     return head, records, truncated
@@ -109,6 +110,8 @@ def first_requests(path: Path, limit: int) -> tuple[dict[str, Any], list[Any], b
     data = jobfile.load(path)
     requests = data.pop("requests", None)
     data.pop("resourceSpans", None)
+    if not items:
+        data.pop("items", None)
     if not isinstance(requests, list):
         raise jobfile.JobFileError(f"job file {Path(path).name} has no requests list")
     return data, requests[:limit], len(requests) > limit

@@ -87,10 +87,10 @@ def job_path(job_id: str) -> Path:
     return path
 
 
-def _load(path: Path, *, head_only: bool = False) -> dict[str, Any]:
-    """The job file (or just its head: all but requests and spans); 422 if damaged."""
+def _load(path: Path, *, head_only: bool = False, items: bool = True) -> dict[str, Any]:
+    """The job file (or just its head: all but requests and spans, and items unless asked); 422 if damaged."""
     try:
-        return jobfile.load_head(path) if head_only else jobfile.load(path)
+        return jobfile.load_head(path, items=items) if head_only else jobfile.load(path)
     except jobfile.JobFileError as exc:
         abort(422, str(exc))
 
@@ -159,7 +159,7 @@ def jobs() -> Any:
 def job_summary(job_id: str) -> Any:
     """Figures, failure patterns and recommendations of the job."""
     path = job_path(job_id)
-    summary = _load(path, head_only=True).get("summary")
+    summary = _load(path, head_only=True, items=False).get("summary")
     if not isinstance(summary, dict):
         abort(422, f"job file {path.name} has no summary object")
     return jsonify(summary)

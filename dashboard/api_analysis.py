@@ -67,7 +67,7 @@ def job_requests(job_id: str) -> Any:
     what its head and first records cost, not 1.8 GB (the page used to download the full log)."""
     path = job_path(job_id)
     try:
-        head, records, truncated = jobstream.first_requests(path, query_args()["limit"])
+        head, records, truncated = jobstream.first_requests(path, query_args()["limit"], items=False)
     except jobfile.JobFileError as exc:
         abort(422, str(exc))
     found = head.get("summary")

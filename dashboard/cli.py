@@ -154,7 +154,7 @@ def summary(job: str, directory: Path | None, as_json: bool, failed_ids: bool, w
         _print_correlation(path, as_json)
         return
     try:
-        data = jobfile.load_head(path)
+        data = jobfile.load_head(path, items=failed_ids)  # only the ids to run again read the items
     except jobfile.JobFileError as exc:
         raise click.ClickException(str(exc)) from None
     if failed_ids:

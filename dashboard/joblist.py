@@ -38,7 +38,8 @@ _lock = threading.Lock()
 def _parse(path: Path) -> dict[str, Any]:
     """The headline fields read from one job file (the expensive part)."""
     try:
-        data = jobfile.load_head(path)  # the summary sits before the (possibly huge) request list
+        # The summary sits before the (possibly huge) request list, and before the items, left unread.
+        data = jobfile.load_head(path, items=False)
     except jobfile.JobFileError as exc:
         return {"complete": None, **dict.fromkeys(FIGURES), "error": str(exc)}
     summary = data.get("summary")
