@@ -6,31 +6,29 @@ Usage::
     curl localhost:8000/api/v1/batch-debug/status
     curl localhost:8000/api/v1/batch-debug/job/JOB_ID/summary
 
-Contract: every answer is JSON (or a JSON file download; the trace also as
-protobuf on request) with a real status;
+Contract: every answer is JSON with a real status (the job's downloads, the
+file, its trace and its HAR, are ``api_downloads``; its analyses
+``api_analysis``: both under the same prefix and rules);
 bad input is a 4xx (400, 413 for a body too big, 422 for a damaged job file),
 never a 500. Bodies are read by ``jsonbody.json_body`` (size and depth
 bounded, then validated against the schema the OpenAPI document publishes
 for the route). Job files are found by the server from a validated job id
 (``jobfile.newest_for``); no request names a path, so none can read or delete
-outside ``DEBUG_DIR``, and a full log is sent from the descriptor that was
-checked (``sendfile``), never through a link.
+outside ``DEBUG_DIR``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.exceptions import TooManyRequests
 
-from ..collector import health, jobfile, otlp_proto, progress, rerun, retention, span_records, status_wire
-from ..collector import har
+from ..collector import health, jobfile, progress, rerun, retention, status_wire
 from ..collector.switch import DEFAULT_MINUTES, DebugSwitch
-from . import joblist, sendfile, testitem
+from . import joblist, testitem
 from .auth import token_required
 from .jsonbody import json_body
 from .openapi import ATTRIBUTE, build_document, operation, query_param
@@ -46,11 +44,6 @@ RECENT_FILES = 20
 MAX_CLEANUP_DAYS = 36500
 DEFAULT_CLEANUP_DAYS = 7
 JOB_ERRORS = {400: "Error", 404: "Error", 422: "Error"}
-#: ``?format=`` of ``/job/<id>/trace``: its media type, and the download's file suffix.
-TRACE_FORMATS = {"json": otlp_proto.JSON, "protobuf": otlp_proto.PROTOBUF}
-_SUFFIX = {"json": "json", "protobuf": "pb"}
-_PROTOBUF_TRACE = {"schema": {"type": "string", "format": "binary", "description": (
-    "opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest, binary protobuf")}}
 RETRY_TEST_AFTER_SECONDS = 5
 
 
@@ -87,7 +80,7 @@ def job_path(job_id: str) -> Path:
     return path
 
 
-def _load(path: Path, *, head_only: bool = False, items: bool = True) -> dict[str, Any]:
+def load(path: Path, *, head_only: bool = False, items: bool = True) -> dict[str, Any]:
     """The job file (or just its head: all but requests and spans, and items unless asked); 422 if damaged."""
     try:
         return jobfile.load_head(path, items=items) if head_only else jobfile.load(path)
@@ -159,7 +152,7 @@ def jobs() -> Any:
 def job_summary(job_id: str) -> Any:
     """Figures, failure patterns and recommendations of the job."""
     path = job_path(job_id)
-    summary = _load(path, head_only=True, items=False).get("summary")
+    summary = load(path, head_only=True, items=False).get("summary")
     if not isinstance(summary, dict):
         abort(422, f"job file {path.name} has no summary object")
     return jsonify(summary)
@@ -171,86 +164,11 @@ def job_summary(job_id: str) -> Any:
 def job_failed_ids(job_id: str) -> Any:
     """Failed ids from the file's head; the whole file is read only when some items never ended."""
     path = job_path(job_id)
-    head = _load(path, head_only=True)
-    requests = _load(path).get("requests") if rerun.needs_requests(head) else None
+    head = load(path, head_only=True)
+    requests = load(path).get("requests") if rerun.needs_requests(head) else None
     return jsonify({"job_id": job_id, "failed_item_ids": rerun.failed_item_ids(head),
                     "unfinished_item_ids": rerun.unfinished_item_ids(
                         head, requests if isinstance(requests, list) else ())})
-
-
-@bp.get("/job/<path:job_id>/full-log")
-@operation("The job's newest file as a download", download="JobDocument", responses=JOB_ERRORS)
-def job_full_log(job_id: str) -> Any:
-    """The whole job file, as written, as an attachment; 422 if it is damaged."""
-    path = job_path(job_id)
-    try:
-        job = sendfile.open_job_file(debug_directory(), path)
-    except OSError:
-        # Removed, or replaced by a link or something else since it was listed: never followed.
-        abort(404, f"The debug file of job {job_id!r} was removed or replaced while it was being sent.")
-    try:
-        sendfile.check_job_document(job)
-    except jobfile.JobFileError as exc:
-        job.file.close()
-        abort(422, str(exc))
-    return sendfile.send_job_file(job)
-
-
-@bp.get("/job/<path:job_id>/trace")
-@operation("The job's spans as OTLP JSON or protobuf (for Jaeger or any OTLP viewer or backend)",
-           download="OtlpTrace", download_types={otlp_proto.PROTOBUF: _PROTOBUF_TRACE}, responses=JOB_ERRORS,
-           params=[query_param("format", "json or protobuf (an ExportTraceServiceRequest); default: by the Accept "
-                               "header, JSON unless it prefers application/x-protobuf",
-                               {"type": "string", "enum": list(TRACE_FORMATS)})])
-def job_trace(job_id: str) -> Any:
-    """Only ``resourceSpans``: OTLP/JSON by default, protobuf when asked for (see ``_trace_format``)."""
-    fmt = _trace_format()
-    data = _load(job_path(job_id))
-    spans = data.get("resourceSpans")
-    if not isinstance(spans, list):
-        abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
-    spans = span_records.with_records(spans, data.get("requests"))  # a viewer gets each span whole
-    if fmt == "json":
-        body: str | bytes = otlp_proto.otlp_json(spans)
-    else:
-        try:
-            body = otlp_proto.to_protobuf(spans)
-        except otlp_proto.OtlpDecodeError as exc:
-            abort(422, f"the debug file of job {job_id!r} holds spans that are not valid OTLP: {exc}")
-    response = Response(body, mimetype=TRACE_FORMATS[fmt],
-                        headers={"Content-Disposition": f'attachment; filename="job_{job_id}_trace.{_SUFFIX[fmt]}"'})
-    response.vary.add("Accept")  # one URL, two bodies: caches must key on Accept
-    return response
-
-
-def _trace_format() -> str:
-    """``?format=`` when given; else protobuf only if Accept prefers it to JSON.
-
-    Why JSON otherwise, never a 406: a browser following the link sends
-    ``text/html, ..., */*`` and should get the file it always got.
-    """
-    asked: str | None = query_args().get("format")
-    if asked is not None:
-        return asked
-    best = request.accept_mimetypes.best_match([otlp_proto.JSON, otlp_proto.PROTOBUF], default=otlp_proto.JSON)
-    return "protobuf" if best == otlp_proto.PROTOBUF else "json"
-
-
-@bp.get("/job/<path:job_id>/har")
-@operation("The job's request attempts as an HTTP Archive (HAR 1.2, for browser dev tools and HAR tools)",
-           download="Har", responses=JOB_ERRORS)
-def job_har(job_id: str) -> Any:
-    """One HAR entry per attempt, redacted as the job file is (``collector.har``); 422 if damaged."""
-    path = job_path(job_id)
-    try:
-        archive = har.from_job(_load(path))
-    except har.HarError as exc:
-        abort(422, f"job file {path.name} is damaged: {exc}")
-    return Response(
-        json.dumps(archive, separators=(",", ":")),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="job_{job_id}.har"'},
-    )
 
 
 @bp.delete("/cleanup")

@@ -51,7 +51,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..collector import config
 from ..collector.switch import DebugSwitch
-from . import api, api_analysis, auth, headers, jsonbody, otlp, testitem, web
+from . import api, api_analysis, api_downloads, auth, headers, jsonbody, otlp, testitem, web
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     headers.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_analysis.bp)
+    app.register_blueprint(api_downloads.bp)
     app.register_blueprint(web.bp)
     app.register_blueprint(otlp.bp)
     app.register_error_handler(HTTPException, _http_error)
