@@ -4,10 +4,9 @@ A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
 encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, a span
 at a time: ``span_encoding``, less the record attribute the ``requests``
-entry holds: ``span_records``) and appends it to temporary files in the debug folder (opened per batch, never
-held open), keeping only the fields the summary reads, by column
-(``request_columns``). When the
-job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
+entry holds: ``span_records``) and appends it to temporary files in the
+debug folder (opened per batch, never held open), keeping only the fields
+the summary reads, by column (``request_columns``). When the job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
 together: a big job's file is its spans' spool file with the rest inserted at
 its start, a small one's a copy (``spool_files``).
 
