@@ -6,9 +6,10 @@ encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, a span
 at a time: ``span_encoding``, less the record attribute the ``requests``
 entry holds: ``span_records``) and appends it to temporary files in the
 debug folder (opened per batch, never held open), keeping only the fields
-the summary reads, by column (``request_columns``). When the job ends, :meth:`JobSpool.write_job_file` puts head, records and spans
-together: a big job's file is its spans' spool file with the rest inserted at
-its start, a small one's a copy (``spool_files``).
+the summary reads, by column (``request_columns``). When the job ends,
+:meth:`JobSpool.write_job_file` puts head, records and spans together: a big
+job's file is its spans' spool file with the rest inserted at its start, a
+small one's a copy (``spool_files``).
 
 All methods run on the writer thread only.
 """
