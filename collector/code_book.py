@@ -3,7 +3,7 @@
 Usage::
 
     book = CodeBook()                 # every value looked up in a dict
-    ids = CodeBook(window=1 << 16)    # item ids: the dict holds the most recent 65,536
+    ids = CodeBook(window=1 << 12)    # item ids: the dict holds the most recent 4,096
     book.code("a"), book.code("a")    # 0, 0: the same value, the same code
     book.values[0]                    # "a"
 

@@ -59,16 +59,17 @@ class Coded:
         self.codes.append(code)
 
     def extend(self, values: Sequence[Any], first: int) -> None:
-        book = self.book
-        codes: list[Any] = list(map(book.index.get, values))
-        if None not in codes and not book.mixed and set(map(type, values)) <= book.kinds:
-            # Every value seen before, none of a type equal values of another have.
-            self._fit()
-            self.codes.extend(codes)
-            return
-        codes = list(map(book.code, values))
+        codes = self.codes_of(self.book, values)
         self._fit()
         self.codes.extend(codes)
+
+    @staticmethod
+    def codes_of(book: CodeBook, values: Sequence[Any]) -> list[int]:
+        """The code of each value in ``book``, new ones given one."""
+        codes: list[Any] = list(map(book.index.get, values))
+        if None not in codes and not book.mixed and set(map(type, values)) <= book.kinds:
+            return codes  # every value seen before, none of a type equal values of another have
+        return list(map(book.code, values))
 
     def column(self, start: int, stop: int) -> Sequence[Any]:
         return CodedColumn(self.codes if start == 0 and stop == len(self.codes) else self.codes[start:stop], self.values)
