@@ -23,6 +23,8 @@ from functools import partial
 from itertools import islice
 from typing import Any, cast
 
+from .column_kinds import CodedColumn
+
 Record = Mapping[str, Any]
 
 #: Transport errors meaning the connection broke or closed, as opposed to a timeout.
@@ -138,36 +140,48 @@ def numbers(values: Sequence[Any], *, bools: bool = False) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and (bools or not isinstance(v, bool))]
 
 
-def outcomes(records: Sequence[Record]) -> list[str]:
-    """:func:`outcome` of each record, in order (read by columns)."""
+#: What :func:`outcomes` codes (its ``values``).
+OUTCOMES = ("failed", "ok", "other")
+
+
+def outcomes(records: Sequence[Record]) -> CodedColumn:
+    """:func:`outcome` of each record, in order (read by columns), a byte each (a list of a million took 8 MB
+    of a head's peak)."""
     statuses, phases = column(records, "status_code"), column(records, "error_phase")
     if _no_broken_body(phases) and _int_kinds(statuses):
         # The usual job: no body broke off, every status a number or None. One outcome per distinct status.
-        kind = {status: "failed" if status is None or status >= 400 else "ok" if 200 <= status < 300 else "other"
+        code = {status: 0 if status is None or status >= 400 else 1 if 200 <= status < 300 else 2
                 for status in set(statuses)}
-        return list(map(kind.__getitem__, statuses))
-    found = []
+        return CodedColumn(array("B", map(code.__getitem__, statuses)), OUTCOMES)
+    found = array("B")
     for status, phase_ in zip(statuses, phases):
         if status is None or phase_ in ("body", "aborted") or status >= 400:
-            found.append("failed")
+            found.append(0)
         else:
-            found.append("ok" if 200 <= status < 300 else "other")
-    return found
+            found.append(1 if 200 <= status < 300 else 2)
+    return CodedColumn(found, OUTCOMES)
 
 
-def status_keys(records: Sequence[Record]) -> list[str]:
-    """:func:`status_key` of each record, in order (read by columns)."""
+def status_keys(records: Sequence[Record]) -> CodedColumn:
+    """:func:`status_key` of each record, in order (read by columns), coded as :func:`outcomes` is."""
     statuses, phases = column(records, "status_code"), column(records, "error_phase")
     if _no_broken_body(phases) and _int_kinds(statuses) and None not in statuses:
-        text = {status: str(status) for status in set(statuses)}
-        return list(map(text.__getitem__, statuses))
+        distinct = list(set(statuses))
+        code = {status: i for i, status in enumerate(distinct)}
+        return CodedColumn(array(_typecode(len(distinct)), map(code.__getitem__, statuses)), list(map(str, distinct)))
     keys = []
     for status, phase_, error in zip(statuses, phases, column(records, "error_type")):
         if status is None or phase_ in ("body", "aborted"):
             keys.append(str(error or "NetworkError"))
         else:
             keys.append(str(status))
-    return keys
+    names = list(dict.fromkeys(keys))
+    index = {name: i for i, name in enumerate(names)}
+    return CodedColumn(array(_typecode(len(names)), map(index.__getitem__, keys)), names)
+
+
+def _typecode(distinct: int) -> str:
+    return "B" if distinct <= 256 else "H" if distinct <= 65536 else "I" if array("I").itemsize >= 4 else "L"
 
 
 def _no_broken_body(phases: Sequence[Any]) -> bool:

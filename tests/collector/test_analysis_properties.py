@@ -129,8 +129,8 @@ def test_the_spools_slim_records_summarize_exactly_like_the_records(requests, it
     requests = [{k: v for k, v in zip(SLIM_FIELDS, r) if v is not None} for r in slim]
     for key in ("status_code", "item_id", "start_offset_ms", "error_phase", "server", "not_a_field"):
         assert attempts.column(slim, key) == [r.get(key) for r in requests]
-    assert attempts.outcomes(slim) == [attempts.outcome(r) for r in requests]
-    assert attempts.status_keys(slim) == [attempts.status_key(r) for r in requests]
+    assert list(attempts.outcomes(slim)) == [attempts.outcome(r) for r in requests]
+    assert list(attempts.status_keys(slim)) == [attempts.status_key(r) for r in requests]
 
     def everything(records):
         return json.dumps([summarize("j", records, items, duration_seconds=60.0, life=life),
