@@ -33,7 +33,6 @@ which nothing failed reads 100% however many redirects it followed.
 from __future__ import annotations
 
 import math
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -43,6 +42,7 @@ from batch_debug.collector.attempts import broke_in_body, column, failed as _fai
 from batch_debug.collector.diagnosis.view import JobView
 from batch_debug.collector.ranks import nth_smallest, sorted_runs
 from batch_debug.collector.report import render_text
+from batch_debug.collector.time_columns import floats_in_place
 
 __all__ = [
     "status_key", "failure_patterns", "latency_percentiles", "environment", "diagnose", "summarize",
@@ -129,7 +129,7 @@ def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") ->
     durations = column(requests if isinstance(requests, Sequence) else list(requests), key)
     # The spool's column of a time every request has is an array of floats: read in place (a list of a
     # million float objects, and its sorted copy, were 40 MB).
-    values = durations if isinstance(durations, array) and durations.typecode == "d" else numbers(durations)
+    values = durations if floats_in_place(durations) else numbers(durations)
     keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
     if not values:
         return dict.fromkeys(keys)

@@ -24,6 +24,7 @@ from itertools import islice
 from typing import Any, cast
 
 from .column_kinds import CodedColumn
+from .time_columns import MicrosColumn, floats_in_place
 
 Record = Mapping[str, Any]
 
@@ -109,11 +110,12 @@ def start_order(records: Sequence[Record]) -> list[int] | None:
     request at a time is already start order: then no sort and no key per record.
     """
     found = column(records, "start_offset_ms")
-    # An array of floats (every request has its start: the spool's columns) is read as it is, no list.
-    starts = found if isinstance(found, array) else [start or 0.0 for start in found]
+    # A column of floats (every request has its start: the spool's columns) is read as it is, no list.
+    starts = found if floats_in_place(found) or isinstance(found, array) else [start or 0.0 for start in found]
     if all(map(operator.le, starts, islice(starts, 1, None))):
         return None
-    return sorted(range(len(starts)), key=starts.__getitem__)
+    keys = array("d", starts) if isinstance(starts, MicrosColumn) else starts  # (a float a row: read at C speed)
+    return sorted(range(len(keys)), key=keys.__getitem__)
 
 
 def pick(records: Sequence[Record], indexes: Iterable[int]) -> list[Record]:

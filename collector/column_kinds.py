@@ -7,7 +7,8 @@
 - :class:`Numbers`: numbers in an ``array`` (8 bytes a value), a missing one
   as a stand-in (NaN, the lowest int), a value of another type kept aside (a :class:`Rare`);
 - :class:`Rare`: what few rows have: those rows and their values;
-- :class:`Sparse`: numbers few rows have, until many have: a :class:`Rare`, then :class:`Numbers`.
+- :class:`Sparse`: numbers few rows have, until many have: a :class:`Rare`, then a dense column
+  (:class:`Numbers`, or ``time_columns.Micros``).
 
 Each appends a batch at once (``extend(values, first_row)``: the usual batch
 in one call at C speed), reads rows ``start`` to ``stop`` (``column``) and one
@@ -20,7 +21,7 @@ import operator
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload
 
 from .code_book import CodeBook
 
@@ -216,6 +217,14 @@ class Rare:
         return self.values[index] if index < len(self.rows) and self.rows[index] == row else None
 
 
+class Dense(Protocol):
+    """What :class:`Sparse` turns into: a column every row has a place in."""
+
+    def extend(self, values: Sequence[Any], first: int) -> None: ...
+    def column(self, start: int, stop: int) -> Sequence[Any]: ...
+    def at(self, row: int) -> Any: ...
+
+
 class Sparse:
     """A column of numbers most rows lack (a new connection's time: a job that reuses its connections has
     a handful): a :class:`Rare` until a quarter of its rows (past the first 64) have one, then
@@ -223,8 +232,8 @@ class Sparse:
 
     __slots__ = ("kept", "dense", "size")
 
-    def __init__(self, dense: Callable[[], Numbers]) -> None:
-        self.kept: Rare | Numbers = Rare()
+    def __init__(self, dense: Callable[[], Dense]) -> None:
+        self.kept: Rare | Dense = Rare()
         self.dense = dense
         self.size = 0
 

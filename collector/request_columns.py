@@ -38,15 +38,15 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from functools import partial
 from typing import Any, overload
 
 from .code_book import CodeBook
 from .coded_runs import Runs
-from .column_kinds import NAN, NO_INT32, WIDE, Coded, CodedColumn, Column, Numbers, Rare, Sparse
+from .column_kinds import NO_INT32, WIDE, Coded, CodedColumn, Column, Numbers, Rare, Sparse
 from .slim_records import SLIM_FIELDS, SlimRecord
+from .time_columns import Micros, MicrosColumn
 
-#: Numbers with a fraction: an 8-byte float each.
+#: Times in ms: whole microseconds, a 4-byte int each (``time_columns``).
 FLOAT_FIELDS = ("duration_ms", "start_offset_ms", "ttfb_ms", "connect_ms", "body_ms")
 #: Times only a new connection has: by row while few requests have one (``column_kinds.Sparse``).
 SPARSE_FIELDS = ("connect_ms",)
@@ -70,12 +70,12 @@ class RequestColumns:
 
     def __init__(self) -> None:
         self.size = 0
-        self._columns: dict[str, Column | Runs] = {}
+        self._columns: dict[str, Column | Runs | Micros] = {}
         for name in SLIM_FIELDS:
             if name in SPARSE_FIELDS:
-                self._columns[name] = Sparse(partial(Numbers, "d", NAN, float))
+                self._columns[name] = Sparse(Micros)
             elif name in FLOAT_FIELDS:
-                self._columns[name] = Numbers("d", NAN, float)
+                self._columns[name] = Micros()
             elif name in INT_FIELDS:
                 self._columns[name] = Numbers("i", NO_INT32, int)
             elif name in RARE_FIELDS:
@@ -202,6 +202,8 @@ class ColumnRecords(Sequence[SlimRecord]):
                 found = whole
             elif isinstance(whole, array):
                 found = array(whole.typecode, map(whole.__getitem__, self.rows))
+            elif isinstance(whole, MicrosColumn):
+                found = whole.take(self.rows)
             elif isinstance(whole, CodedColumn):
                 found = CodedColumn(array(whole.codes.typecode, map(whole.codes.__getitem__, self.rows)), whole.values)
             else:

@@ -15,7 +15,6 @@ before a body failed), ``ttfb_ms`` ({p50, p95, max}), ``routes``,
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -23,6 +22,7 @@ from statistics import median
 
 from .. import attempts as R
 from ..ranks import nth_smallest, sorted_runs
+from ..time_columns import floats_in_place
 from . import Finding, rule
 from .text import counts, plural, seconds, share, verb
 from .view import JobView, Record
@@ -151,7 +151,7 @@ def broken_attempts(view: JobView) -> Iterator[Finding]:
 def _ttfb(view: JobView) -> dict[str, float] | None:
     found = R.column(view.ok, "ttfb_ms")
     # A column every answer has is an array of floats: ranked in place (``ranks``), never sorted as a list.
-    values = found if isinstance(found, array) and found.typecode == "d" else R.numbers(found, bools=True)
+    values = found if floats_in_place(found) else R.numbers(found, bools=True)
     if not values:
         return None
     runs, last = sorted_runs(values), len(values) - 1

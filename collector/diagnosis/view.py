@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from .. import attempts as R
+from ..time_columns import floats_in_place
 from . import quotes
 from .text import MAX_EXAMPLES
 from .windows import find_windows
@@ -38,9 +39,10 @@ _is_none = partial(operator.is_, None)
 
 
 def _floats(values: Sequence[Any]) -> Sequence[float]:
-    """``float(v or 0.0)`` of each value (a missing time reads 0), at C speed when all are numbers; an
-    ``array`` of floats (the spool's columns give one where every request has the time) comes back as it is."""
-    if isinstance(values, array) and values.typecode == "d":
+    """``float(v or 0.0)`` of each value (a missing time reads 0), at C speed when all are numbers; a
+    column of floats (the spool's columns give one where every request has the time:
+    ``time_columns.floats_in_place``) comes back as it is."""
+    if floats_in_place(values):
         return values
     if set(map(type, values)) <= {int, float}:
         return array("d", map(float, values))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from array import array
 from functools import partial
 
 from gc_reach import tracked_reachable
@@ -15,6 +14,7 @@ from batch_debug.collector.analysis import summarize
 from batch_debug.collector.column_kinds import NAN, Coded, Numbers, Rare, Sparse
 from batch_debug.collector.request_columns import RequestColumns
 from batch_debug.collector.slim_records import SLIM_FIELDS, SlimRecord, slim_row
+from batch_debug.collector.time_columns import MicrosColumn
 
 # Values of every type a record's field may hold (records.RECORD_TYPES), and a few it may not, which the
 # columns must still give back as they were: an int where a time is, a bool beside an int equal to it, an
@@ -129,11 +129,12 @@ def test_a_summary_from_the_columns_is_the_summary_from_the_rows(records) -> Non
     assert everything(_table(records).view()) == everything(rows)
 
 
-def test_numbers_every_row_has_are_read_as_an_array_and_missing_ones_as_none() -> None:
+def test_times_every_row_has_are_read_in_place_and_missing_ones_as_none() -> None:
     table = _table([{"duration_ms": 1.5, "ttfb_ms": 2.0}, {"duration_ms": 3.0, "ttfb_ms": None},
                     {"duration_ms": 4.25}])
     durations = table.column("duration_ms")
-    assert isinstance(durations, array) and list(durations) == [1.5, 3.0, 4.25]
+    assert isinstance(durations, MicrosColumn) and list(durations) == [1.5, 3.0, 4.25]
+    assert list(durations.micros) == [1500, 3000, 4250] and durations.micros.itemsize == 4
     assert table.column("ttfb_ms") == [2.0, None, None]
     assert table.column("body_bytes") == [None, None, None]
 
