@@ -40,7 +40,7 @@ from typing import Any
 from batch_debug.collector import diagnosis
 from batch_debug.collector.attempts import broke_in_body, column, failed as _failed, numbers, status_key, status_keys
 from batch_debug.collector.diagnosis.view import JobView
-from batch_debug.collector.ranks import nth_smallest, sorted_runs
+from batch_debug.collector.ranks import Ranks
 from batch_debug.collector.report import render_text
 from batch_debug.collector.time_columns import floats_in_place
 
@@ -133,14 +133,14 @@ def latency_percentiles(requests: Iterable[Record], key: str = "duration_ms") ->
     keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms")
     if not values:
         return dict.fromkeys(keys)
-    runs = sorted_runs(values)
+    ranks = Ranks(values)
     last = len(values) - 1
 
     def pick(p: float) -> float:
         rank = p / 100.0 * last
         low, high = math.floor(rank), math.ceil(rank)
-        at_low = nth_smallest(runs, low)
-        return at_low + (nth_smallest(runs, high) - at_low) * (rank - low)
+        at_low = ranks.nth(low)
+        return at_low + (ranks.nth(high) - at_low) * (rank - low)
 
     figures = [pick(50), pick(90), pick(95), pick(99), max(values), math.fsum(values) / len(values)]
     return {k: round(v, 2) for k, v in zip(keys, figures)}

@@ -21,7 +21,7 @@ from typing import Any
 from statistics import median
 
 from .. import attempts as R
-from ..ranks import nth_smallest, sorted_runs
+from ..ranks import Ranks
 from ..time_columns import floats_in_place
 from . import Finding, rule
 from .text import counts, plural, seconds, share, verb
@@ -154,10 +154,10 @@ def _ttfb(view: JobView) -> dict[str, float] | None:
     values = found if floats_in_place(found) else R.numbers(found, bools=True)
     if not values:
         return None
-    runs, last = sorted_runs(values), len(values) - 1
+    ranks, last = Ranks(values), len(values) - 1
 
     def pick(p: float) -> float:
-        return nth_smallest(runs, min(last, round(p * last)))
+        return ranks.nth(min(last, round(p * last)))
 
     return {"p50": round(pick(0.5), 1), "p95": round(pick(0.95), 1), "max": round(max(values), 1),
             "samples": len(values)}  # answers measured

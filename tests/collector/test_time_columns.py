@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from batch_debug.collector import ranks
 from batch_debug.collector.attempts import start_order
 from batch_debug.collector.time_columns import Micros, MicrosColumn, floats_in_place
 
@@ -76,3 +78,18 @@ def test_a_batch_of_record_times_is_appended_at_once_as_a_list_or_a_tuple(monkey
     column.extend((0.25, 1.5, 0.0, 2_000.125), 0)
     column.extend([3.0, 0.001], 4)
     assert list(column.column(0, 6)) == [0.25, 1.5, 0.0, 2_000.125, 3.0, 0.001]
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(st.lists(record_times, min_size=1, max_size=80), st.integers(1, 9), st.data())
+def test_a_time_columns_ranks_are_read_from_its_microseconds_as_the_floats_ranks(times, run, data) -> None:
+    column = Micros()
+    column.extend(times, 0)
+    read = column.column(0, len(times))
+    n = data.draw(st.integers(0, len(times) - 1))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ranks, "RUN", run)  # many runs, as a big job's
+        ranked = ranks.Ranks(read)
+    assert ranked.runs[0].typecode == read.micros.typecode  # 4 bytes a value, not a float's 8
+    found = ranked.nth(n)
+    assert type(found) is float and found == sorted(times)[n]
