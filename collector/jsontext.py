@@ -31,7 +31,7 @@ def compact_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS)
 
 
-def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) -> Iterator[bytes]:
+def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 1024) -> Iterator[bytes]:
     """:func:`compact_bytes` of ``value`` as parts whose concatenation it is, ``value[key]`` (a long
     sequence, the last key) written a chunk at a time.
 
@@ -39,7 +39,9 @@ def compact_parts(value: MutableMapping[str, Any], key: str, chunk: int = 4096) 
     once, they lived beside their JSON. Here each chunk's records are let go once written, and a
     caller that writes each part away as it comes (``spool.JobSpool``) never holds the text either.
     ``value[key]`` may be a list (emptied as it is written, when written in chunks) or a sequence that
-    makes its records in chunks itself (``chunks(size)``: ``item_columns.HeadItems``).
+    makes its records in chunks itself (``chunks(size)``: ``item_columns.HeadItems``). A chunk of 1,024
+    records: 4,096 (their dicts, redacted copies and text) raised a million-request head's peak RSS by
+    4 to 5 MB, as fast.
     """
     items = value.get(key)
     last = list(value)[-1] == key
