@@ -18,7 +18,7 @@ where a value seen again is still found (and taken back into the dict), so a
 value keeps its one code whatever the window. A filter of the let-go hashes
 (a bit array, made at the first eviction) spares a new id the binary searches.
 Such a book keeps its text values as UTF-8 in one buffer (:class:`TextValues`:
-the text and 8 bytes an id, where a ``str`` object took about 50 bytes more),
+the text and 4 bytes an id, where a ``str`` object took about 50 bytes more),
 each made again when read.
 """
 
@@ -124,7 +124,7 @@ class TextValues(Sequence[Any]):
 
     def __init__(self) -> None:
         self._text = bytearray()
-        self._ends = array("Q")  # where each value's text ends in the buffer
+        self._ends = array("I" if array("I").itemsize >= 4 else "L")  # where each value's text ends in the buffer (8 bytes each past 4 GB of text)
         self._other: dict[int, Any] = {}  # values that are not exactly str, by index
 
     def append(self, value: Any) -> None:
@@ -132,7 +132,11 @@ class TextValues(Sequence[Any]):
             self._text += value.encode("utf-8", "surrogatepass")  # any str, lone surrogates too
         else:
             self._other[len(self._ends)] = value
-        self._ends.append(len(self._text))
+        try:
+            self._ends.append(len(self._text))
+        except OverflowError:
+            self._ends = array("Q", self._ends)
+            self._ends.append(len(self._text))
 
     def __len__(self) -> int:
         return len(self._ends)

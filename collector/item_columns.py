@@ -27,9 +27,10 @@ from itertools import islice
 from typing import Any, overload
 
 from .attempts import column
-from .column_kinds import NAN, NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
+from .column_kinds import NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
 from .item_records import KEYS, MISSING, item_row
 from .redact import redact_tree
+from .time_columns import Micros
 
 #: Keys a record has only when its span had them; None stands for "absent" (``records.item_record``
 #: never makes them None).
@@ -42,11 +43,11 @@ class ItemColumns:
 
     def __init__(self, item_ids: CodeBook | None = None) -> None:
         self.size = 0
-        self.columns: dict[str, Column] = {
+        self.columns: dict[str, Column | Micros] = {
             "item_id": Coded(item_ids),
             "outcome": Coded(),
             "error": Rare(),
-            "duration_ms": Numbers("d", NAN, float),
+            "duration_ms": Micros(),  # whole microseconds (``time_columns``), as the requests' times
             "started_ns": Numbers("q", NO_INT, int),
             "thread": Coded(),
             "attributes": Rare(),
@@ -197,7 +198,7 @@ class HeadItems(Sequence[dict[str, Any]]):
         return found
 
 
-def _values(kept: Column | array[int], rows: Sequence[int]) -> Sequence[Any]:
+def _values(kept: Column | Micros | array[int], rows: Sequence[int]) -> Sequence[Any]:
     """``kept``'s values at ``rows`` (a range is a slice; rows close together read one slice)."""
     if isinstance(kept, array):
         return kept[rows.start:rows.stop] if isinstance(rows, range) else [kept[row] for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector.code_book import CodeBook, TextValues
@@ -50,3 +52,15 @@ def test_text_values_read_back_equal_and_of_their_type(seen) -> None:
     assert kept[-1:] == seen[-1:] and kept[::2] == seen[::2]
     if seen:
         assert kept[-1] == seen[-1]
+
+
+def test_text_values_keep_4_bytes_an_end_and_widen_past_what_those_hold() -> None:
+    kept = TextValues()
+    kept.append("item-1")
+    assert kept._ends.itemsize == 4  # 8 only past 4 GB of text
+    # Past what the ends' type holds (4 GB; here a byte's 255, to try it): widened, every value kept.
+    kept._ends = array("B", kept._ends)
+    seen = ["item-1", "x" * 300, "item-2"]
+    for value in seen[1:]:
+        kept.append(value)
+    assert kept._ends.itemsize == 8 and list(kept) == seen
