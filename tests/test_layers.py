@@ -23,7 +23,9 @@ MAY_IMPORT = {
 #: Pure functions of records: no I/O, no threads, no telemetry or web library (STYLE.md, "analysis is pure").
 PURE = {"collector.analysis", "collector.report", "collector.attempts", "collector.bodytext", "collector.routes",
         "collector.rerun", "collector.har",
-        "collector.correlate", "collector.compare", "collector.fisher", "collector.ranks"}
+        "collector.correlate", "collector.compare", "collector.fisher", "collector.ranks",
+        # the columns' kinds, which the analysis reads in place
+        "collector.column_kinds", "collector.code_book", "collector.coded_runs", "collector.time_columns"}
 PURE_MAY_USE_OF_OURS = PURE | {"collector.secrets", "collector.diagnosis"}
 NOT_IN_PURE = {"os", "io", "socket", "threading", "subprocess", "pathlib", "shutil", "tempfile", "time",
                "opentelemetry", "httpx", "httpcore", "flask", "urllib.request"}
