@@ -168,9 +168,7 @@ class Numbers:
         else:
             missing = self.missing
             found = [None if value == missing else value for value in found]
-        for row, value in self.aside.between(start, stop):
-            found[row - start] = value
-        return found
+        return self.aside.overlay(found, start)
 
     def at(self, row: int) -> Any:
         aside = self.aside.at(row)
@@ -207,8 +205,11 @@ class Rare:
         return zip(self.rows[low:high], self.values[low:high])
 
     def column(self, start: int, stop: int) -> Sequence[Any]:
-        found: list[Any] = [None] * (stop - start)
-        for row, value in self.between(start, stop):
+        return self.overlay([None] * (stop - start), start)
+
+    def overlay(self, found: list[Any], start: int) -> list[Any]:
+        """``found`` (rows ``start`` on) with the values of the rows that have one put in their place."""
+        for row, value in self.between(start, start + len(found)):
             found[row - start] = value
         return found
 

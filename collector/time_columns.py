@@ -87,10 +87,8 @@ class Micros:
         if not self.absent:
             return MicrosColumn(self.values if start == 0 and stop == len(self.values) else self.values[start:stop])
         missing = _MISSING[self.values.typecode]
-        found: list[Any] = [None if value == missing else value / 1000.0 for value in self.values[start:stop]]
-        for row, value in self.aside.between(start, stop):
-            found[row - start] = value
-        return found
+        return self.aside.overlay([None if value == missing else value / 1000.0 for value in self.values[start:stop]],
+                                  start)
 
     def at(self, row: int) -> Any:
         aside = self.aside.at(row)
