@@ -23,7 +23,7 @@ from functools import partial
 from itertools import islice
 from typing import Any, cast
 
-from .column_kinds import CodedColumn
+from .column_kinds import CodedColumn, narrowest
 from .time_columns import MicrosColumn, floats_in_place
 
 Record = Mapping[str, Any]
@@ -170,7 +170,7 @@ def status_keys(records: Sequence[Record]) -> CodedColumn:
     if _no_broken_body(phases) and _int_kinds(statuses) and None not in statuses:
         distinct = list(set(statuses))
         code = {status: i for i, status in enumerate(distinct)}
-        return CodedColumn(array(_typecode(len(distinct)), map(code.__getitem__, statuses)), list(map(str, distinct)))
+        return CodedColumn(array(narrowest(len(distinct)), map(code.__getitem__, statuses)), list(map(str, distinct)))
     keys = []
     for status, phase_, error in zip(statuses, phases, column(records, "error_type")):
         if status is None or phase_ in ("body", "aborted"):
@@ -179,11 +179,7 @@ def status_keys(records: Sequence[Record]) -> CodedColumn:
             keys.append(str(status))
     names = list(dict.fromkeys(keys))
     index = {name: i for i, name in enumerate(names)}
-    return CodedColumn(array(_typecode(len(names)), map(index.__getitem__, keys)), names)
-
-
-def _typecode(distinct: int) -> str:
-    return "B" if distinct <= 256 else "H" if distinct <= 65536 else "I" if array("I").itemsize >= 4 else "L"
+    return CodedColumn(array(narrowest(len(names)), map(index.__getitem__, keys)), names)
 
 
 def _no_broken_body(phases: Sequence[Any]) -> bool:

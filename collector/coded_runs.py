@@ -23,6 +23,7 @@ asked, for a reader that picks rows (``ColumnRecords.column_of``).
 
 from __future__ import annotations
 
+import operator
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from itertools import accumulate, chain, groupby, repeat
 from typing import Any, overload
 
 from .code_book import CodeBook
-from .column_kinds import WIDE, Coded, CodedColumn
+from .column_kinds import WIDE, Coded, CodedColumn, narrowest
 
 #: Rows a column stays runs for, whatever its runs (a job's first batches say little about it).
 DENSE_AFTER = 1024
@@ -82,7 +83,7 @@ class Runs:
 
     def _densify(self) -> None:
         dense = Coded(self.book)
-        dense.codes = expand(self.run_codes, self.ends, 0, self.size, typecode_for(self.book))
+        dense.codes = expand(self.run_codes, self.ends, 0, self.size, narrowest(len(self.book.values)))
         self.dense = dense
         self.ends, self.run_codes = array(WIDE), array(WIDE)
 
@@ -91,14 +92,10 @@ class Runs:
             return self.dense.column(start, stop)
         low = bisect_right(self.ends, start)
         high = bisect_right(self.ends, stop - 1) + 1 if stop > start else low
-        codes = self.run_codes[low:high]
-        lengths = array(WIDE, [min(end, stop) for end in self.ends[low:high]])
-        # Each run's length within [start, stop): its end (cut at stop) less the end before it (at least start).
-        for i in range(len(lengths) - 1, 0, -1):
-            lengths[i] -= lengths[i - 1]
-        if lengths:
-            lengths[0] -= start
-        return RunsColumn(codes, lengths, self.book.values, typecode_for(self.book))
+        # Each run's length within [start, stop): its end (cut at stop) less the end before it (start, first).
+        ends = [min(end, stop) for end in self.ends[low:high]]
+        lengths = array(WIDE, map(operator.sub, ends, [start, *ends[:-1]]))
+        return RunsColumn(self.run_codes[low:high], lengths, self.book.values, narrowest(len(self.book.values)))
 
     def at(self, row: int) -> Any:
         if self.dense is not None:
@@ -106,12 +103,6 @@ class Runs:
         if not 0 <= row < self.size:
             raise IndexError(row)
         return self.book.values[self.run_codes[bisect_right(self.ends, row)]]
-
-
-def typecode_for(book: CodeBook) -> str:
-    """The narrowest array typecode for codes into ``book`` (as ``Coded`` widens its codes)."""
-    size = len(book.values)
-    return "B" if size <= 256 else "H" if size <= 65536 else WIDE
 
 
 def expand(run_codes: Sequence[int], ends: Sequence[int], start: int, stop: int, typecode: str) -> array[int]:
@@ -152,7 +143,7 @@ class RunsColumn(CodedColumn):
     def __getitem__(self, index: slice) -> list[Any]: ...
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return list(map(self.values.__getitem__, self.codes[index]))
+            return CodedColumn.__getitem__(self, index)  # from the codes, made when asked
         size = len(self)
         if index < 0:
             index += size

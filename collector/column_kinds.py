@@ -32,6 +32,11 @@ NO_INT32 = -(1 << 31)
 WIDE = "I" if array("I").itemsize >= 4 else "L"
 
 
+def narrowest(distinct: int) -> str:
+    """The array typecode of codes into ``distinct`` values: one, two or four bytes a code."""
+    return "B" if distinct <= 256 else "H" if distinct <= 65536 else WIDE
+
+
 
 class Coded:
     """One column of few distinct values: a code per row into its :class:`CodeBook` (its own unless given one)."""
@@ -48,11 +53,9 @@ class Coded:
 
     def _fit(self) -> None:
         # Codes as narrow as the book allows; the book may have grown through another column.
-        size, typecode = len(self.book.values), self.codes.typecode
-        if size > 256 and typecode == "B":
-            self.codes = array("H" if size <= 65536 else WIDE, self.codes)
-        elif size > 65536 and typecode == "H":
-            self.codes = array(WIDE, self.codes)
+        typecode = narrowest(len(self.book.values))
+        if array(typecode).itemsize > self.codes.itemsize:
+            self.codes = array(typecode, self.codes)
 
     def append(self, value: Any) -> None:
         code = self.book.code(value)
