@@ -13,7 +13,7 @@ third of a million, and each took a dict entry and an int object for its
 code (about 75 bytes) for as long as the job ran, though an item's requests
 come close together and its id is rarely seen again once it has ended. With a
 ``window``, the dict keeps only the most recently seen ids; the older ones
-are let go from it into sorted runs of (hash, code) arrays, 12 bytes each,
+are let go from it into sorted runs of (hash, code) arrays, 8 bytes each,
 where a value seen again is still found (and taken back into the dict), so a
 value keeps its one code whatever the window. A filter of the let-go hashes
 (a bit array, made at the first eviction) spares a new id the binary searches.
@@ -33,6 +33,9 @@ from typing import Any, overload
 NUMBER_KINDS = frozenset({int, bool, float})
 #: Bits of the filter of let-go hashes (1 MB: about 2% false hits at a third of a million ids).
 _FILTER_BITS = 1 << 23
+#: The bits of a hash a run keeps; a 4-byte unsigned array type.
+_LOW = (1 << 32) - 1
+_U32 = "I" if array("I").itemsize >= 4 else "L"
 
 
 class CodeBook:
@@ -86,11 +89,13 @@ class CodeBook:
     def _evict(self) -> None:
         """Let the oldest half of the index go into a sorted run."""
         old = list(islice(self.index, len(self.index) // 2))
-        pairs = sorted((hash(value), self.index.pop(value)) for value in old)
-        self._runs.append((array("q", [h for h, _ in pairs]), array("I", [c for _, c in pairs])))
+        hashes = [hash(value) for value in old]
+        # A run keeps each hash's low 32 bits (a few more candidates to compare, 4 bytes an id less).
+        pairs = sorted((h & _LOW, self.index.pop(value)) for h, value in zip(hashes, old))
+        self._runs.append((array(_U32, [h for h, _ in pairs]), array(_U32, [c for _, c in pairs])))
         if self._filter is None:
             self._filter = bytearray(_FILTER_BITS // 8)
-        for h, _ in pairs:
+        for h in hashes:
             for bit in _bits(h):
                 self._filter[bit >> 3] |= 1 << (bit & 7)
 
@@ -100,9 +105,10 @@ class CodeBook:
         bits = self._filter
         if bits is not None and not all(bits[bit >> 3] & (1 << (bit & 7)) for bit in _bits(h)):
             return None
+        low = h & _LOW
         for hashes, codes in self._runs:
-            at = bisect_left(hashes, h)
-            while at < len(hashes) and hashes[at] == h:
+            at = bisect_left(hashes, low)
+            while at < len(hashes) and hashes[at] == low:
                 known = self.values[codes[at]]
                 if known.__class__ is value.__class__ and known == value:
                     return codes[at]
@@ -124,7 +130,7 @@ class TextValues(Sequence[Any]):
 
     def __init__(self) -> None:
         self._text = bytearray()
-        self._ends = array("I" if array("I").itemsize >= 4 else "L")  # where each value's text ends in the buffer (8 bytes each past 4 GB of text)
+        self._ends = array(_U32)  # where each value's text ends in the buffer (8 bytes each past 4 GB of text)
         self._other: dict[int, Any] = {}  # values that are not exactly str, by index
 
     def append(self, value: Any) -> None:

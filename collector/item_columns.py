@@ -7,9 +7,10 @@ head's dicts, all made at once before the head was written. Here, as in
 
 - :class:`ItemColumns` keeps each field by column (``column_kinds``): the item
   id as a code into the same :class:`CodeBook` as the requests' item ids (each
-  id kept once for both), outcome and thread coded, times as 8-byte numbers,
-  errors and attributes by row where an item has one. About 30 bytes an item
-  besides its id. Rows are appended on the writer thread only
+  id kept once for both), outcome and thread as runs of one value
+  (``coded_runs``), the duration as whole microseconds (``time_columns``),
+  the start as an 8-byte int, errors and attributes by row where an item has
+  one. About 16 bytes an item (the start and the id's code, mostly). Rows are appended on the writer thread only
   (``item_records.ItemRecords`` brings them there).
 - :class:`HeadItems` is the head's ``items``: the records in start order, each
   given its ``start_offset_ms`` and finals (``attempts``, ``final_status``),
@@ -27,6 +28,7 @@ from itertools import islice
 from typing import Any, overload
 
 from .attempts import column
+from .coded_runs import Runs
 from .column_kinds import NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
 from .item_records import KEYS, MISSING, item_row
 from .redact import redact_tree
@@ -43,13 +45,13 @@ class ItemColumns:
 
     def __init__(self, item_ids: CodeBook | None = None) -> None:
         self.size = 0
-        self.columns: dict[str, Column | Micros] = {
+        self.columns: dict[str, Column | Micros | Runs] = {
             "item_id": Coded(item_ids),
-            "outcome": Coded(),
+            "outcome": Runs(),  # runs of one value while they come in runs (``coded_runs``), as most do
             "error": Rare(),
             "duration_ms": Micros(),  # whole microseconds (``time_columns``), as the requests' times
             "started_ns": Numbers("q", NO_INT, int),
-            "thread": Coded(),
+            "thread": Runs(),
             "attributes": Rare(),
         }
         self._order = [self.columns[key] for key in KEYS]
@@ -198,7 +200,7 @@ class HeadItems(Sequence[dict[str, Any]]):
         return found
 
 
-def _values(kept: Column | Micros | array[int], rows: Sequence[int]) -> Sequence[Any]:
+def _values(kept: Column | Micros | Runs | array[int], rows: Sequence[int]) -> Sequence[Any]:
     """``kept``'s values at ``rows`` (a range is a slice; rows close together read one slice)."""
     if isinstance(kept, array):
         return kept[rows.start:rows.stop] if isinstance(rows, range) else [kept[row] for row in rows]
