@@ -18,12 +18,13 @@ where a value seen again is still found (and taken back into the dict), so a
 value keeps its one code whatever the window. A filter of the let-go hashes
 (a bit array, made at the first eviction) spares a new id the binary searches.
 Such a book keeps its text values as UTF-8 in one buffer (:class:`TextValues`:
-the text and 4 bytes an id, where a ``str`` object took about 50 bytes more),
-each made again when read.
+the text, or a Jellyfin item id's 16 bytes, and 4 bytes an id, where a
+``str`` object took about 50 bytes more), each made again when read.
 """
 
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,8 @@ _FILTER_BITS = 1 << 23
 #: The bits of a hash a run keeps; a 4-byte unsigned array type.
 _LOW = (1 << 32) - 1
 _U32 = "I" if array("I").itemsize >= 4 else "L"
+#: How Jellyfin writes an item id (a GUID as 32 lower-case hex digits): kept as its 16 bytes.
+_ITEM_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class CodeBook:
@@ -124,20 +127,30 @@ def _bits(h: int) -> Iterator[int]:
 
 class TextValues(Sequence[Any]):
     """A book's values: text as UTF-8 in one buffer (each ``str`` made again when read, equal, not the
-    same object), any other value as it is. Appended to only."""
+    same object), a Jellyfin item id (32 lower-case hex digits) as its 16 bytes, any other value as it
+    is. Appended to only."""
 
-    __slots__ = ("_text", "_ends", "_other")
+    __slots__ = ("_text", "_ends", "_other", "_packed")
 
     def __init__(self) -> None:
         self._text = bytearray()
         self._ends = array(_U32)  # where each value's text ends in the buffer (8 bytes each past 4 GB of text)
         self._other: dict[int, Any] = {}  # values that are not exactly str, by index
+        self._packed = bytearray()  # a bit a value: its text is 32 hex digits kept as 16 bytes
 
     def append(self, value: Any) -> None:
+        index = len(self._ends)
+        if index % 8 == 0:
+            self._packed.append(0)
         if value.__class__ is str:
-            self._text += value.encode("utf-8", "surrogatepass")  # any str, lone surrogates too
+            if len(value) == 32 and _ITEM_ID.fullmatch(value):
+                # A million-request job's third of a million item ids: 16 bytes each where their text took 32.
+                self._text += bytes.fromhex(value)
+                self._packed[index >> 3] |= 1 << (index & 7)
+            else:
+                self._text += value.encode("utf-8", "surrogatepass")  # any str, lone surrogates too
         else:
-            self._other[len(self._ends)] = value
+            self._other[index] = value
         try:
             self._ends.append(len(self._text))
         except OverflowError:
@@ -159,4 +172,7 @@ class TextValues(Sequence[Any]):
         end = self._ends[index]  # IndexError past the end, as a list's
         if self._other and index in self._other:
             return self._other[index]
-        return self._text[self._ends[index - 1] if index else 0:end].decode("utf-8", "surrogatepass")
+        text = self._text[self._ends[index - 1] if index else 0:end]
+        if self._packed[index >> 3] & (1 << (index & 7)):
+            return text.hex()
+        return text.decode("utf-8", "surrogatepass")

@@ -42,7 +42,11 @@ def test_a_million_request_jobs_ids_leave_the_dict_and_keep_their_codes() -> Non
 
 
 @settings(max_examples=100, deadline=None, derandomize=True)
-@given(st.lists(st.one_of(st.text(), st.just("\ud800 lone"), st.integers(), st.none(), st.booleans()), max_size=40))
+@given(st.lists(st.one_of(st.text(), st.just("\ud800 lone"), st.integers(), st.none(), st.booleans(),
+                          # Jellyfin item ids (kept as 16 bytes) and text that is nearly one (kept as text)
+                          st.text("0123456789abcdef", min_size=31, max_size=33), st.text("0123456789abcdefABCDEF",
+                                                                                         min_size=32, max_size=32),
+                          st.just("0123456789abcdef0123456789abcdef\n")), max_size=40))
 def test_text_values_read_back_equal_and_of_their_type(seen) -> None:
     kept = TextValues()
     for value in seen:
@@ -64,3 +68,13 @@ def test_text_values_keep_4_bytes_an_end_and_widen_past_what_those_hold() -> Non
     for value in seen[1:]:
         kept.append(value)
     assert kept._ends.itemsize == 8 and list(kept) == seen
+
+
+def test_a_jellyfin_item_id_takes_16_bytes_and_reads_back_as_written() -> None:
+    kept = TextValues()
+    ids = ["8bbbb7eeffc05547b3dec57052aa49a7", "8BBBB7EEFFC05547B3DEC57052AA49A7", "8bbbb7eeffc05547b3dec57052aa49a",
+           "item-7", "0" * 32]
+    for value in ids:
+        kept.append(value)
+    assert list(kept) == ids and all(type(v) is str for v in kept)
+    assert len(kept._text) == 16 + 32 + 31 + 6 + 16  # lower-case hex ids packed; upper case and the rest as text
