@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import operator
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableSequence, Sequence
 from itertools import islice
 from typing import Any, overload
 
 from .attempts import column
 from .coded_runs import Runs
-from .column_kinds import NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare
+from .column_kinds import NO_INT, WIDE, CodeBook, Coded, CodedColumn, Column, Numbers, Rare, narrowest
 from .item_records import KEYS, MISSING, item_row
 from .redact import redact_tree
 from .time_columns import Micros
@@ -120,8 +120,17 @@ class HeadItems(Sequence[dict[str, Any]]):
             codes = array(WIDE, map(book.code, ids))
         size = len(book)
         attempts = array("I", bytes(4 * size))
-        last: list[Any] = [None] * size
-        for code, status in zip(codes, column(requests, "status_code")):
+        statuses = column(requests, "status_code")
+        if isinstance(statuses, CodedColumn):
+            # The spool's statuses are coded: each item's last as a code into their few values (a byte an
+            # item, where a list took 8: 2.7 MB of a million-request head's peak).
+            typecode = narrowest(len(statuses.values))
+            last: MutableSequence[Any] = array(typecode, bytes(size * array(typecode).itemsize))
+            self._last_values: Sequence[Any] | None = statuses.values
+            statuses = statuses.codes
+        else:
+            last, self._last_values = [None] * size, None
+        for code, status in zip(codes, statuses):
             attempts[code] += 1
             last[code] = status
         self._attempts, self._last = attempts, last
@@ -133,7 +142,7 @@ class HeadItems(Sequence[dict[str, Any]]):
         return range(start, stop) if self.order is None else self.order[start:stop]
 
     def _make(self, rows: Sequence[int]) -> list[dict[str, Any]]:
-        table, start_ns, attempts, last = self.table, self.start_ns, self._attempts, self._last
+        table, start_ns, attempts, last, statuses = self.table, self.start_ns, self._attempts, self._last, self._last_values
         codes = _values(table.columns["item_id"].codes, rows)  # type: ignore[union-attr]
         made = []
         for values in zip(*(_values(kept, rows) for kept in table._order), codes):
@@ -145,7 +154,7 @@ class HeadItems(Sequence[dict[str, Any]]):
                 record["attributes"] = attributes
             record["start_offset_ms"] = round(((start_ns if started is None else started) - start_ns) / 1e6, 3)
             record["attempts"] = n = 0 if item_id is None else attempts[code]
-            record["final_status"] = last[code] if n else None
+            record["final_status"] = (last[code] if statuses is None else statuses[last[code]]) if n else None
             made.append(record)
         if table.absent.rows:
             for row, record in zip(rows, made):
