@@ -7,15 +7,16 @@ Usage::
     column.column(0, 2)                     # a MicrosColumn: 1.5, 0.25, made from 1500, 250 as read
 
 A record's times are milliseconds rounded to three decimals (``records``), so
-each is a whole number of microseconds: a 4-byte int where an 8-byte float
-was, 16 MB less of a million-request job's memory for its four times. A value
-is kept that way only when it reads back as the very float it was
-(``us / 1000.0`` is the float nearest that decimal, as ``round(x, 3)`` is; so
-not -0.0, NaN, nor an int or a float with more decimals from another
+each is a whole number of microseconds: a 2-byte int while the column's
+times stay from 0 to 65.534 ms (the time to first byte and the body of a
+server on the same network), a 4-byte one past that, where an 8-byte float
+was. A value is kept that way only when it reads back as the very float it
+was (``us / 1000.0`` is the float nearest that decimal, as ``round(x, 3)``
+is; so not -0.0, NaN, nor an int or a float with more decimals from another
 instrumentation): any other is kept aside by row (a :class:`~.column_kinds.Rare`),
 as :class:`~.column_kinds.Numbers` keeps a value of another type. A time past
 35 minutes (2**31 us: a long job's start offsets) widens the column to 8 bytes
-a row.
+a row. A column widens once for all its rows, as ``Coded`` does.
 
 Read: :class:`MicrosColumn` is the floats of rows ``start`` to ``stop`` when
 every row has its time, each made when read (iterating runs at C speed); a
@@ -35,7 +36,11 @@ from typing import Any, overload
 
 from .column_kinds import Rare
 
-_MISSING = {"i": -(1 << 31), "q": -(1 << 63)}
+#: Each width a column may take, narrowest first: its missing marker, the lowest and highest value kept.
+_WIDTHS = {"H": (65535, 0, 65534), "i": (-(1 << 31), -(1 << 31) + 1, (1 << 31) - 1),
+           "q": (-(1 << 63), -(1 << 63) + 1, (1 << 63) - 1)}
+_MISSING = {typecode: missing for typecode, (missing, _, _) in _WIDTHS.items()}
+_WIDER = {"H": "i", "i": "q"}
 
 
 class Micros:
@@ -44,20 +49,20 @@ class Micros:
     __slots__ = ("values", "aside", "absent")
 
     def __init__(self) -> None:
-        self.values: array[int] = array("i")
+        self.values: array[int] = array("H")
         self.aside = Rare()  # values not kept as microseconds, by row
         self.absent = 0  # rows without a value in ``values`` (missing, or kept aside)
 
     def extend(self, values: Sequence[Any], first: int) -> None:
         if set(map(type, values)) <= {float} and (0.0 not in values or _no_negative_zero(values)):
             try:
-                micros = array(self.values.typecode, map(round, map(operator.mul, values, repeat(1000.0))))
-            except (ValueError, OverflowError):  # NaN, infinity, past 4 bytes: one at a time (widens)
+                micros = list(map(round, map(operator.mul, values, repeat(1000.0))))
+            except (ValueError, OverflowError):  # NaN, infinity: one at a time
                 pass
             else:
-                if _MISSING[micros.typecode] not in micros and \
-                        all(map(operator.eq, map(operator.truediv, micros, repeat(1000.0)), values)):
-                    self.values.extend(micros)
+                # (``_fits`` widens the column for the batch, and refuses a value past 8 bytes.)
+                if all(map(operator.eq, map(operator.truediv, micros, repeat(1000.0)), values)) and self._fits(micros):
+                    self.values.extend(array(self.values.typecode, micros))
                     return
         for row, value in enumerate(values, first):
             self.append(value, row)
@@ -67,9 +72,14 @@ class Micros:
         if not micros:
             return True
         low, high = min(micros), max(micros)
-        if self.values.typecode == "i" and not _MISSING["i"] < low <= high < 1 << 31:
-            self.values = array("q", [_MISSING["q"] if v == _MISSING["i"] else v for v in self.values])
-        return _MISSING["q"] < low and high < 1 << 63
+        while True:
+            missing, lowest, highest = _WIDTHS[self.values.typecode]
+            if lowest <= low and high <= highest:
+                return True
+            wider = _WIDER.get(self.values.typecode)
+            if wider is None:
+                return False
+            self.values = array(wider, [_MISSING[wider] if v == missing else v for v in self.values])
 
     def append(self, value: Any, row: int) -> None:
         # (NaN != NaN; a time past 1e15 ms, 30,000 years, is no time: aside as it is.)

@@ -134,7 +134,7 @@ def test_times_every_row_has_are_read_in_place_and_missing_ones_as_none() -> Non
                     {"duration_ms": 4.25}])
     durations = table.column("duration_ms")
     assert isinstance(durations, MicrosColumn) and list(durations) == [1.5, 3.0, 4.25]
-    assert list(durations.micros) == [1500, 3000, 4250] and durations.micros.itemsize == 4
+    assert list(durations.micros) == [1500, 3000, 4250] and durations.micros.itemsize == 2
     assert table.column("ttfb_ms") == [2.0, None, None]
     assert table.column("body_bytes") == [None, None, None]
 

@@ -15,7 +15,8 @@ from batch_debug.collector.time_columns import Micros, MicrosColumn, floats_in_p
 record_times = st.integers(-10**9, 10**10).map(lambda us: round(us / 1000.0, 3))
 odd_times = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.just(-0.0), st.just(0.0),
                       st.integers(-5, 5), st.just(True), st.just(0.1 + 0.2), st.just(2.0**31 / 1000.0),
-                      st.just(1e15), st.just(-(2.0**31) / 1000.0))
+                      st.just(1e15), st.just(-(2.0**31) / 1000.0), st.just(65.535), st.just(65.534),
+                      st.just(-0.001), st.sampled_from([0.25, 1.5, 12.125]))
 
 
 def _typed(values):
@@ -93,3 +94,14 @@ def test_a_time_columns_ranks_are_read_from_its_microseconds_as_the_floats_ranks
     assert ranked.runs[0].typecode == read.micros.typecode  # 4 bytes a value, not a float's 8
     found = ranked.nth(n)
     assert type(found) is float and found == sorted(times)[n]
+
+
+def test_fast_times_take_two_bytes_until_one_is_slower_or_negative() -> None:
+    for slow in (65.535, 70.0, -0.5):
+        column = Micros()
+        fast = [round(0.001 * n, 3) for n in range(0, 65_535, 7)]  # 0 to 65.534 ms
+        column.extend(fast, 0)
+        assert column.values.itemsize == 2 and isinstance(column.column(0, len(fast)), MicrosColumn)
+        column.extend([slow, 1.5], len(fast))
+        assert column.values.itemsize == 4  # widened once, for every row
+        assert list(column.column(0, len(fast) + 2)) == [*fast, slow, 1.5]
