@@ -151,6 +151,7 @@ def test_instrumentor_wraps_transport_methods_in_a_wrapt_wrapper() -> None:
     ("opentelemetry.exporter.otlp.json.common._internal.trace_encoder", "_encode_span"),
     ("opentelemetry.exporter.otlp.json.common._internal", "_encode_resource"),
     ("opentelemetry.exporter.otlp.json.common._internal", "_encode_instrumentation_scope"),
+    ("opentelemetry.exporter.otlp.json.common._internal", "_encode_key_value"),
 ])
 def test_the_json_encoders_per_span_functions_are_there(module: str, name: str) -> None:
     """``collector.span_encoding`` (the collector's one place for private names) encodes a span at a time."""
@@ -159,6 +160,16 @@ def test_the_json_encoders_per_span_functions_are_there(module: str, name: str) 
     sample = span_encoding._sample_batch()
     assert span_encoding.by_span(sample) == span_encoding.by_batch(sample), _gone(
         "the per-span encoding's equality with encode_spans", "opentelemetry-exporter-otlp-json-common")
+
+
+def test_a_span_copy_with_the_stand_in_attributes_reads_them() -> None:
+    """``span_encoding`` lays a span out with stand-in attributes by setting ``ReadableSpan._attributes`` on a
+    copy: were that not how the SDK keeps them, every attribute would be encoded as before (slower)."""
+    span = span_encoding._sample_batch()[0]
+    copy = span_encoding._with_stand_in(span)
+    assert dict(copy.attributes) == span_encoding._STAND_IN, _gone(
+        "ReadableSpan._attributes behind ReadableSpan.attributes", "opentelemetry-sdk")
+    assert copy.name == span.name and copy.get_span_context() == span.get_span_context() and span.attributes["s"] == "x"
 
 
 # -- what the adapter does when an attribute is gone -------------------------------------------------------

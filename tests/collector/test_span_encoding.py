@@ -11,6 +11,7 @@ import logging
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -85,3 +86,39 @@ def test_a_per_span_way_that_disagrees_is_not_used(monkeypatch, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="batch_debug.collector.span_encoding"):
         assert span_encoding._choose() is by_batch
     assert "differently" in caplog.text
+
+
+def test_equal_values_of_other_types_a_refused_value_and_dropped_attributes_encode_the_same(caplog) -> None:
+    from opentelemetry.attributes import BoundedAttributes
+
+    resource, scope = Resource({"service.name": "s"}), InstrumentationScope("batch_debug", "1")
+    bounded = _span(9, resource, scope)
+    bounded._attributes = BoundedAttributes(2, {"a": 1, "b": 2})
+    bounded._attributes.dropped = 3
+    batch = [_span(1, resource, scope, v=True), _span(2, resource, scope, v=1), _span(3, resource, scope, v=1.0),
+             _span(4, resource, scope, v=True, w=1), _span(5, resource, scope, v=object(), after="kept"),
+             _span(6, resource, scope, **{A.RECORD: "{}"}), bounded, _span(7, resource, scope, v=True)]
+    with caplog.at_level(logging.ERROR):
+        assert by_span(batch) == by_batch(batch)
+    text = by_span(batch)
+    assert text.count('"boolValue":true') == 3 and '"droppedAttributesCount":3' in text and '"kept"' in text
+
+
+def test_more_distinct_attributes_than_are_kept_encode_the_same() -> None:
+    resource, scope = Resource({}), InstrumentationScope("batch_debug", "1")
+    pairs = span_encoding._KEPT_PAIRS
+    batch = [_span(n, resource, scope, n=n % (pairs + 7), same="x", other=n % 3) for n in range(1, 3 * pairs)]
+    assert by_span(batch) == by_batch(batch)
+
+
+_VALUES = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False), st.text(max_size=80),
+                    st.sampled_from([0, 1, True, False, 0.0, 1.0, "", "1", "True"]),
+                    st.tuples(st.integers(0, 3), st.integers(0, 3)), st.tuples(st.text(max_size=3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", A.RECORD]), _VALUES, max_size=4), max_size=12))
+def test_any_attributes_encode_as_the_public_encoder_has_them(attribute_sets) -> None:
+    resource, scope = Resource({"service.name": "s"}), InstrumentationScope("batch_debug", "1")
+    batch = [_span(n + 1, resource, scope, **attributes) for n, attributes in enumerate(attribute_sets)]
+    assert by_span(batch) == by_batch(batch)
