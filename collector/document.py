@@ -25,8 +25,9 @@ from .redact import redact_tree
 #: 2: whole-exchange request records (body phase), the job's life (``job_error``,
 #: items started / not started), ``summary.findings``. 3: a request span in
 #: ``resourceSpans`` no longer carries its record (``batch_debug.record``): its
-#: ``requests`` entry is it (``span_records``). Readers take 1, 2 and 3.
-FORMAT_VERSION = 3
+#: ``requests`` entry is it (``span_records``). 4: nor the semantic-convention attributes
+#: that entry gives back (``span_records.GIVEN_BACK``). Readers take 1 to 4.
+FORMAT_VERSION = 4
 
 
 def item_finals(requests: Sequence[Any]) -> dict[Any, dict[str, Any]]:

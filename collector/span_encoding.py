@@ -3,6 +3,7 @@
 Usage (``spool.JobSpool``, on the writer thread)::
 
     text = resource_spans_text(spans)   # '{"resource":...,"scopeSpans":[...]},{...}': list items, no brackets
+    text = resource_spans_text(spans, {span_id: entry})   # request spans slimmed by their requests entries
 
 Why: ``encode_spans`` (``opentelemetry-exporter-otlp-json-common``) builds
 the object tree of a whole batch, and ``to_dict`` a dict tree beside it:
@@ -16,7 +17,9 @@ request for encoding and its JSON text.
 
 So each span is encoded by the encoder's own per-span function, made a dict,
 stripped of ``batch_debug.record`` (``span_records``), made text and let go
-before the next. The spans are grouped as ``encode_spans`` groups them (by
+before the next; a request span whose ``requests`` entry is given (by its
+span id) also leaves out what that entry gives back, where
+``span_records.slim`` allows (job file format 4). The spans are grouped as ``encode_spans`` groups them (by
 resource, then by instrumentation scope, in order of first appearance); each
 group's resource and scope are encoded once by the encoder's functions and
 classes, with a marker where its spans go, and the spans' texts take the
@@ -33,7 +36,8 @@ encoded whole, as is one with a value the encoder refuses (it logs and
 skips it).
 
 Contract: the text is, byte for byte, the ``resourceSpans`` list of
-``encode_spans(spans).to_dict()``, less the records (``span_records.drop_records``),
+``encode_spans(spans).to_dict()``, less the records (``span_records.drop_records``)
+and, for the spans ``slim`` allows, what their entries give back (``drop_given_back``),
 as ``jsontext.compact`` writes it, without its brackets. It uses four
 private functions of the encoder (checked against the version pinned in
 ``pyproject.toml``; ``tests/test_upstream_contracts.py`` checks them, and
@@ -56,34 +60,49 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from .attributes import RECORD
 from .jsontext import compact
-from .span_records import drop_records
+from .span_records import GIVEN_BACK, drop_given_back, drop_records, slim
 
 logger = logging.getLogger(__name__)
 
 #: Where a group's spans go in its encoded text: random per process, so no attribute value can be it.
 _MARKER = f"batch-debug-spans-{uuid.uuid4().hex}"
 
-_chosen: Callable[[Sequence[ReadableSpan]], str] | None = None
+_chosen: Callable[[Sequence[ReadableSpan], Any], str] | None = None
 
 
-def resource_spans_text(spans: Sequence[ReadableSpan]) -> str:
-    """The batch's ``resourceSpans`` entries as compact JSON text, comma-separated (see the module doc)."""
+#: A batch's request records by the span id of their span (``int``), for the spans' file form.
+Entries = Mapping[int, Mapping[str, Any]]
+
+
+def resource_spans_text(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> str:
+    """The batch's ``resourceSpans`` entries as compact JSON text, comma-separated (see the module doc).
+
+    A span with one of ``entries`` (its ``requests`` entry) leaves out what that entry gives back, where
+    ``span_records.slim`` allows."""
     global _chosen
     if _chosen is None:
         _chosen = _choose()
-    return _chosen(spans)
+    return _chosen(spans, entries)
 
 
-def by_batch(spans: Sequence[ReadableSpan]) -> str:
+def by_batch(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> str:
     """The public way: the encoder's ``encode_spans`` for the whole batch (the fallback, and the reference)."""
     from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 
     resource_spans = encode_spans(spans).to_dict().get("resourceSpans", [])
     drop_records(resource_spans)
+    if entries:
+        drop_given_back(resource_spans, [f"{span.context.span_id:016x}" for span in spans
+                                         if _slim(span, entries)])
     return compact(resource_spans)[1:-1]
 
 
-def by_span(spans: Sequence[ReadableSpan]) -> str:
+def _slim(span: ReadableSpan, entries: Entries | None) -> bool:
+    entry = entries.get(span.context.span_id) if entries else None
+    return entry is not None and slim(span.attributes or {}, entry)
+
+
+def by_span(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> str:
     """One span at a time (see the module doc); raises ``ImportError`` without the encoder's private functions."""
     from opentelemetry.exporter.otlp.json.common._internal import (
         _encode_instrumentation_scope, _encode_key_value, _encode_resource,
@@ -96,21 +115,25 @@ def by_span(spans: Sequence[ReadableSpan]) -> str:
     for span in spans:
         attributes = span.attributes
         encoded = None
+        slimmed = _slim(span, entries)
         if attributes and not span.dropped_attributes:
             # The encoder lays the span out with one stand-in attribute; the real ones, each made by
             # the encoder once per (key, value) (most repeat from span to span), take its place.
             encoded = _encode_span(_with_stand_in(span)).to_dict()
             try:
-                encoded["attributes"] = attribute_dicts.of(attributes)
+                encoded["attributes"] = attribute_dicts.of(attributes, _LEFT_OUT_SLIM if slimmed else _LEFT_OUT)
             except Exception:  # noqa: BLE001 - a value the encoder refuses: its own way logs and skips it
                 encoded = None
         if encoded is None:
             encoded = _encode_span(span).to_dict()
             if encoded.get("attributes"):
-                drop_records([{"scopeSpans": [{"spans": [encoded]}]}])
+                group = [{"scopeSpans": [{"spans": [encoded]}]}]
+                drop_records(group)
+                if slimmed:
+                    drop_given_back(group, [str(encoded.get("spanId"))])
         groups.setdefault(span.resource, {}).setdefault(span.instrumentation_scope or None, []).append(
             compact(encoded))
-    entries = []
+    group_texts = []
     for resource, scopes in groups.items():
         # (The generated classes' fields are unknown to mypy, as to the encoder's own type checks.)
         scope_spans = [
@@ -121,12 +144,15 @@ def by_span(spans: Sequence[ReadableSpan]) -> str:
                                      schema_url=resource.schema_url).to_dict())
         for number, texts in enumerate(scopes.values()):
             text = text.replace(f'"{_Marker(number).text}"', ",".join(texts), 1)
-        entries.append(text)
-    return ",".join(entries)
+        group_texts.append(text)
+    return ",".join(group_texts)
 
 
 #: What a span's attributes are while the encoder lays it out (:func:`_with_stand_in`).
 _STAND_IN = {_MARKER: True}
+#: Attributes a span's file form leaves out: the record always, what its entry gives back when slimmed.
+_LEFT_OUT = frozenset({RECORD})
+_LEFT_OUT_SLIM = _LEFT_OUT | GIVEN_BACK
 #: Attribute texts at most this long are kept for the next span; longer ones (a URL with an id) rarely repeat.
 _KEPT_CHARS = 64
 #: (key, value) pairs kept at most, per batch.
@@ -156,10 +182,10 @@ class _AttributeDicts:
         self.encode = encode
         self.kept: dict[tuple[str, type, Any], dict[str, Any]] = {}
 
-    def of(self, attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def of(self, attributes: Mapping[str, Any], left_out: frozenset[str]) -> list[dict[str, Any]]:
         kept, found = self.kept, []
         for key, value in attributes.items():
-            if key == RECORD:
+            if key in left_out:
                 continue
             # The type is part of the key: True == 1 == 1.0, but each is encoded its own way.
             pair = (key, value.__class__, value)
@@ -190,11 +216,11 @@ class _Marker:
         return self.text
 
 
-def _choose() -> Callable[[Sequence[ReadableSpan]], str]:
+def _choose() -> Callable[[Sequence[ReadableSpan], Any], str]:
     """:func:`by_span` when it gives what :func:`by_batch` gives for a sample batch, else :func:`by_batch`."""
     try:
-        sample = _sample_batch()
-        if by_span(sample) == by_batch(sample):
+        sample, entries = _sample_batch(), _sample_entries()
+        if by_span(sample, entries) == by_batch(sample, entries):
             return by_span
         why = "it encodes a sample batch differently"
     except Exception as exc:  # noqa: BLE001 - an upgrade past the pin: the public way still works
@@ -235,4 +261,20 @@ def _sample_batch() -> list[ReadableSpan]:
             span(6, first, ours, v=True, u="u" * 100), span(7, first, ours, v=1, u="u" * 100),
             span(10, first, ours, v=1.0), bounded, only_record,
             ReadableSpan("no attributes", SpanContext(7, 111, False), parent, first, None, kind=SpanKind.CLIENT,
-                         start_time=1, end_time=2, instrumentation_scope=ours)]
+                         start_time=1, end_time=2, instrumentation_scope=ours),
+            # Request spans with a requests entry (_sample_entries): one it gives back, one it does not.
+            span(12, first, ours, **_REQUEST), span(13, first, ours, **_REQUEST)]
+
+
+#: A request span's attributes as ``instrumentation.exchange`` sets them, and its requests entry.
+_REQUEST = {"http.request.method": "GET", "url.full": "http://h:8/Items/abc/Images/Primary", "server.address": "h",
+            "server.port": 8, "url.template": "/Items/{itemId}/Images/Primary", "user_agent.original": "ua",
+            "http.response.status_code": 200, "network.protocol.version": "1.1", "http.response.body.size": 5}
+_ENTRY = {"method": "GET", "url": "http://h:8/Items/abc/Images/Primary", "attempt": 1, "status_code": 200,
+          "error_type": None, "http_version": "HTTP/1.1", "body_bytes": 5}
+
+
+def _sample_entries() -> dict[int, dict[str, Any]]:
+    """Entries for :func:`_sample_batch`'s request spans: the first's gives its attributes back, the
+    second's a body size it does not have (that span keeps them)."""
+    return {112: _ENTRY, 113: {**_ENTRY, "body_bytes": 6}}

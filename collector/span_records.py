@@ -13,17 +13,29 @@ encoding on the writer thread for nothing. From job file format 3 on the
 span in the file carries its semantic-convention attributes only, and its
 record is the ``requests`` entry whose ``span_id`` is the span's ``spanId``.
 
+From format 4 on the span in the file also leaves out the semantic-convention
+attributes its entry gives back (:data:`GIVEN_BACK`: method, URL, server
+address and port, route template, resend count, status, protocol version,
+error type, body size; about 530 of a poster request's 1,600 bytes). The
+writer leaves them out only where putting them back gives the very
+attributes, in their order and with their types (:func:`slim`); any other
+span keeps them. ``user_agent.original`` stays on the span: no entry holds it.
+
 Contract:
 
 - :func:`drop_records` removes the record attribute from every span of an
   OTLP/JSON ``resourceSpans`` list (as ``ExportTraceServiceRequest.to_dict``
-  gives it); nothing else changes.
+  gives it); nothing else changes. :func:`drop_given_back` removes the
+  :data:`GIVEN_BACK` attributes from the spans it is told (by span id).
 - :func:`with_records` gives the spans back with the record attribute on
   every span that has a ``requests`` entry and no record attribute of its
-  own: the entry, less its ``span_id``, as compact JSON. Read by
+  own: the entry, less its ``span_id``, as compact JSON; a span that has
+  none of :data:`GIVEN_BACK` gets those its entry gives back too
+  (:func:`given_back`), each where the span had it. Read by
   ``records.request_record``, such a span gives that entry again, key for
   key, whichever instrumentation made the span, so the spans sent to a
-  viewer or to another sidecar's ``/v1/traces`` rebuild the same file.
+  viewer or to another sidecar's ``/v1/traces`` rebuild the same file; a
+  span the writer slimmed is the span it was, attribute for attribute.
   Spans of older files (formats 1 and 2) keep the attribute they carry.
   The input is not changed (changed spans are copies), and anything that is
   not shaped like OTLP/JSON is passed on as it is, for the decoder to name.
@@ -33,11 +45,23 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
+from . import attributes as A
 from .attributes import RECORD
 from .jsontext import compact
+from .routes import url_template
+
+#: A request span's attributes in the order ``instrumentation.exchange`` sets them.
+_ORDER = (A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.URL_TEMPLATE, A.USER_AGENT,
+          A.RESEND_COUNT, A.HTTP_STATUS_NEW, A.PROTOCOL_VERSION, A.ERROR_TYPE, A.BODY_SIZE)
+_RANK = {key: rank for rank, key in enumerate(_ORDER)}
+#: The attributes a request span's ``requests`` entry gives back (:func:`given_back`).
+GIVEN_BACK = frozenset(_ORDER) - {A.USER_AGENT}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def drop_records(resource_spans: list[dict[str, Any]]) -> None:
@@ -53,6 +77,105 @@ def drop_records(resource_spans: list[dict[str, Any]]) -> None:
                     attributes.pop()
                 elif any(a.get("key") == RECORD for a in attributes):
                     span["attributes"] = [a for a in attributes if a.get("key") != RECORD]
+
+
+def drop_given_back(resource_spans: list[dict[str, Any]], span_ids: Iterable[str]) -> None:
+    """Remove the :data:`GIVEN_BACK` attributes from the spans of ``resource_spans`` whose ``spanId`` is one
+    of ``span_ids`` (the encoder's output, in place; the writer checked each with :func:`slim`)."""
+    wanted = set(span_ids)
+    for group in resource_spans:
+        for scope in group.get("scopeSpans", ()):
+            for span in scope.get("spans", ()):
+                if span.get("spanId") in wanted and span.get("attributes"):
+                    span["attributes"] = [a for a in span["attributes"] if a.get("key") not in GIVEN_BACK]
+
+
+def given_back(entry: Mapping[str, Any]) -> dict[str, str | int]:
+    """The :data:`GIVEN_BACK` attributes a request span of ours has, as its ``requests`` entry tells them.
+
+    Method, URL, resend count (``attempt`` - 1, from the second attempt on), status, protocol version
+    (``HTTP/1.1`` -> ``1.1``), error type (the status for an HTTP error, which the entry leaves out) and
+    body size are the entry's; server address, port (a scheme's default when the URL has none) and route
+    template are read from its URL, as ``exchange`` read them from the request's.
+    """
+    found: dict[str, str | int] = {}
+    method, url = entry.get("method"), entry.get("url")
+    if isinstance(method, str) and method:
+        found[A.HTTP_METHOD_NEW] = method
+    if isinstance(url, str) and url:
+        found[A.HTTP_URL_NEW] = url
+        host, port, template = _from_url(url)
+        if host:
+            found[A.SERVER_ADDRESS] = host
+        if port is not None:
+            found[A.SERVER_PORT] = port
+        if template is not None:
+            found[A.URL_TEMPLATE] = template
+    attempt = entry.get("attempt")
+    if type(attempt) is int and attempt > 1:
+        found[A.RESEND_COUNT] = attempt - 1
+    status = entry.get("status_code")
+    if type(status) is int:
+        found[A.HTTP_STATUS_NEW] = status
+    version = entry.get("http_version")
+    if isinstance(version, str):
+        found[A.PROTOCOL_VERSION] = version[5:] if version.startswith("HTTP/") else version
+    error = entry.get("error_type")
+    if isinstance(error, str):
+        found[A.ERROR_TYPE] = error
+    elif error is None and type(status) is int and status >= 400:
+        found[A.ERROR_TYPE] = str(status)
+    size = entry.get("body_bytes")
+    if type(size) is int:
+        found[A.BODY_SIZE] = size
+    return found
+
+
+@lru_cache(maxsize=1024)  # an item's attempts share a URL
+def _from_url(url: str) -> tuple[str | None, int | None, str | None]:
+    """(host, port, route template) of a URL, as ``exchange`` reads them from ``httpx.URL``."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not one, an unclosed IPv6 bracket
+        return None, None, None
+    return host, port or _DEFAULT_PORTS.get(parts.scheme), url_template(parts.path)
+
+
+def slim(attributes: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    """True when a request span's file form may leave out its :data:`GIVEN_BACK` attributes: those
+    :func:`given_back` gives for ``entry``, put back where :func:`with_records` puts them, are the very
+    attributes it has (less the record), key for key, in order, each of the same type."""
+    original = [(key, value) for key, value in attributes.items() if key != RECORD]
+    kept = [(key, value) for key, value in original if key not in GIVEN_BACK]
+    if len(kept) == len(original):
+        return False  # nothing to leave out (and nothing to put back: a span with none keeps none)
+    restored = _merge(kept, list(given_back(entry).items()))
+    return len(restored) == len(original) and all(
+        key == other and type(value) is type(was) and value == was
+        for (key, value), (other, was) in zip(restored, original))
+
+
+def _merge(kept: list[tuple[str, Any]], given: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """``kept`` with each of ``given`` (keys of :data:`GIVEN_BACK`) before the first kept key that comes
+    after it in a request span's order (:data:`_ORDER`; a key not in it moves nothing); the rest last."""
+    given = sorted(given, key=lambda pair: _RANK[pair[0]])
+    out: list[tuple[str, Any]] = []
+    next_given = 0
+    for key, value in kept:
+        rank = _RANK.get(key)
+        if rank is not None:
+            while next_given < len(given) and _RANK[given[next_given][0]] < rank:
+                out.append(given[next_given])
+                next_given += 1
+        out.append((key, value))
+    out.extend(given[next_given:])
+    return out
+
+
+def _any_value(value: str | int) -> dict[str, Any]:
+    """An attribute value as OTLP/JSON has it (as the encoder writes text and ints: an int64 as text)."""
+    return {"stringValue": value} if isinstance(value, str) else {"intValue": str(value)}
 
 
 def with_records(resource_spans: Sequence[Any], requests: Any) -> list[Any]:
@@ -95,7 +218,11 @@ def _span(span: Any, by_span: Mapping[str, Mapping[str, Any]]) -> Any:
     attributes = span.get("attributes", [])
     if entry is None or not isinstance(attributes, list):
         return span
-    if any(isinstance(a, dict) and a.get("key") == RECORD for a in attributes):
+    keys = [a.get("key") if isinstance(a, dict) else None for a in attributes]
+    if RECORD in keys:
         return span  # a file of format 1 or 2: the span still carries its own
+    if not GIVEN_BACK.intersection(keys):  # format 4: the entry gives them back (a span of format 3 has some)
+        given = [(key, {"key": key, "value": _any_value(value)}) for key, value in given_back(entry).items()]
+        attributes = [item for _, item in _merge(list(zip(keys, attributes)), given)]  # type: ignore[arg-type]
     record = {key: value for key, value in entry.items() if key != "span_id"}
     return {**span, "attributes": [*attributes, {"key": RECORD, "value": {"stringValue": compact(record)}}]}

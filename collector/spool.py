@@ -3,8 +3,8 @@
 A job of 100,000 requests must not hold 100,000 span objects until it ends.
 The processor hands spans and records over in batches; the writer thread
 encodes each batch at once (OTLP JSON via the OpenTelemetry encoder, a span
-at a time: ``span_encoding``, less the record attribute the ``requests``
-entry holds: ``span_records``) and appends it to temporary files in the
+at a time: ``span_encoding``, less the record attribute and the attributes
+the ``requests`` entry gives back: ``span_records``) and appends it to temporary files in the
 debug folder (opened per batch, never held open), keeping only the fields
 the summary reads, by column (``request_columns``). When the job ends,
 :meth:`JobSpool.write_job_file` puts head, records and spans together: a big
@@ -110,7 +110,8 @@ class JobSpool:
         if spans:
             # Each batch is its own ResourceSpans entry (OTLP allows repeats), made a span at a time and
             # without the records the file holds already (span_encoding, span_records).
-            text = resource_spans_text(spans)
+            # A request span leaves out what its entry gives back (span_records.slim; format 4).
+            text = resource_spans_text(spans, {int(r["span_id"], 16): r for r in records if "span_id" in r})
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
             spool_files.append(self._spans_path, data)  # type: ignore[arg-type]
             self._spans_bytes += len(data)

@@ -81,7 +81,7 @@ def test_without_the_encoders_private_functions_batches_still_encode_with_one_wa
 
 
 def test_a_per_span_way_that_disagrees_is_not_used(monkeypatch, caplog) -> None:
-    monkeypatch.setattr(span_encoding, "by_span", lambda spans: "{}")
+    monkeypatch.setattr(span_encoding, "by_span", lambda spans, entries=None: "{}")
     monkeypatch.setattr(span_encoding, "_chosen", None)
     with caplog.at_level(logging.WARNING, logger="batch_debug.collector.span_encoding"):
         assert span_encoding._choose() is by_batch

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from batch_debug.collector import attributes as A, jobfile, records
 from batch_debug.collector.otlp_decode import json_spans
 from batch_debug.collector.replay import job_spans
-from batch_debug.collector.span_records import drop_records, with_records
+from batch_debug.collector.span_encoding import by_batch, by_span
+from batch_debug.collector.span_records import GIVEN_BACK, drop_records, given_back, slim, with_records
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from support import API_KEY, NO_WAIT as FAST
 
@@ -50,14 +52,41 @@ def mixed_file(debug_pipeline, make_sim) -> dict[str, Any]:
     return jobfile.load(path)
 
 
-def test_the_file_keeps_each_record_once_and_its_spans_keep_their_conventions(mixed_file) -> None:
+def test_the_file_keeps_each_record_once_and_its_spans_leave_out_what_the_record_gives_back(mixed_file) -> None:
     spans = _spans(mixed_file["resourceSpans"])
     attempts = [s for s in spans if s.get("kind") == 3]
     assert len(attempts) == len(mixed_file["requests"]) > 12
     assert not any(A.RECORD in _keys(s) for s in spans)
-    for span in attempts:  # what a viewer shows of the attempt is all there
-        assert {A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.BODY_SIZE} <= set(_keys(span))
-    assert mixed_file["format_version"] == 3
+    # Every attempt of a real job (retries, error bodies, HEAD probes, failures) is slimmed: the user agent stays.
+    assert all(_keys(span) == [A.USER_AGENT] for span in attempts), [_keys(s) for s in attempts]
+    assert mixed_file["format_version"] == 4
+
+
+@pytest.fixture
+def job_made(debug_pipeline, recorded_spans, make_sim) -> tuple[dict[str, Any], list[Any]]:
+    """A real job with failures of every kind: its file, and its spans as the job made them."""
+    sim = make_sim("mixed", seed=12)
+    run_job(WorkerConfig(server=sim.url, api_key=API_KEY, concurrency=2, **FAST), sim.demo_item_ids(14, seed=12),
+            "made-whole")
+    path = debug_pipeline.job_file("made-whole")
+    assert path is not None
+    return jobfile.load(path), list(recorded_spans.get_finished_spans())
+
+
+def test_the_spans_made_whole_again_are_the_spans_the_job_made(job_made) -> None:
+    document, made = job_made
+    as_made = {span["spanId"]: span for span in _spans(json.loads("[" + by_batch(made) + "]"))}
+    restored = _spans(with_records(document["resourceSpans"], document["requests"]))
+    assert len(restored) == len(as_made) > 20
+    for span in restored:
+        attributes = span.get("attributes", [])
+        if span.get("kind") == 3:
+            assert attributes[-1]["key"] == A.RECORD
+            attributes = attributes[:-1]
+        # Attribute for attribute, in order, each value as the encoder wrote it (an int64 as text).
+        assert attributes == as_made[span["spanId"]].get("attributes", []), span["name"]
+    assert {kv["key"] for s in restored for kv in s.get("attributes", [])} >= GIVEN_BACK - {A.RESEND_COUNT} or \
+        any(r["attempt"] > 1 for r in document["requests"])
 
 
 def test_the_spans_with_their_records_back_give_the_files_requests_again(mixed_file) -> None:
@@ -110,7 +139,8 @@ def test_a_span_gets_the_entry_of_its_own_id_only() -> None:
                 {"span_id": "b", "item_id": "two"}]
     out = with_records(_group({"spanId": "a", "attributes": [_attribute("x", "1")]}, {"spanId": "c"}), requests)
     first, other = _spans(out)
-    assert _keys(first) == ["x", A.RECORD]
+    assert _keys(first) == ["x", A.HTTP_STATUS_NEW, A.RECORD]  # what its entry gives back, then the record
+    assert first["attributes"][1]["value"] == {"intValue": "200"}
     assert json.loads(first["attributes"][-1]["value"]["stringValue"]) == {"item_id": "one", "status_code": 200}
     assert other == {"spanId": "c"}
 
@@ -129,3 +159,89 @@ def test_what_is_not_shaped_like_otlp_json_is_passed_on_as_it_is(resource_spans,
     assert resource_spans == before
     assert json.dumps(out).count(A.RECORD) == given
     assert len(out) == len(resource_spans)
+
+
+# -- what the entry gives back ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry,expected", [
+    ({"method": "GET", "url": "https://[::1]/Items/a/Images/Backdrop/2", "status_code": 404, "error_type": None,
+      "attempt": 3},
+     {A.HTTP_METHOD_NEW: "GET", A.HTTP_URL_NEW: "https://[::1]/Items/a/Images/Backdrop/2", A.SERVER_ADDRESS: "::1",
+      A.SERVER_PORT: 443, A.URL_TEMPLATE: "/Items/{itemId}/Images/Backdrop/{imageIndex}", A.RESEND_COUNT: 2,
+      A.HTTP_STATUS_NEW: 404, A.ERROR_TYPE: "404"}),
+    ({"method": "HEAD", "url": "ftp://host/x", "status_code": None, "error_type": "ConnectError",
+      "http_version": "h2"},  # no port known for the scheme, no route, a version without "HTTP/"
+     {A.HTTP_METHOD_NEW: "HEAD", A.HTTP_URL_NEW: "ftp://host/x", A.SERVER_ADDRESS: "host",
+      A.ERROR_TYPE: "ConnectError", A.PROTOCOL_VERSION: "h2"}),
+    ({"method": "GET", "url": "http://host:notaport/x", "status_code": 200, "http_version": "HTTP/1.1",
+      "body_bytes": 0, "attempt": 1},  # a URL urlsplit refuses: only what the entry itself says
+     {A.HTTP_METHOD_NEW: "GET", A.HTTP_URL_NEW: "http://host:notaport/x", A.HTTP_STATUS_NEW: 200,
+      A.PROTOCOL_VERSION: "1.1", A.BODY_SIZE: 0}),
+    ({"method": "", "url": None, "status_code": True, "body_bytes": 1.5, "attempt": "2"}, {}),  # wrong types: nothing
+])
+def test_what_an_entry_gives_back(entry, expected) -> None:
+    assert given_back(entry) == expected
+
+
+def _as_exchange_sets_them(entry: dict[str, Any], agent: str | None) -> dict[str, Any]:
+    """A request span's attributes for ``entry``, in exchange's order (the user agent after the template)."""
+    given = given_back(entry)
+    order = [A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.URL_TEMPLATE, A.USER_AGENT,
+             A.RESEND_COUNT, A.HTTP_STATUS_NEW, A.PROTOCOL_VERSION, A.ERROR_TYPE, A.BODY_SIZE]
+    found = {**given, **({A.USER_AGENT: agent} if agent is not None else {})}
+    return {key: found[key] for key in order if key in found}
+
+
+_ENTRIES = st.fixed_dictionaries({
+    "method": st.sampled_from(["GET", "HEAD", "POST"]),
+    "url": st.sampled_from(["http://127.0.0.1:8096/Items/abc/Images/Primary", "https://jf.example/Items/x/Images/Logo",
+                            "http://[::1]/System/Info/Public", "http://h/unknown/path", "https://h:8443/"]),
+    "attempt": st.integers(1, 4),
+    "status_code": st.one_of(st.none(), st.sampled_from([200, 302, 404, 500])),
+    "error_type": st.one_of(st.none(), st.sampled_from(["ReadTimeout", "ConnectError"])),
+}, optional={"http_version": st.sampled_from(["HTTP/1.1", "HTTP/2"]), "body_bytes": st.integers(0, 2**40)})
+
+#: What can make a span's attributes differ from what its entry gives back.
+_CHANGES = st.sampled_from(["none", "drop one", "other value", "bool for int", "swap two", "extra key first",
+                            "extra key last"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ENTRIES, st.one_of(st.none(), st.text(max_size=8)), _CHANGES, st.randoms(use_true_random=False))
+def test_a_slimmed_span_made_whole_is_the_span_and_any_other_is_left_whole(entry, agent, change, rnd) -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind
+
+    attributes = list(_as_exchange_sets_them(entry, agent).items())
+    ints = [n for n, (_, value) in enumerate(attributes) if type(value) is int]
+    if change == "drop one" and attributes:
+        attributes.pop(rnd.randrange(len(attributes)))
+    elif change == "other value" and attributes:
+        n = rnd.randrange(len(attributes))
+        attributes[n] = (attributes[n][0], f"{attributes[n][1]}-other")
+    elif change == "bool for int" and ints:
+        n = rnd.choice(ints)
+        attributes[n] = (attributes[n][0], bool(attributes[n][1]))
+    elif change == "swap two" and len(attributes) > 1:
+        a, b = rnd.sample(range(len(attributes)), 2)
+        attributes[a], attributes[b] = attributes[b], attributes[a]
+    elif change == "extra key first":
+        attributes.insert(0, ("peer.service", "x"))
+    elif change == "extra key last":
+        attributes.append(("peer.service", "x"))
+    span = ReadableSpan("GET", SpanContext(5, 77, False), None, Resource({}), {**dict(attributes), A.RECORD: "{}"},
+                        kind=SpanKind.CLIENT, start_time=1, end_time=2,
+                        instrumentation_scope=InstrumentationScope("batch_debug", "1"))
+    requests = [{**entry, "span_id": f"{77:016x}"}]
+    whole = _spans(json.loads("[" + by_batch([span]) + "]"))[0]
+    in_file = _spans(json.loads("[" + by_span([span], {77: requests[0]}) + "]"))[0]
+    assert in_file == _spans(json.loads("[" + by_batch([span], {77: requests[0]}) + "]"))[0]
+    if slim({**dict(attributes), A.RECORD: "{}"}, entry):
+        assert not GIVEN_BACK.intersection(_keys(in_file))
+    else:
+        assert in_file == whole  # kept whole
+    if GIVEN_BACK.intersection(_keys(whole)):  # a span with none of them may get some (the module doc)
+        made_whole = _spans(with_records(_group(in_file), requests))[0]
+        assert made_whole["attributes"][:-1] == whole.get("attributes", [])
