@@ -178,6 +178,16 @@ def _any_value(value: str | int) -> dict[str, Any]:
     return {"stringValue": value} if isinstance(value, str) else {"intValue": str(value)}
 
 
+def trace_of(document: Mapping[str, Any]) -> list[Any]:
+    """A job file's ``resourceSpans``, each span whole (:func:`with_records`): what a viewer or a receiver
+    is given (``GET /job/<id>/trace``, ``batch-debug trace``). ``ValueError`` when the file holds no
+    ``resourceSpans`` list."""
+    spans = document.get("resourceSpans")
+    if not isinstance(spans, list):
+        raise ValueError("holds no resourceSpans list")
+    return with_records(spans, document.get("requests"))
+
+
 def with_records(resource_spans: Sequence[Any], requests: Any) -> list[Any]:
     """``resource_spans`` with each request's record back on its span (see the module doc)."""
     by_span = _entries_by_span(requests)

@@ -65,10 +65,10 @@ def job_trace(job_id: str) -> Any:
     """Only ``resourceSpans``: OTLP/JSON by default, protobuf when asked for (see ``_trace_format``)."""
     fmt = _trace_format()
     data = load(job_path(job_id))
-    spans = data.get("resourceSpans")
-    if not isinstance(spans, list):
-        abort(422, f"the debug file of job {job_id!r} holds no resourceSpans list")
-    spans = span_records.with_records(spans, data.get("requests"))  # a viewer gets each span whole
+    try:
+        spans = span_records.trace_of(data)  # a viewer gets each span whole
+    except ValueError as exc:
+        abort(422, f"the debug file of job {job_id!r} {exc}")
     if fmt == "json":
         body: str | bytes = otlp_proto.otlp_json(spans)
     else:

@@ -35,6 +35,7 @@ from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
 from .cli_export import export
 from .cli_har import har
+from .cli_trace import trace
 from .cli_options import DIR_OPTION, debug_folder, existing_folder, job_file
 from .cli_run import demo, jellyfin_sim, run_job_command
 
@@ -254,6 +255,7 @@ def serve(host: str, port: int, directory: Path | None) -> None:
 for _command in (run_job_command, demo, jellyfin_sim):
     main.add_command(_command)
 main.add_command(har)
+main.add_command(trace)
 main.add_command(export)
 
 if __name__ == "__main__":  # pragma: no cover

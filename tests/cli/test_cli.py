@@ -25,7 +25,7 @@ def test_help_lists_every_command() -> None:
     out = cli("--help")
     assert out.returncode == 0
     for command in ("serve", "demo", "run-job", "enable", "disable", "status", "summary", "cleanup",
-                    "jellyfin-sim"):
+                    "jellyfin-sim", "har", "export", "trace"):
         assert command in out.stdout
 
 
