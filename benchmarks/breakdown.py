@@ -137,9 +137,14 @@ def main() -> None:
             if depth > 2:
                 compact(encoded)
 
+    # Each batch with the records of its request spans, as the writer has them (the spans' file form, format 4).
+    record_of = {int(r["span_id"], 16): r for r in made}
+    batch_records = [[record_of[s.context.span_id] for s in batch if s.context.span_id in record_of]
+                     for batch in span_batches]
+
     def by_span() -> None:
-        for batch in span_batches:
-            resource_spans_text(batch)
+        for batch, batch_made in zip(span_batches, batch_records):
+            resource_spans_text(batch, {int(r["span_id"], 16): r for r in batch_made})
 
     steps: dict[str, Callable[[], Any]] = {
         "records.request_record (span -> record)": lambda: [records.request_record(s, start_ns) for s in attempts],
@@ -148,7 +153,7 @@ def main() -> None:
         "(public) encode_spans (json-common objects)": lambda: encode(1),
         "(public)   + to_dict, less the records": lambda: encode(2),
         "(public)   + spans to JSON text (orjson)": lambda: encode(3),
-        "spans to JSON text, a span at a time": by_span,
+        "spans to JSON text, a span at a time, slimmed": by_span,
         # The head's items are made as its JSON is: both are timed.
         "build_head (summary, findings) + its JSON": lambda: b"".join(compact_parts(document.build_head(
             "measured", job, slim, items, ended=True), "items")),

@@ -146,11 +146,35 @@ def slim(attributes: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
     """True when a request span's file form may leave out its :data:`GIVEN_BACK` attributes: those
     :func:`given_back` gives for ``entry``, put back where :func:`with_records` puts them, are the very
     attributes it has (less the record), key for key, in order, each of the same type."""
+    given = given_back(entry)
+    found, last = 0, -1
+    for key, value in attributes.items():
+        if key == RECORD:
+            continue
+        rank = _RANK.get(key)
+        if rank is None or rank <= last:
+            return _slim_by_merging(attributes, given)  # not in a request span's own order: the long way
+        last = rank
+        if rank in _GIVEN_RANKS:
+            was = given.get(key, _NOTHING)
+            if was is _NOTHING or type(was) is not type(value) or was != value:
+                return False
+            found += 1
+    # Every key in the order _merge puts them: the same keys, so the same attributes in the same order.
+    return found > 0 and found == len(given)
+
+
+_NOTHING = object()
+_GIVEN_RANKS = frozenset(_RANK[key] for key in GIVEN_BACK)
+
+
+def _slim_by_merging(attributes: Mapping[str, Any], given: dict[str, str | int]) -> bool:
+    """:func:`slim` for attributes with a key a request span does not have, or out of its order."""
     original = [(key, value) for key, value in attributes.items() if key != RECORD]
     kept = [(key, value) for key, value in original if key not in GIVEN_BACK]
     if len(kept) == len(original):
         return False  # nothing to leave out (and nothing to put back: a span with none keeps none)
-    restored = _merge(kept, list(given_back(entry).items()))
+    restored = _merge(kept, list(given.items()))
     return len(restored) == len(original) and all(
         key == other and type(value) is type(was) and value == was
         for (key, value), (other, was) in zip(restored, original))
