@@ -131,7 +131,7 @@ def given_back(entry: Mapping[str, Any]) -> dict[str, str | int]:
     return found
 
 
-@lru_cache(maxsize=1024)  # an item's attempts share a URL
+@lru_cache(maxsize=64)  # an item's attempts share a URL, and come close together (a small cache: a 1M job's memory)
 def _from_url(url: str) -> tuple[str | None, int | None, str | None]:
     """(host, port, route template) of a URL, as ``exchange`` reads them from ``httpx.URL``."""
     try:
