@@ -131,9 +131,22 @@ def given_back(entry: Mapping[str, Any]) -> dict[str, str | int]:
     return found
 
 
-@lru_cache(maxsize=64)  # an item's attempts share a URL, and come close together (a small cache: a 1M job's memory)
 def _from_url(url: str) -> tuple[str | None, int | None, str | None]:
     """(host, port, route template) of a URL, as ``exchange`` reads them from ``httpx.URL``."""
+    # An item's attempts share a URL and come close together: a small cache, of URLs of a usual length
+    # only (a span received from elsewhere may carry megabytes in one; the cache would keep 64 of them).
+    return _from_short_url(url) if len(url) <= _CACHED_URL_CHARS else _parse_url(url)
+
+
+_CACHED_URL_CHARS = 2048
+
+
+@lru_cache(maxsize=64)
+def _from_short_url(url: str) -> tuple[str | None, int | None, str | None]:
+    return _parse_url(url)
+
+
+def _parse_url(url: str) -> tuple[str | None, int | None, str | None]:
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port

@@ -258,3 +258,14 @@ def test_a_bool_is_not_the_int_it_equals(key) -> None:
     attributes[key] = True  # == 1, but encoded as a bool: putting the int back would change the span
     assert not slim(attributes, entry)
     assert not span_records._slim_by_merging(attributes, given_back(entry))
+
+
+def test_a_long_url_is_read_the_same_and_not_kept() -> None:
+    long = "http://h:81/Items/abc/Images/Primary?tag=" + "x" * 3000
+    before = span_records._from_short_url.cache_info().currsize
+    found = given_back({"method": "GET", "url": long})
+    assert found[A.SERVER_ADDRESS] == "h" and found[A.SERVER_PORT] == 81
+    assert found[A.URL_TEMPLATE] == "/Items/{itemId}/Images/Primary"
+    assert span_records._from_short_url.cache_info().currsize == before  # a span from elsewhere may carry MBs
+    given_back({"method": "GET", "url": "http://h:81/Items/abd/Images/Primary"})
+    assert span_records._from_short_url.cache_info().currsize <= 64
