@@ -114,6 +114,9 @@ def overhead(group: str, sim: Simulator, rounds: int, n: int, work: Path) -> tup
             notes[key] = f"skipped: {skipped.get(mode) or skipped.get(bare_mode)}"
         else:
             figures[key] = round(statistics.median(results[mode]) / bare, 3)
+            # Each round against the client alone in the same round: how far one run's figure may move.
+            each = [value / alone for value, alone in zip(results[mode], results[bare_mode])]
+            figures[f"{key}_spread"] = [round(min(each), 3), round(max(each), 3)]
     figures[f"{group}_rounds"], figures[f"{group}_requests_per_round"] = rounds, n
     return figures, notes
 

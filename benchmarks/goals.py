@@ -67,13 +67,24 @@ GOALS: tuple[Goal, ...] = (
 )
 
 
-def verdict(goal: Goal, value: Any, note: str | None) -> str:
-    """``met``, ``missed``, ``skipped: why``, ``failed: why`` or ``-`` (no goal)."""
+def verdict(goal: Goal, value: Any, note: str | None, spread: Any = None) -> str:
+    """``met``, ``missed``, ``skipped: why``, ``failed: why`` or ``-`` (no goal).
+
+    ``spread`` is ``[lowest, highest]`` of a ratio's rounds (``<key>_spread``), each round's figure
+    against the client alone in the same round: shown after the verdict, which a goal within it
+    could have gone either way in another run.
+    """
     if value is None:
         return note or "skipped: not measured"
     if goal.limit is None:
-        return "-"
-    return "met" if value <= goal.limit else "missed"
+        said = "-"
+    else:
+        said = "met" if value <= goal.limit else "missed"
+    if isinstance(spread, list) and len(spread) == 2:
+        low, high = spread
+        said += f" (rounds {low:.3f} to {high:.3f}"
+        said += ": the goal is within them)" if goal.limit is not None and low <= goal.limit <= high else ")"
+    return said
 
 
 def _shown(value: Any, unit: str) -> str:
@@ -96,7 +107,7 @@ def table(figures: dict[str, Any], notes: dict[str, str]) -> list[str]:
         limit = "" if goal.limit is None else f"<= {goal.limit:g}"
         unit = f" {goal.unit}" if goal.unit not in ("", "x") else ""
         lines.append(f"{goal.label:<52}{_shown(value, goal.unit) + unit:>12}  {limit:<10}"
-                     f"{verdict(goal, value, notes.get(goal.key))}")
+                     f"{verdict(goal, value, notes.get(goal.key), figures.get(goal.key + '_spread'))}")
     return lines
 
 

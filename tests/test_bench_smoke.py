@@ -99,3 +99,15 @@ def test_goal_table_says_met_missed_skipped_and_failed() -> None:
     assert line["async_on_vs_bare"] is None and line["async_on_vs_bare_goal"] == 1.12
     assert line["missed"] == ["on_vs_bare", "page_s"]
     assert line["notes"] == notes
+
+
+def test_goal_table_shows_the_rounds_spread_and_a_goal_within_it() -> None:
+    figures = {"off_vs_bare": 1.029, "off_vs_bare_spread": [0.984, 1.071], "on_vs_bare": 1.45,
+               "on_vs_bare_spread": [1.387, 1.562], "stock_on_vs_bare": 1.5, "stock_on_vs_bare_spread": [1.4, 1.6]}
+    rows = {line.split("  ")[0].strip(): line for line in goals.table(figures, {})[1:]}
+    label = {goal.key: goal.label for goal in goals.GOALS}
+    assert rows[label["off_vs_bare"]].endswith("missed (rounds 0.984 to 1.071: the goal is within them)")
+    assert rows[label["on_vs_bare"]].endswith("missed (rounds 1.387 to 1.562)")
+    assert rows[label["stock_on_vs_bare"]].endswith("- (rounds 1.400 to 1.600)")
+    line = goals.json_line(figures, {})
+    assert line["off_vs_bare_spread"] == [0.984, 1.071] and line["missed"] == ["off_vs_bare", "on_vs_bare"]
