@@ -85,10 +85,18 @@ def test_a_damaged_file_is_422_naming_it(client, job_dir, content) -> None:
     assert path.name in listed[0]["error"]
 
 
-def test_a_file_cut_short_after_its_summary_is_422_for_full_log_and_trace(client, add_job) -> None:
+@pytest.mark.parametrize("where", ["inside a value", "after a request", "after a span"])
+def test_a_file_cut_short_after_its_summary_is_422_for_full_log_and_trace(client, add_job, where) -> None:
     path = add_job("cut")
     whole = path.read_bytes()
-    path.write_bytes(whole[:len(whole) * 2 // 3])  # the head (summary) is whole, the requests are not
+    requests_at, spans_at = whole.index(b'"requests":['), whole.index(b'"resourceSpans":[')
+    if where == "inside a value":  # the head (summary) is whole, the requests are not
+        cut = whole.index(b'"url":"', requests_at) + 10
+    elif where == "after a request":  # a cut after any "}" passed as whole once
+        cut = whole.index(b"},{", requests_at) + 1
+    else:
+        cut = whole.index(b"}},{", spans_at) + 2
+    path.write_bytes(whole[:cut])
     assert client.get(f"{API}/job/cut/summary").status_code == 200
     for what in ("trace", "full-log"):
         answer = client.get(f"{API}/job/cut/{what}")
