@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from ..collector import jobfile, otlp_proto, span_records
+from ..collector import jobfile, span_records
 from .cli_options import DIR_OPTION, job_file
 
 
@@ -33,6 +33,9 @@ from .cli_options import DIR_OPTION, job_file
 @DIR_OPTION
 def trace(job: str, output: Path | None, fmt: str, directory: Path | None) -> None:
     """Write a job's spans, each whole, for Jaeger or any OTLP viewer or backend."""
+    # Imported here: the decoder (jsonschema, protobuf) loads only for this command, not for every one.
+    from ..collector import otlp_proto
+
     path = job_file(job, directory)
     try:
         spans = span_records.trace_of(jobfile.load(path))
