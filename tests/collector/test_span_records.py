@@ -269,3 +269,32 @@ def test_a_long_url_is_read_the_same_and_not_kept() -> None:
     assert span_records._from_short_url.cache_info().currsize == before  # a span from elsewhere may carry MBs
     given_back({"method": "GET", "url": "http://h:81/Items/abd/Images/Primary"})
     assert span_records._from_short_url.cache_info().currsize <= 64
+
+
+def test_a_span_id_twice_in_a_batch_is_made_whole_from_its_first_entry_as_written(tmp_path: Path) -> None:
+    """A damaged or hostile job whose two request spans share an id: the first entry is the span's, as
+    with_records reads it back; the other span keeps its attributes, so neither comes back wrong."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind
+
+    from batch_debug.collector.spool import JobSpool
+
+    def made(status: int) -> tuple[ReadableSpan, dict[str, Any]]:
+        entry = {"method": "GET", "url": "http://h/x", "attempt": 1, "status_code": status, "error_type": None,
+                 "span_id": f"{9:016x}"}
+        attributes = {**_as_exchange_sets_them(entry, "ua"), A.RECORD: "{}"}
+        span = ReadableSpan("GET", SpanContext(5, 9, False), None, Resource({}), attributes, kind=SpanKind.CLIENT,
+                            start_time=1, end_time=2, instrumentation_scope=InstrumentationScope("batch_debug"))
+        return span, entry
+
+    (first, first_entry), (second, second_entry) = made(200), made(503)
+    spool = JobSpool(tmp_path)
+    spool.add([first, second], [first_entry, second_entry])
+    path = spool.write_job_file("dup", {"format_version": 4, "job_id": "dup", "summary": {}})
+    document = json.loads(path.read_text(encoding="utf-8"))
+    whole = _spans(json.loads("[" + by_batch([first, second]) + "]"))
+    restored = _spans(with_records(document["resourceSpans"], document["requests"]))
+    assert [s["attributes"][:-1] for s in restored] == [s["attributes"] for s in whole]
+    spool.close()
