@@ -31,7 +31,11 @@ Contract:
   every span that has a ``requests`` entry and no record attribute of its
   own: the entry, less its ``span_id``, as compact JSON; a span that has
   none of :data:`GIVEN_BACK` gets those its entry gives back too
-  (:func:`given_back`), each where the span had it. Read by
+  (:func:`given_back`), each where the span had it, unless two entries
+  share its span id (a damaged or hostile job: which is whose, no one can
+  tell; the writer slims no span of such an id in a batch,
+  :func:`unique_entries`, and a span is better without those attributes
+  than with another's). Read by
   ``records.request_record``, such a span gives that entry again, key for
   key, whichever instrumentation made the span, so the spans sent to a
   viewer or to another sidecar's ``/v1/traces`` rebuild the same file; a
@@ -227,48 +231,73 @@ def trace_of(document: Mapping[str, Any]) -> list[Any]:
 
 def with_records(resource_spans: Sequence[Any], requests: Any) -> list[Any]:
     """``resource_spans`` with each request's record back on its span (see the module doc)."""
-    by_span = _entries_by_span(requests)
-    if not by_span:
+    entries = _Entries(requests)
+    if not entries.first:
         return list(resource_spans)
-    return [_group(group, by_span) for group in resource_spans]
+    return [_group(group, entries) for group in resource_spans]
 
 
-def _entries_by_span(requests: Any) -> dict[str, Mapping[str, Any]]:
-    if not isinstance(requests, list):
-        return {}
-    found: dict[str, Mapping[str, Any]] = {}
-    for entry in requests:
-        if isinstance(entry, dict) and isinstance(entry.get("span_id"), str):
-            found.setdefault(entry["span_id"], entry)
+class _Entries:
+    """The ``requests`` entries by span id: the first of each, and the ids that have more than one."""
+
+    __slots__ = ("first", "repeated")
+
+    def __init__(self, requests: Any) -> None:
+        self.first: dict[str, Mapping[str, Any]] = {}
+        self.repeated: set[str] = set()
+        for entry in requests if isinstance(requests, list) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("span_id"), str):
+                if entry["span_id"] in self.first:
+                    self.repeated.add(entry["span_id"])
+                else:
+                    self.first[entry["span_id"]] = entry
+
+
+def unique_entries(records: Iterable[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """The records of a batch by the span id of their span (``int``), less any id two records share:
+    which of them is whose span, no one can tell (ids repeat only in a damaged or hostile job)."""
+    found: dict[int, Mapping[str, Any]] = {}
+    repeated: set[int] = set()
+    for record in records:
+        span_id = record.get("span_id")
+        if isinstance(span_id, str):
+            key = int(span_id, 16)
+            if key in found:
+                repeated.add(key)
+            found[key] = record
+    for key in repeated:
+        del found[key]
     return found
 
 
-def _group(group: Any, by_span: Mapping[str, Mapping[str, Any]]) -> Any:
+def _group(group: Any, entries: _Entries) -> Any:
     scopes = group.get("scopeSpans") if isinstance(group, dict) else None
     if not isinstance(scopes, list):
         return group
-    return {**group, "scopeSpans": [_scope(scope, by_span) for scope in scopes]}
+    return {**group, "scopeSpans": [_scope(scope, entries) for scope in scopes]}
 
 
-def _scope(scope: Any, by_span: Mapping[str, Mapping[str, Any]]) -> Any:
+def _scope(scope: Any, entries: _Entries) -> Any:
     spans = scope.get("spans") if isinstance(scope, dict) else None
     if not isinstance(spans, list):
         return scope
-    return {**scope, "spans": [_span(span, by_span) for span in spans]}
+    return {**scope, "spans": [_span(span, entries) for span in spans]}
 
 
-def _span(span: Any, by_span: Mapping[str, Mapping[str, Any]]) -> Any:
+def _span(span: Any, entries: _Entries) -> Any:
     if not isinstance(span, dict):
         return span
     span_id = span.get("spanId")
-    entry = by_span.get(span_id) if isinstance(span_id, str) else None
+    entry = entries.first.get(span_id) if isinstance(span_id, str) else None
     attributes = span.get("attributes", [])
     if entry is None or not isinstance(attributes, list):
         return span
     keys = [a.get("key") if isinstance(a, dict) else None for a in attributes]
     if RECORD in keys:
         return span  # a file of format 1 or 2: the span still carries its own
-    if not GIVEN_BACK.intersection(keys):  # format 4: the entry gives them back (a span of format 3 has some)
+    # Format 4: the entry gives them back (a span of format 3 has some). Not when two entries share the span's
+    # id: one of them is another span's, and a span is better without them than with another's.
+    if not GIVEN_BACK.intersection(keys) and span_id not in entries.repeated:
         given = [(key, {"key": key, "value": _any_value(value)}) for key, value in given_back(entry).items()]
         attributes = [item for _, item in _merge(list(zip(keys, attributes)), given)]  # type: ignore[arg-type]
     record = {key: value for key, value in entry.items() if key != "span_id"}

@@ -31,6 +31,7 @@ from .item_columns import ItemColumns
 from .request_columns import ColumnRecords, RequestColumns
 from .slim_records import SLIM_FIELDS, SlimRecord, slim_row
 from .span_encoding import resource_spans_text
+from .span_records import unique_entries
 
 __all__ = ["SLIM_FIELDS", "JobSpool", "SlimRecord", "slim_row"]
 
@@ -110,14 +111,8 @@ class JobSpool:
         if spans:
             # Each batch is its own ResourceSpans entry (OTLP allows repeats), made a span at a time and
             # without the records the file holds already (span_encoding, span_records).
-            # A request span leaves out what its entry gives back (span_records.slim; format 4). The first
-            # entry of a span id is its span's, as span_records.with_records reads them back (ids repeat only
-            # in a damaged or hostile job).
-            entries: dict[int, dict[str, Any]] = {}
-            for record in records:
-                if "span_id" in record:
-                    entries.setdefault(int(record["span_id"], 16), record)
-            text = resource_spans_text(spans, entries)
+            # A request span leaves out what its entry gives back (span_records.slim; format 4).
+            text = resource_spans_text(spans, unique_entries(records))
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
             spool_files.append(self._spans_path, data)  # type: ignore[arg-type]
             self._spans_bytes += len(data)
