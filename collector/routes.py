@@ -21,6 +21,9 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+#: A scheme's port when a URL names none (``server.port`` says it all the same, as the conventions want).
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
 _ID = r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _SEG = r"[^/]+"
 #: (template, pattern, needs a key). Order matters: the first match wins, so a route comes before

@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 from . import attributes as A
 from .attributes import RECORD
 from .jsontext import compact
-from .routes import url_template
+from .routes import DEFAULT_PORTS, url_template
 
 #: A request span's attributes in the order ``instrumentation.exchange`` sets them.
 _ORDER = (A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.URL_TEMPLATE, A.USER_AGENT,
@@ -65,8 +65,6 @@ _ORDER = (A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.
 _RANK = {key: rank for rank, key in enumerate(_ORDER)}
 #: The attributes a request span's ``requests`` entry gives back (:func:`given_back`).
 GIVEN_BACK = frozenset(_ORDER) - {A.USER_AGENT}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def drop_records(resource_spans: list[dict[str, Any]]) -> None:
     """Remove ``batch_debug.record`` from every span of ``resource_spans`` (the encoder's output), in place."""
@@ -156,7 +154,7 @@ def _parse_url(url: str) -> tuple[str | None, int | None, str | None]:
         host, port = parts.hostname, parts.port
     except ValueError:  # a port that is not one, an unclosed IPv6 bracket
         return None, None, None
-    return host, port or _DEFAULT_PORTS.get(parts.scheme), url_template(parts.path)
+    return host, port or DEFAULT_PORTS.get(parts.scheme), url_template(parts.path)
 
 
 def slim(attributes: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:

@@ -51,7 +51,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..collector import attributes as A, bodytext
 from ..collector.jsontext import compact
 from ..collector.redact import redact_headers, redact_text, redact_url
-from ..collector.routes import url_template
+from ..collector.routes import DEFAULT_PORTS, url_template
 from ..collector.secrets import credentials, effective
 from .lean import exception_event
 from .probe import start_probe
@@ -62,7 +62,6 @@ from .jobstate import JobState, current_item, runner_name
 _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
 _LOGIN_PATH = "/users/authenticatebyname"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _USER_AGENT = frozenset({b"user-agent"})
 #: The status description of an exception, by the phase it broke in (``error_phase``).
 _WHILE = {"pool": "while waiting for a pooled connection", "connect": "while connecting",
@@ -108,7 +107,7 @@ class Attempt:
         template = url_template(target.path)
         self.name = f"{method} {template}" if template is not None else method
         self.attrs: dict[str, Any] = {A.HTTP_METHOD_NEW: method, A.HTTP_URL_NEW: url, A.SERVER_ADDRESS: target.host}
-        port = target.port or _DEFAULT_PORTS.get(target.scheme)  # httpx leaves a scheme's default port out
+        port = target.port or DEFAULT_PORTS.get(target.scheme)  # httpx leaves a scheme's default port out
         if port is not None:
             self.attrs[A.SERVER_PORT] = port
         if template is not None:

@@ -40,7 +40,7 @@ from opentelemetry.trace import Span
 
 from ..collector import attributes as A
 from ..collector.redact import redact_headers, redact_text, redact_url
-from ..collector.routes import url_template
+from ..collector.routes import DEFAULT_PORTS, url_template
 from ..collector.secrets import current_book
 from .body import peek_error_body, peek_error_body_async
 
@@ -112,16 +112,13 @@ class AsyncConnectionTrace(ConnectionTrace):
         return await self.chained(name, info) if self.chained is not None else None
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
 def _conventions(span: Span, request: RequestInfo, url: str) -> None:
     """The stable HTTP client attributes and span name (see the module doc)."""
     target = request.url if isinstance(request.url, httpx.URL) else httpx.URL(url)
     method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
     span.set_attribute(A.HTTP_METHOD_NEW, method)
     span.set_attribute(A.SERVER_ADDRESS, target.host)
-    port = target.port or _DEFAULT_PORTS.get(target.scheme)
+    port = target.port or DEFAULT_PORTS.get(target.scheme)
     if port is not None:
         span.set_attribute(A.SERVER_PORT, port)
     template = url_template(target.path)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+from ..collector.routes import DEFAULT_PORTS
 
 
 class URLView:
@@ -89,7 +89,7 @@ def _triples(pairs: Iterable[tuple[Any, Any]], encoding: str) -> list[tuple[byte
 
 def from_yarl(method: str, url: Any, headers: Iterable[tuple[Any, Any]]) -> RequestView:
     """A view of an aiohttp request: ``url`` is its ``yarl.URL``, ``headers`` name/value pairs."""
-    view = URLView(str(url), url.scheme, url.host or "", url.explicit_port or _DEFAULT_PORTS.get(url.scheme),
+    view = URLView(str(url), url.scheme, url.host or "", url.explicit_port or DEFAULT_PORTS.get(url.scheme),
                    url.path, url.raw_query_string.encode("ascii", "replace"))
     return RequestView(method, view, HeadersView(_triples(headers, "utf-8")))
 
@@ -100,7 +100,7 @@ def from_text(method: str, url: str, headers: Iterable[tuple[Any, Any]]) -> Requ
     Raises ``ValueError`` for a URL whose port is not a number (the caller sends such a request untraced).
     """
     parts = urlsplit(url)
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
     view = URLView(url, parts.scheme, parts.hostname or "", port, unquote(parts.path) or "/",
                    parts.query.encode("ascii", "replace"))
     return RequestView(method, view, HeadersView(_triples(headers, "latin-1")))
