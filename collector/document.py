@@ -26,7 +26,7 @@ from .redact import redact_tree
 #: items started / not started), ``summary.findings``. 3: a request span in
 #: ``resourceSpans`` no longer carries its record (``batch_debug.record``): its
 #: ``requests`` entry is it (``span_records``). 4: nor the semantic-convention attributes
-#: that entry gives back (``span_records.GIVEN_BACK``). Readers take 1 to 4.
+#: that entry gives back (``entry_attributes.GIVEN_BACK``). Readers take 1 to 4.
 FORMAT_VERSION = 4
 
 

@@ -19,7 +19,7 @@ So each span is encoded by the encoder's own per-span function, made a dict,
 stripped of ``batch_debug.record`` (``span_records``), made text and let go
 before the next; a request span whose ``requests`` entry is given (by its
 span id) also leaves out what that entry gives back, where
-``span_records.slim`` allows (job file format 4). The spans are grouped as ``encode_spans`` groups them (by
+``entry_attributes.slim`` allows (job file format 4). The spans are grouped as ``encode_spans`` groups them (by
 resource, then by instrumentation scope, in order of first appearance); each
 group's resource and scope are encoded once by the encoder's functions and
 classes, with a marker where its spans go, and the spans' texts take the
@@ -60,7 +60,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from .attributes import RECORD
 from .jsontext import compact
-from .span_records import GIVEN_BACK, drop_given_back, drop_records, slim
+from .entry_attributes import GIVEN_BACK, slim
+from .span_records import drop_given_back, drop_records
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def resource_spans_text(spans: Sequence[ReadableSpan], entries: Entries | None =
     """The batch's ``resourceSpans`` entries as compact JSON text, comma-separated (see the module doc).
 
     A span with one of ``entries`` (its ``requests`` entry) leaves out what that entry gives back, where
-    ``span_records.slim`` allows."""
+    ``entry_attributes.slim`` allows."""
     global _chosen
     if _chosen is None:
         _chosen = _choose()
@@ -93,13 +94,13 @@ def by_batch(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> s
     drop_records(resource_spans)
     if entries:
         drop_given_back(resource_spans, [f"{span.context.span_id:016x}" for span in spans
-                                         if _slim(span, entries)])
+                                         if _slim(span, span.attributes or {}, entries)])
     return compact(resource_spans)[1:-1]
 
 
-def _slim(span: ReadableSpan, entries: Entries | None) -> bool:
+def _slim(span: ReadableSpan, attributes: Mapping[str, Any], entries: Entries | None) -> bool:
     entry = entries.get(span.context.span_id) if entries else None
-    return entry is not None and slim(span.attributes or {}, entry)
+    return entry is not None and slim(attributes, entry)
 
 
 def by_span(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> str:
@@ -115,7 +116,7 @@ def by_span(spans: Sequence[ReadableSpan], entries: Entries | None = None) -> st
     for span in spans:
         attributes = span.attributes
         encoded = None
-        slimmed = _slim(span, entries)
+        slimmed = _slim(span, attributes or {}, entries)
         if attributes and not span.dropped_attributes:
             # The encoder lays the span out with one stand-in attribute; the real ones, each made by
             # the encoder once per (key, value) (most repeat from span to span), take its place.

@@ -111,7 +111,7 @@ class JobSpool:
         if spans:
             # Each batch is its own ResourceSpans entry (OTLP allows repeats), made a span at a time and
             # without the records the file holds already (span_encoding, span_records).
-            # A request span leaves out what its entry gives back (span_records.slim; format 4).
+            # A request span leaves out what its entry gives back (entry_attributes.slim; format 4).
             text = resource_spans_text(spans, unique_entries(records))
             data = (("," if self._spans_bytes else "") + _scrub(text, secrets)).encode("utf-8")
             spool_files.append(self._spans_path, data)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 API_KEY = "k3y-0f-the-test-server-5ecret"
 #: WorkerConfig settings for tests: no pacing, no backoff, no waiting for Retry-After.
@@ -93,3 +94,16 @@ def comparable_job(data: dict) -> dict:
         _canonical({"resource": rs.get("resource"), "scope": ss.get("scope"), "span": span})
         for rs in data["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"])
     return comparable
+
+
+def request_span_attributes(entry: dict[str, Any], agent: str | None) -> dict[str, Any]:
+    """A request span's attributes for its requests ``entry``, as ``instrumentation.exchange`` sets them:
+    its order, the user agent (when given) after the route template."""
+    from batch_debug.collector import attributes as A
+    from batch_debug.collector.entry_attributes import given_back
+
+    given = given_back(entry)
+    order = [A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.URL_TEMPLATE, A.USER_AGENT,
+             A.RESEND_COUNT, A.HTTP_STATUS_NEW, A.PROTOCOL_VERSION, A.ERROR_TYPE, A.BODY_SIZE]
+    found = {**given, **({A.USER_AGENT: agent} if agent is not None else {})}
+    return {key: found[key] for key in order if key in found}

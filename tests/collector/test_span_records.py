@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from batch_debug.collector import attributes as A, jobfile, records, span_records
+from batch_debug.collector import attributes as A, entry_attributes, jobfile, records
 from batch_debug.collector.otlp_decode import json_spans
 from batch_debug.collector.replay import job_spans
 from batch_debug.collector.span_encoding import by_batch, by_span
-from batch_debug.collector.span_records import GIVEN_BACK, drop_records, given_back, slim, with_records
+from batch_debug.collector.entry_attributes import GIVEN_BACK, given_back, slim
+from batch_debug.collector.span_records import drop_records, with_records
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
-from support import API_KEY, NO_WAIT as FAST
+from support import API_KEY, NO_WAIT as FAST, request_span_attributes
 
 FIXTURE_V1 = Path(__file__).parent.parent / "data" / "job_v1-fixture_20261129_144406.json"
 
@@ -166,36 +167,7 @@ def test_what_is_not_shaped_like_otlp_json_is_passed_on_as_it_is(resource_spans,
     assert len(out) == len(resource_spans)
 
 
-# -- what the entry gives back ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("entry,expected", [
-    ({"method": "GET", "url": "https://[::1]/Items/a/Images/Backdrop/2", "status_code": 404, "error_type": None,
-      "attempt": 3},
-     {A.HTTP_METHOD_NEW: "GET", A.HTTP_URL_NEW: "https://[::1]/Items/a/Images/Backdrop/2", A.SERVER_ADDRESS: "::1",
-      A.SERVER_PORT: 443, A.URL_TEMPLATE: "/Items/{itemId}/Images/Backdrop/{imageIndex}", A.RESEND_COUNT: 2,
-      A.HTTP_STATUS_NEW: 404, A.ERROR_TYPE: "404"}),
-    ({"method": "HEAD", "url": "ftp://host/x", "status_code": None, "error_type": "ConnectError",
-      "http_version": "h2"},  # no port known for the scheme, no route, a version without "HTTP/"
-     {A.HTTP_METHOD_NEW: "HEAD", A.HTTP_URL_NEW: "ftp://host/x", A.SERVER_ADDRESS: "host",
-      A.ERROR_TYPE: "ConnectError", A.PROTOCOL_VERSION: "h2"}),
-    ({"method": "GET", "url": "http://host:notaport/x", "status_code": 200, "http_version": "HTTP/1.1",
-      "body_bytes": 0, "attempt": 1},  # a URL urlsplit refuses: only what the entry itself says
-     {A.HTTP_METHOD_NEW: "GET", A.HTTP_URL_NEW: "http://host:notaport/x", A.HTTP_STATUS_NEW: 200,
-      A.PROTOCOL_VERSION: "1.1", A.BODY_SIZE: 0}),
-    ({"method": "", "url": None, "status_code": True, "body_bytes": 1.5, "attempt": "2"}, {}),  # wrong types: nothing
-])
-def test_what_an_entry_gives_back(entry, expected) -> None:
-    assert given_back(entry) == expected
-
-
-def _as_exchange_sets_them(entry: dict[str, Any], agent: str | None) -> dict[str, Any]:
-    """A request span's attributes for ``entry``, in exchange's order (the user agent after the template)."""
-    given = given_back(entry)
-    order = [A.HTTP_METHOD_NEW, A.HTTP_URL_NEW, A.SERVER_ADDRESS, A.SERVER_PORT, A.URL_TEMPLATE, A.USER_AGENT,
-             A.RESEND_COUNT, A.HTTP_STATUS_NEW, A.PROTOCOL_VERSION, A.ERROR_TYPE, A.BODY_SIZE]
-    found = {**given, **({A.USER_AGENT: agent} if agent is not None else {})}
-    return {key: found[key] for key in order if key in found}
-
+# -- what the entry gives back, made whole again ----------------------------------------------------------
 
 _ENTRIES = st.fixed_dictionaries({
     "method": st.sampled_from(["GET", "HEAD", "POST"]),
@@ -219,7 +191,7 @@ def test_a_slimmed_span_made_whole_is_the_span_and_any_other_is_left_whole(entry
     from opentelemetry.sdk.util.instrumentation import InstrumentationScope
     from opentelemetry.trace import SpanContext, SpanKind
 
-    attributes = list(_as_exchange_sets_them(entry, agent).items())
+    attributes = list(request_span_attributes(entry, agent).items())
     ints = [n for n, (_, value) in enumerate(attributes) if type(value) is int]
     if change == "drop one" and attributes:
         attributes.pop(rnd.randrange(len(attributes)))
@@ -245,7 +217,7 @@ def test_a_slimmed_span_made_whole_is_the_span_and_any_other_is_left_whole(entry
     assert in_file == _spans(json.loads("[" + by_batch([span], {77: requests[0]}) + "]"))[0]
     slimmed = slim({**dict(attributes), A.RECORD: "{}"}, entry)
     # The quick check answers as its definition (merging back, then comparing) does.
-    assert slimmed == span_records._slim_by_merging({**dict(attributes), A.RECORD: "{}"}, given_back(entry))
+    assert slimmed == entry_attributes._slim_by_merging({**dict(attributes), A.RECORD: "{}"}, given_back(entry))
     if slimmed:
         assert not GIVEN_BACK.intersection(_keys(in_file))
     else:
@@ -253,27 +225,6 @@ def test_a_slimmed_span_made_whole_is_the_span_and_any_other_is_left_whole(entry
     if GIVEN_BACK.intersection(_keys(whole)):  # a span with none of them may get some (the module doc)
         made_whole = _spans(with_records(_group(in_file), requests))[0]
         assert made_whole["attributes"][:-1] == whole.get("attributes", [])
-
-
-@pytest.mark.parametrize("key", [A.RESEND_COUNT, A.BODY_SIZE])
-def test_a_bool_is_not_the_int_it_equals(key) -> None:
-    entry = {"method": "GET", "url": "http://h/x", "attempt": 2, "status_code": 200, "body_bytes": 1}
-    attributes = _as_exchange_sets_them(entry, None)
-    assert slim(attributes, entry)
-    attributes[key] = True  # == 1, but encoded as a bool: putting the int back would change the span
-    assert not slim(attributes, entry)
-    assert not span_records._slim_by_merging(attributes, given_back(entry))
-
-
-def test_a_long_url_is_read_the_same_and_not_kept() -> None:
-    long = "http://h:81/Items/abc/Images/Primary?tag=" + "x" * 3000
-    before = span_records._from_short_url.cache_info().currsize
-    found = given_back({"method": "GET", "url": long})
-    assert found[A.SERVER_ADDRESS] == "h" and found[A.SERVER_PORT] == 81
-    assert found[A.URL_TEMPLATE] == "/Items/{itemId}/Images/Primary"
-    assert span_records._from_short_url.cache_info().currsize == before  # a span from elsewhere may carry MBs
-    given_back({"method": "GET", "url": "http://h:81/Items/abd/Images/Primary"})
-    assert span_records._from_short_url.cache_info().currsize <= 64
 
 
 @pytest.mark.parametrize("batches", ["one batch", "two batches"])
@@ -291,7 +242,7 @@ def test_a_span_id_twice_never_gets_the_other_spans_attributes(tmp_path: Path, b
     def made(status: int) -> tuple[ReadableSpan, dict[str, Any]]:
         entry = {"method": "GET", "url": "http://h/x", "attempt": 1, "status_code": status, "error_type": None,
                  "span_id": f"{9:016x}"}
-        attributes = {**_as_exchange_sets_them(entry, "ua"), A.RECORD: "{}"}
+        attributes = {**request_span_attributes(entry, "ua"), A.RECORD: "{}"}
         span = ReadableSpan("GET", SpanContext(5, 9, False), None, Resource({}), attributes, kind=SpanKind.CLIENT,
                             start_time=1, end_time=2, instrumentation_scope=InstrumentationScope("batch_debug"))
         return span, entry

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from batch_debug.collector import attributes as A
-from batch_debug.collector.span_records import GIVEN_BACK
+from batch_debug.collector.entry_attributes import GIVEN_BACK
 from batch_debug.dashboard.cli import main
 from dashboard_helpers import API, RECORDED_JOB
 
