@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 
 from batch_debug.collector import insert_range
-from benchlib import API, PY, Simulator, clean_env, dashboard, free_gb, median_ms, run_json, summary_of
+from benchlib import API, PY, Simulator, clean_env, dashboard, free_gb, median_ms, run_json, spread, summary_of
 from goals import json_line, table
 from page import page_seconds
 
@@ -114,9 +114,7 @@ def overhead(group: str, sim: Simulator, rounds: int, n: int, work: Path) -> tup
             notes[key] = f"skipped: {skipped.get(mode) or skipped.get(bare_mode)}"
         else:
             figures[key] = round(statistics.median(results[mode]) / bare, 3)
-            # Each round against the client alone in the same round: how far one run's figure may move.
-            each = [value / alone for value, alone in zip(results[mode], results[bare_mode])]
-            figures[f"{key}_spread"] = [round(min(each), 3), round(max(each), 3)]
+            figures[f"{key}_spread"] = spread(results[mode], results[bare_mode])
     figures[f"{group}_rounds"], figures[f"{group}_requests_per_round"] = rounds, n
     return figures, notes
 

@@ -110,6 +110,13 @@ def dashboard(folder: Path) -> Iterator[str]:
         server.wait(10)
 
 
+def spread(values: list[float], alone: list[float]) -> list[float]:
+    """``[lowest, highest]`` of each round's figure against the client alone in the same round: how far one
+    run's ratio may move."""
+    each = [value / base for value, base in zip(values, alone)]
+    return [round(min(each), 3), round(max(each), 3)]
+
+
 def median_ms(url: str, calls: int = 20, warmup: int = 2) -> float:
     """Median milliseconds of ``calls`` GETs of ``url`` (after ``warmup`` unmeasured ones) on one connection."""
     timings = []
