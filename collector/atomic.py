@@ -14,7 +14,11 @@ existing name is opened, no link followed) and the permission bits of
 names others; it is flushed and fsynced, then put in place; the temporary
 file is removed whatever happens, also when writing, the fsync or the rename
 fails. A reader therefore sees the old file or the new one, never half of
-one. The pid in the name (:func:`temp_pid`) lets a later start tell a dead
+one. A file that only lives while its process does (a job's live progress)
+may skip the fsync (``durable=False``): readers still never see half of it;
+only a machine crash could leave it empty, and such a file is of a process
+the crash ended anyway. The fsync was a job's most expensive step there, a
+millisecond of waiting on the disk for each progress report. The pid in the name (:func:`temp_pid`) lets a later start tell a dead
 writer's leftovers from a live one's work in progress
 (``retention.remove_stale_temp_files``).
 
@@ -79,8 +83,9 @@ def temp_file(directory: Path | str, kind: str = "job", *, mode: int | None = No
 
 
 def write_then(directory: Path | str, content: Content, place: Callable[[str], T], *, kind: str = "job",
-               mode: int | None = None, dir_fd: int | None = None) -> T:
-    """Write ``content`` to a new temporary file in ``directory``, fsync it, and return ``place(tmp)``.
+               mode: int | None = None, dir_fd: int | None = None, durable: bool = True) -> T:
+    """Write ``content`` to a new temporary file in ``directory``, fsync it (unless not ``durable``: see the
+    module doc), and return ``place(tmp)``.
 
     ``place`` gives the finished file its name (``os.replace`` to overwrite,
     ``os.link`` to refuse an existing name). The temporary file is removed
@@ -97,7 +102,8 @@ def write_then(directory: Path | str, content: Content, place: Callable[[str], T
             else:
                 content(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         return place(tmp)
     finally:
         try:
@@ -107,7 +113,7 @@ def write_then(directory: Path | str, content: Content, place: Callable[[str], T
 
 
 def replace(target: Path | str, content: Content, *, kind: str, mode: int | None = None,
-            dir_fd: int | None = None) -> None:
+            dir_fd: int | None = None, durable: bool = True) -> None:
     """Write ``content`` as ``target``, replacing any file of that name atomically (see the module doc).
 
     With ``dir_fd``, ``target`` is a name in that folder. ``rename`` replaces
@@ -115,7 +121,7 @@ def replace(target: Path | str, content: Content, *, kind: str, mode: int | None
     """
     if dir_fd is not None:
         write_then("", content, lambda tmp: os.replace(tmp, target, src_dir_fd=dir_fd, dst_dir_fd=dir_fd),
-                   kind=kind, mode=mode, dir_fd=dir_fd)
+                   kind=kind, mode=mode, dir_fd=dir_fd, durable=durable)
     else:
         write_then(os.path.dirname(os.path.abspath(target)), content, lambda tmp: os.replace(tmp, target),
-                   kind=kind, mode=mode)
+                   kind=kind, mode=mode, durable=durable)

@@ -83,7 +83,8 @@ def publish(directory: Path, progress: JobProgress) -> None:
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic.replace(target, json.dumps(progress.to_dict()), kind="progress")
+        # Not fsynced: the file lives only while its job runs (``read_active`` drops a dead writer's).
+        atomic.replace(target, json.dumps(progress.to_dict()), kind="progress", durable=False)
     except OSError:
         # Reported once by the writer's health check; every second here would flood the log.
         logger.debug("batch-debug could not publish progress of %s", progress.job_id, exc_info=True)
@@ -110,10 +111,19 @@ def read_active(directory: Path) -> list[dict[str, Any]]:
         if not entry.name.endswith(".json") or entry.name.startswith("."):
             continue
         try:
-            data = json.loads(Path(entry.path).read_text(encoding="utf-8"))
-            stale = now - entry.stat().st_mtime > STALE_SECONDS or not pid_alive(int(data["pid"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            old = now - entry.stat().st_mtime > STALE_SECONDS
+        except OSError:
             continue
+        try:
+            data = json.loads(Path(entry.path).read_text(encoding="utf-8"))
+            stale = old or not pid_alive(int(data["pid"]))
+        except OSError:
+            continue
+        except (ValueError, KeyError, TypeError):
+            # Not a progress report: a machine crash can leave one empty (``publish`` does not fsync).
+            data, stale = {}, old
+            if not stale:
+                continue
         if stale:
             try:
                 os.unlink(entry.path)

@@ -151,3 +151,39 @@ def test_temporary_names_carry_the_writer_pid(tmp_path: Path) -> None:
     os.close(fd)
     assert atomic.temp_pid(Path(path).name) == os.getpid()
     assert atomic.temp_pid("job_x_20260101_000000.json") is None
+
+
+def test_job_files_and_state_are_fsynced_and_live_progress_is_not(tmp_path: Path, monkeypatch) -> None:
+    """A progress report lives only while its job runs: waiting on the disk for each one bought nothing."""
+    from batch_debug.collector import progress
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    report = progress.JobProgress("live", items_total=3)
+    progress.publish(tmp_path, report)
+    assert synced == []
+    assert [a["job_id"] for a in progress.read_active(tmp_path)] == ["live"]
+    jobfile.write_atomic(tmp_path, "done", "{}", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    atomic.replace(tmp_path / STATE_FILENAME, "{}", kind="state")
+    assert len(synced) == 2 and all(Path(p).parent == tmp_path for p in synced)
+
+
+def test_a_progress_file_left_empty_goes_once_stale(tmp_path: Path) -> None:
+    """An unsynced report a machine crash emptied is no job: skipped, and removed once as old as a stale one."""
+    from batch_debug.collector import progress
+
+    folder = tmp_path / progress.ACTIVE_DIRNAME
+    folder.mkdir()
+    fresh, old = folder / "fresh.123.json", folder / "old.123.json"
+    fresh.write_text("")
+    old.write_text("{")
+    long_ago = os.stat(old).st_mtime - progress.STALE_SECONDS - 1
+    os.utime(old, (long_ago, long_ago))
+    assert progress.read_active(tmp_path) == []
+    assert fresh.exists() and not old.exists()
