@@ -18,7 +18,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .jobfile import TEMP_PREFIX, TEMP_SUFFIX, list_job_files
+from .jobfile import TEMP_PREFIX, TEMP_SUFFIX, job_files_bytes, list_job_files
 
 #: The writer's pid in a temporary name (see ``jobfile.temp_file`` and the switch's state file).
 _TEMP_PID = re.compile(r"^\.(?:job|state)-(\d+)-")
@@ -70,6 +70,8 @@ def enforce_quota(directory: Path, max_bytes: int, keep: Path | None = None) -> 
 
     ``keep`` (the file just written) is never deleted, even if it alone is larger.
     """
+    if job_files_bytes(directory) <= max_bytes:
+        return []  # the usual case, after every job: no dates read, nothing sorted
     files = list_job_files(directory)
     total = sum(info.size_bytes for info in files)
     removed = []

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from batch_debug.collector import atomic, jobfile, retention
 from batch_debug.collector.switch import STATE_FILENAME
@@ -43,6 +44,45 @@ def test_list_newest_first_and_newest_for(tmp_path: Path) -> None:
                      "job_j_20260101_000002.json", "job_j_20260101_000001.json"]
     assert jobfile.newest_for(tmp_path, "j").name == "job_j_20260101_000003.json"
     assert jobfile.newest_for(tmp_path, "missing") is None
+
+
+@given(st.from_regex(r"\A[0-9]{8}_[0-9]{6}\Z"))
+def test_a_name_stamp_reads_as_strptime_reads_it(stamp: str) -> None:
+    try:
+        expected = datetime.strptime(stamp, jobfile.STAMP_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        with pytest.raises(ValueError):
+            jobfile.stamp_time(stamp)
+        return
+    assert jobfile.stamp_time(stamp) == expected
+
+
+def test_a_name_shaped_like_ours_without_a_date_is_no_job_file(tmp_path: Path) -> None:
+    good = jobfile.write_atomic(tmp_path, "j", "{}", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    for stamp in ("20261301_000000", "20260230_000000", "20260101_246060", "00000101_000000", "2026\u0661101_000000"):
+        (tmp_path / f"job_j_{stamp}.json").write_text("{}")
+    assert [info.path for info in jobfile.list_job_files(tmp_path)] == [good]
+
+
+def test_job_files_bytes_counts_what_the_listing_lists(tmp_path: Path) -> None:
+    for n, size in enumerate((10, 200, 3000)):
+        jobfile.write_atomic(tmp_path, f"j{n}", "x" * size, datetime(2026, 1, 1, 0, 0, n, tzinfo=timezone.utc))
+    (tmp_path / "notes.txt").write_text("x" * 50)
+    (tmp_path / "job_linked_20260101_000009.json").symlink_to(tmp_path / "notes.txt")
+    (tmp_path / "job_dir_20260101_000009.json").mkdir()
+    assert jobfile.job_files_bytes(tmp_path) == sum(i.size_bytes for i in jobfile.list_job_files(tmp_path)) == 3210
+    assert jobfile.job_files_bytes(tmp_path / "missing") == 0
+
+
+def test_quota_under_its_limit_lists_no_dates(tmp_path: Path, monkeypatch) -> None:
+    """After every job the quota is checked: under it, the folder's sizes are summed and nothing more."""
+    for n in range(3):
+        jobfile.write_atomic(tmp_path, f"j{n}", "x" * 100, datetime(2026, 1, 1, 0, 0, n, tzinfo=timezone.utc))
+    listed: list[Path] = []
+    real = retention.list_job_files
+    monkeypatch.setattr(retention, "list_job_files", lambda folder: listed.append(folder) or real(folder))
+    assert retention.enforce_quota(tmp_path, 300) == [] and listed == []
+    assert len(retention.enforce_quota(tmp_path, 299)) == 1 and listed == [tmp_path]
 
 
 @pytest.mark.parametrize("content,message", [("{trunc", "damaged or truncated"), ("[1]", "not a batch-debug")])
