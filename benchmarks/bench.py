@@ -15,6 +15,10 @@ these sections (``--only`` picks some, by name):
 - ``threads``: 8 threads sharing one ``httpx.Client``, bare and on: wall time.
 - ``aiohttp`` and ``requests``: bare, off, on for each client, ratios to
   that client alone; "skipped: <why>" while ``setup()`` does not instrument it.
+- ``small``: the sync client's requests made as jobs of 9 (three items of
+  three), each job up to its file on disk, against the same requests
+  without jobs: what a job costs besides its requests (an operator reruns
+  a few items), which the 3,000-request jobs above spread thin.
 - ``scale``: one job of 100,000 real requests (10,000 with --quick), debug
   on: peak RSS growth, seconds until its file is complete, bytes per
   request; then ``batch-debug summary`` on that file (a fresh process).
@@ -66,6 +70,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "threads": ("threads_bare", "threads_on"),
     "aiohttp": ("aiohttp_bare", "aiohttp_off", "aiohttp_on"),
     "requests": ("requests_bare", "requests_off", "requests_on"),
+    "small": ("small_bare", "small_on"),
 }
 SECTIONS = (*GROUPS, "scale", "compare", "status", "million", "page")
 MIN_FREE_GB = 3.0

@@ -4,8 +4,11 @@ Usage: python benchmarks/client.py MODE URL ITEM_ID N DEBUG_DIR
 
 MODE is ``[KIND_]VARIANT``: KIND is nothing (a sync ``httpx.Client``),
 ``async`` (``httpx.AsyncClient``), ``threads`` (8 threads sharing one
-``httpx.Client``), ``aiohttp`` (``aiohttp.ClientSession``) or ``requests``
-(``requests.Session``); VARIANT is ``bare`` (the client alone), ``off``
+``httpx.Client``), ``aiohttp`` (``aiohttp.ClientSession``), ``requests``
+(``requests.Session``) or ``small`` (a sync ``httpx.Client`` whose N
+requests are made as jobs of ``SMALL_JOB`` requests, each up to its file on
+disk: what an operator's rerun of a few items costs, where a job's own costs
+weigh most); VARIANT is ``bare`` (the client alone), ``off``
 (our ``setup()`` installed, debug off), ``on`` (debug on, the requests
 wrapped in ``job_span`` / ``item_span`` as a worker does, three requests an
 item) or, for the sync client only, ``stock_off`` / ``stock_on`` (the stock
@@ -37,7 +40,8 @@ from typing import Any
 WARMUP = 200
 PER_ITEM = 3  # requests per item, as in the reference worker
 THREADS = 8
-KINDS = ("", "async", "threads", "aiohttp", "requests")
+SMALL_JOB = 9  # requests in each job of the ``small`` kind: three items of three
+KINDS = ("", "async", "threads", "aiohttp", "requests", "small")
 VARIANTS = ("bare", "off", "on", "stock_off", "stock_on")
 
 
@@ -50,7 +54,7 @@ def split_mode(mode: str) -> tuple[str, str]:
                 return kind, variant
     if mode in VARIANTS:
         return "", mode
-    raise SystemExit(f"unknown mode {mode!r}: [async_|threads_|aiohttp_|requests_]bare/off/on, or stock_off/on")
+    raise SystemExit(f"unknown mode {mode!r}: [async_|threads_|aiohttp_|requests_|small_]bare/off/on, or stock_off/on")
 
 
 def why_skipped(kind: str, variant: str) -> str | None:
@@ -107,6 +111,15 @@ def as_job(run: Runner, variant: str, pipeline: Any) -> Callable[[int, str], Non
         pipeline.flush(60)
 
     return work
+
+
+def small_jobs(work: Callable[[int, str], None]) -> Callable[[int, str], None]:
+    """``work`` run as jobs of at most ``SMALL_JOB`` requests, one after another."""
+    def jobs(count: int, job_id: str) -> None:
+        for number, start in enumerate(range(0, count, SMALL_JOB)):
+            work(min(SMALL_JOB, count - start), f"{job_id}-{number}")
+
+    return jobs
 
 
 def items_of(count: int) -> list[tuple[int, int]]:
@@ -173,12 +186,13 @@ def run_mode(mode: str, base: str, item: str, n: int, folder: str) -> dict[str, 
     skipped = why_skipped(kind, variant)
     if skipped:
         return {"mode": mode, "skipped": skipped}
-    if kind in ("", "threads"):
+    if kind in ("", "threads", "small"):
         import httpx
 
         with httpx.Client() as client:
             run = (threaded_items if kind == "threads" else sync_items)(lambda: client.get(url), variant)
-            cpu, wall = measure(as_job(run, variant, pipeline), n)
+            work = as_job(run, variant, pipeline)
+            cpu, wall = measure(small_jobs(work) if kind == "small" else work, n)
     elif kind == "requests":
         import requests
 

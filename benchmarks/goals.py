@@ -45,6 +45,9 @@ GOALS: tuple[Goal, ...] = (
     Goal("requests_us_per_request_bare", "requests alone, CPU per request", "us"),
     Goal("requests_off_vs_bare", "requests, debug off", "x", 1.03),
     Goal("requests_on_vs_bare", "requests, debug on, job file included", "x", 1.5),
+    # No issue sets a bound for small jobs: shown so that what a job costs besides its requests is seen.
+    Goal("small_us_per_request_bare", "sync httpx.Client alone (the small jobs' requests)", "us"),
+    Goal("small_on_vs_bare", "jobs of 9 requests, debug on, each job's file included", "x"),
     # The issues set no bound for the 100k job itself: shown to compare with the 1M job's.
     Goal("rss_growth_mb_100k", "100k job (real requests): peak RSS growth", "MB"),
     Goal("rss_growth_mb_100k_job_end", "100k job: RSS growth when its job span ends (before the head)", "MB"),

@@ -81,6 +81,20 @@ def test_client_mode_records_its_job_or_says_why_not(mode: str, sim, tmp_path: P
     assert summary["requests_outside_jobs"] == 0  # threads ran inside the job's context
 
 
+def test_small_mode_makes_a_job_file_for_each_nine_requests(sim, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APHRODITE_BATCH_DEBUG")}
+    folder = tmp_path / "debug"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "client.py"), "small_on", sim.url,
+                          sim.item_ids[0], "20", str(folder)],
+                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1])["n"] == 20
+    totals = {}
+    for number in range(4):
+        path = jobfile.newest_for(folder, f"measured-{number}")
+        totals[number] = None if path is None else jobfile.load(path)["summary"]["total_requests"]
+    assert totals == {0: 9, 1: 9, 2: 2, 3: None}
+
+
 def test_goal_table_says_met_missed_skipped_and_failed() -> None:
     figures = {"off_vs_bare": 1.01, "on_vs_bare": 1.5, "stock_on_vs_bare": 1.55}
     notes = {"async_on_vs_bare": "skipped: not measured here", "page_s": "failed: timed out"}
