@@ -47,3 +47,15 @@ def test_https_probes_verify_with_one_shared_context() -> None:
 @pytest.mark.parametrize("base", ["http://127.0.0.1:8096", "http://media.local"])
 def test_plain_http_probes_verify_nothing(base) -> None:
     assert verify_for(base) is False
+
+
+def test_the_probes_of_a_process_share_a_client_for_each_scheme(monkeypatch) -> None:
+    from batch_debug.instrumentation import probe
+
+    plain, again = probe.probe_client("http://127.0.0.1:1"), probe.probe_client("http://media.local:8096")
+    secure = probe.probe_client("https://media.example")
+    assert plain is again and secure is not plain
+    assert secure is probe.probe_client("https://other.example:8920")
+    forked = probe.os.getpid() + 1
+    monkeypatch.setattr(probe.os, "getpid", lambda: forked)  # as in a forked child: none of the parent's
+    assert probe.probe_client("http://127.0.0.1:1") is not plain
