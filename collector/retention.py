@@ -3,6 +3,7 @@
 Usage::
 
     retention.enforce_quota(folder, max_bytes, keep=just_written)   # oldest job files go first
+    counted = FolderBytes(); counted.over(folder, budget)            # the writer's check after each job
     retention.cleanup(folder, days=7)                                # (files, bytes) freed
     retention.remove_stale_temp_files(folder)                        # after a SIGKILL
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -87,6 +90,44 @@ def enforce_quota(directory: Path, max_bytes: int, keep: Path | None = None) -> 
         total -= info.size_bytes
         removed.append(info.path)
     return removed
+
+
+#: How long a :class:`FolderBytes` count is trusted, its own files added, before the folder is read again.
+RECOUNT_SECONDS = 5.0
+
+
+class FolderBytes:
+    """What a folder's job files take, as last counted (:func:`jobfile.job_files_bytes`) plus the files
+    written here since (:meth:`added`).
+
+    The writer checks the quota after every job. Reading the folder each time cost a job 2.7 ms with
+    1,000 files in it, and a folder under the default 500 MB quota can hold 30,000 files of small jobs.
+    The count is read again when it is :data:`RECOUNT_SECONDS` old, is of another folder, or would be over
+    the budget asked about; so other processes' files are seen within that time, and a file written here
+    counts at once. Not thread-safe: the writer's thread only.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock or time.monotonic
+        self._folder: Path | None = None
+        self._bytes = 0
+        self._counted_at = 0.0
+
+    def over(self, directory: Path, budget: int) -> bool:
+        """True when the job files in ``directory`` take more than ``budget`` bytes (see the class doc)."""
+        now = self._clock()
+        if directory != self._folder or now - self._counted_at >= RECOUNT_SECONDS or self._bytes > budget:
+            self._bytes, self._folder, self._counted_at = job_files_bytes(directory), directory, now
+        return self._bytes > budget
+
+    def added(self, directory: Path, size: int) -> None:
+        """A job file of ``size`` bytes was written into ``directory``."""
+        if directory == self._folder:
+            self._bytes += size
+
+    def forget(self) -> None:
+        """Files went (or may have): count again at the next check."""
+        self._folder = None
 
 
 def cleanup(directory: Path, days: int, now: datetime | None = None) -> tuple[int, int]:

@@ -17,7 +17,10 @@ and never reaches the batch job.
 
 The disk quota (``max_bytes``) covers job files and the spools of open
 jobs together: after each job file, and each time the spools have grown by a
-sixteenth of the quota, the oldest job files go until both fit. When the
+sixteenth of the quota, the oldest job files go until both fit. The folder's
+job files are counted every few seconds, each file written here added at
+once (``retention.FolderBytes``): files other processes write into the same
+folder are seen within ``retention.RECOUNT_SECONDS``. When the
 spools alone are over it, the writer asks its :attr:`JobFileWriter.drop_waiting`
 hook (the assembler's: jobs waiting for a job span from elsewhere) for
 jobs to give up, oldest first; the local processor's running jobs are never
@@ -68,6 +71,7 @@ class JobFileWriter:
         self.drop_waiting: Callable[[], OpenJob | None] | None = None
         self._spool_total = 0  # bytes the spools of open jobs take (writer thread only)
         self._grown = 0  # spool bytes added since the quota was last applied
+        self._job_bytes = retention.FolderBytes()  # the folder's job files, counted every few seconds
 
     # -- queueing (any thread) -------------------------------------------------
     def call(self, work: Callable[[], object]) -> None:
@@ -169,11 +173,15 @@ class JobFileWriter:
         if dropped:
             logger.warning("batch-debug quota: traces waiting for their job span took more than %d bytes on disk; "
                            "dropped the %d oldest", max_bytes, dropped)
+        budget = max(0, max_bytes - self._spool_total)
         try:
-            for removed in retention.enforce_quota(self.directory, max(0, max_bytes - self._spool_total), keep=keep):
+            if not self._job_bytes.over(self.directory, budget):
+                return
+            for removed in retention.enforce_quota(self.directory, budget, keep=keep):
                 logger.info("batch-debug quota: removed %s", removed.name)
         except OSError:
             logger.warning("batch-debug could not apply the disk quota", exc_info=True)
+        self._job_bytes.forget()
 
     # -- the job file (writer thread, or the caller during shutdown) -------------
     def _secrets(self, job: OpenJob) -> tuple[str, ...]:
@@ -212,5 +220,9 @@ class JobFileWriter:
         self.health.succeeded(self.directory)
         self.written[job.job_id] = path
         logger.info("batch-debug wrote %s", path)
+        try:
+            self._job_bytes.added(self.directory, path.stat().st_size)
+        except OSError:
+            self._job_bytes.forget()
         self._apply_quota(keep=path)
         return path

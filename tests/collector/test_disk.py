@@ -12,6 +12,7 @@ import pytest
 
 from batch_debug.collector import health, jobfile, retention
 from batch_debug.collector.switch import DebugSwitch
+from batch_debug.collector.writer import JobFileWriter
 from batch_debug.instrumentation import setup
 from batch_debug.jellyfin.worker import WorkerConfig, run_job
 from support import API_KEY, NO_WAIT as FAST
@@ -109,3 +110,44 @@ def test_writer_applies_the_quota_after_each_job(debug_dir: Path, make_sim, reco
     assert sum(f.size_bytes for f in files) <= 30_000 or len(files) == 1
     assert files[0].job_id == "q5"
     assert len(files) < 6
+
+
+def test_folder_bytes_counts_every_few_seconds_and_its_own_files_at_once(tmp_path: Path, monkeypatch) -> None:
+    """The quota check after each job reads the folder only every RECOUNT_SECONDS, or when it might be over."""
+    now = [100.0]
+    counted = retention.FolderBytes(clock=lambda: now[0])
+    reads: list[Path] = []
+    real = retention.job_files_bytes
+    monkeypatch.setattr(retention, "job_files_bytes", lambda folder: reads.append(folder) or real(folder))
+    stamp = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    jobfile.write_atomic(tmp_path, "a", "x" * 100, stamp)
+    assert not counted.over(tmp_path, 150) and len(reads) == 1
+    mine = jobfile.write_atomic(tmp_path, "mine", "x" * 40, stamp)
+    counted.added(tmp_path, mine.stat().st_size)
+    assert not counted.over(tmp_path, 150) and len(reads) == 1  # 140: its own file counted without a read
+    jobfile.write_atomic(tmp_path, "theirs", "x" * 30, stamp)  # another process's: not seen yet
+    assert not counted.over(tmp_path, 150) and len(reads) == 1
+    now[0] += retention.RECOUNT_SECONDS
+    assert counted.over(tmp_path, 150) and len(reads) == 2  # 170, read again once the count is old
+    assert counted.over(tmp_path, 150) and len(reads) == 3  # over: read again before anything is removed
+    other = tmp_path / "other"
+    other.mkdir()
+    assert not counted.over(other, 0) and reads[-1] == other  # another folder: its own count
+    counted.forget()
+    assert not counted.over(other, 0) and len(reads) == 5
+
+
+def test_the_quota_sees_another_writers_files_within_the_recount_time(debug_dir: Path, monkeypatch) -> None:
+    """Files another process wrote into the folder count against the quota once the count is old."""
+    now = [0.0]
+    monkeypatch.setattr(retention.time, "monotonic", lambda: now[0])
+    writer = JobFileWriter(debug_dir, max_bytes=1_000)
+    stamp = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = jobfile.write_atomic(debug_dir, "first", "x" * 600, stamp)
+    writer._apply_quota()  # noqa: SLF001 - the check the writer makes after each job
+    theirs = jobfile.write_atomic(debug_dir, "theirs", "x" * 600, datetime(2026, 1, 2, tzinfo=timezone.utc))
+    writer._apply_quota()  # noqa: SLF001
+    assert first.exists()
+    now[0] += retention.RECOUNT_SECONDS
+    writer._apply_quota()  # noqa: SLF001
+    assert not first.exists() and theirs.exists()
