@@ -85,7 +85,8 @@ def test_a_proxy_put_in_front_is_named_by_its_server_header(debug_pipeline: Pipe
 def test_a_lower_rate_limit_flips_exactly_the_items_that_failed(debug_pipeline: Pipeline, debug_dir: Path,
                                                                 make_sim, clean_env) -> None:
     generous = make_sim("rate-limited", rate_limit_per_second=1000.0, rate_limit_burst=1000)
-    # Six requests' worth of tokens that never refill in a test's time: two items pass, the rest get 429s.
+    # Six requests' worth of tokens that never refill in a test's time: one or two items pass (the job's server
+    # probe may take a token first), the rest get 429s.
     strict = make_sim("rate-limited", rate_limit_per_second=0.001, rate_limit_burst=6)
     ids = generous.item_ids[:5]
     base, base_ok = _run(generous, ids, "library-sync", DAY)
@@ -94,7 +95,9 @@ def test_a_lower_rate_limit_flips_exactly_the_items_that_failed(debug_pipeline: 
     found = _compare(debug_dir, base=base.name, head="library-sync")
     flipped = found["flipped"]
     assert [row["item_id"] for row in flipped["ok_to_failed"]] == [i for i in ids if not head_ok[i]]
-    assert all(row["base_status"] == 200 and row["head_status"] == 429 and row["head_attempts"] == 3
+    # The refused request was tried three times; before it, as many of the item's three requests as found a
+    # token went through. The job's server probe takes one of the six tokens too, at a moment of its own.
+    assert all(row["base_status"] == 200 and row["head_status"] == 429 and 3 <= row["head_attempts"] <= 5
                for row in flipped["ok_to_failed"])
     assert flipped["only_in_head"] == [generous.item_ids[5]] and flipped["only_in_base"] == []
     status = {row["status"]: row for row in found["status_mix"]}
