@@ -14,12 +14,13 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind
 
 from batch_debug.collector import attributes as A
-from batch_debug.collector import jobfile
+from batch_debug.collector import jobfile, spool
 from batch_debug.collector.assembler import JobAssembler
 from batch_debug.collector.openjob import BATCH_SIZE
 from batch_debug.collector.writer import JobFileWriter
@@ -27,6 +28,13 @@ from batch_debug.collector.writer import JobFileWriter
 RESOURCE = Resource.create({"service.name": "elsewhere"})
 SPANS_PER_TRACE = BATCH_SIZE + 8  # one batch is spooled to disk, the rest waits in memory
 BASE_NS = 1_700_000_000_000_000_000
+
+
+@pytest.fixture(autouse=True)
+def spooled_to_disk(monkeypatch) -> None:
+    """These tests are about what waiting traces take on disk: each spool writes its first batch out,
+    where it would hold up to ``spool.HOLD_BYTES`` in memory (that case: ``test_spool``)."""
+    monkeypatch.setattr(spool, "HOLD_BYTES", 0)
 
 
 def _orphans(trace_id: int, count: int = SPANS_PER_TRACE) -> list[ReadableSpan]:

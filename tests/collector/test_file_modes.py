@@ -13,7 +13,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 
 from batch_debug.collector import attributes as A
-from batch_debug.collector import config, jobfile, progress
+from batch_debug.collector import config, jobfile, progress, spool
 from batch_debug.collector.processor import JobFileWriter, JobSpanProcessor
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.collector.openjob import BATCH_SIZE
@@ -46,6 +46,7 @@ def test_every_file_in_the_folder_gets_the_configured_mode(tmp_path: Path, monke
     else:
         monkeypatch.setenv(config.APHRODITE_BATCH_DEBUG_FILE_MODE, setting)
     os.umask(mask)
+    monkeypatch.setattr(spool, "HOLD_BYTES", 0)  # the first batch goes to the spool files, to be looked at
     processor = JobSpanProcessor(JobFileWriter(tmp_path))
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(processor)

@@ -1,11 +1,12 @@
 """The spool's job file: head, requests and spans joined, each secret scrubbed, without copying what it need not.
 
 A secret a batch was spooled without (the instrumentation learned it later)
-must be gone from the whole file. Without one, the job file is built around
-the spans' own spool file where the file system can insert room at its
-start (``insert_range``), else the spool files are copied by the kernel
-(``os.sendfile``), or by a read-and-write loop where it cannot. Every way
-gives the same document.
+must be gone from the whole file. A small job's texts are held in memory and
+its file written from there; a bigger one's go to temporary files, and its
+job file is built around the spans' own spool file where the file system can
+insert room at its start (``insert_range``), else the spool files are copied
+by the kernel (``os.sendfile``), or by a read-and-write loop where it cannot.
+Every way gives the same document.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from batch_debug.collector import insert_range, spool_files
+from batch_debug.collector import atomic, insert_range, spool, spool_files
 from batch_debug.collector.redact import REDACTED
 from batch_debug.collector.spool import JobSpool
 from batch_debug.collector.spool_files import copy_into
@@ -67,6 +68,12 @@ def _notes(doc: dict[str, Any]) -> list[str]:
             for s in ss["spans"] for a in s["attributes"] if a["key"] == "note"]
 
 
+def _on_disk(monkeypatch) -> None:
+    """Every batch to the spool files, and the job file built around them even when small."""
+    monkeypatch.setattr(spool, "HOLD_BYTES", 0)
+    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+
+
 def _inserts(monkeypatch, fail: int | None = None) -> list[int]:
     """Count the room inserted (or refuse it with ``fail``, an errno)."""
     calls: list[int] = []
@@ -82,8 +89,11 @@ def _inserts(monkeypatch, fail: int | None = None) -> list[int]:
     return calls
 
 
-def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+@pytest.mark.parametrize("held", [True, False])
+def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path, monkeypatch,
+                                                                       held: bool) -> None:
+    if not held:
+        _on_disk(monkeypatch)
     inserted = _inserts(monkeypatch)
     batches = _batches([(f"refused: {LATE_KEY} ünïcode", (KEY,)), (f"also {KEY} and {LATE_KEY}", (KEY, LATE_KEY))])
     raw = _write(tmp_path, batches, (KEY, LATE_KEY))
@@ -96,16 +106,45 @@ def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path
     assert inserted == [], "a file that needs scrubbing again is copied, not built around the spool file"
 
 
-def test_a_small_job_file_is_copied_without_padding(tmp_path: Path, monkeypatch) -> None:
+def test_a_small_job_makes_one_file_written_from_memory(tmp_path: Path, monkeypatch) -> None:
+    """No spool files, no head file: the job file's own temporary name is the only file made."""
     inserted = _inserts(monkeypatch)
+    made: list[str] = []
+    real = atomic.temp_file
+    monkeypatch.setattr(atomic, "temp_file", lambda *a, **k: made.append("temp") or real(*a, **k))
     raw = _write(tmp_path, _batches([("one", ()), ("two", ())]), ())
     assert inserted == [] and "  " not in raw and [r["error_body"] for r in json.loads(raw)["requests"]] == [
         "one", "two"]
+    assert made == ["temp"]
+
+
+def test_past_the_held_bytes_the_spool_spills_and_the_document_is_the_same(tmp_path: Path, monkeypatch) -> None:
+    batches = _batches([(f"batch {n}", ()) for n in range(6)])
+    held = _write(tmp_path / "held", batches, ())
+    one = JobSpool(tmp_path / "measure")
+    one.add(*batches[0])
+    monkeypatch.setattr(spool, "HOLD_BYTES", 2 * one.bytes + 10)  # the third batch spills the first three
+    one.close()
+    probe = JobSpool(tmp_path / "spilled")
+    sizes = []
+    for spans, records, known in batches:
+        probe.add(spans, records, known)
+        sizes.append((probe.bytes, len(list((tmp_path / "spilled").glob("*.tmp"))) if (tmp_path / "spilled").exists()
+                      else 0))
+    assert [files for _, files in sizes] == [0, 0, 2, 2, 2, 2]
+    path = probe.write_job_file("j", dict(HEAD), ())
+    probe.close()
+    spilled = path.read_text(encoding="utf-8")
+    assert spilled == held
+    doc = json.loads(spilled)
+    assert sizes[-1][0] == len(spilled.split(',"requests":[', 1)[1]) - len('],"resourceSpans":[') - len("]}")
+    assert [r["error_body"] for r in doc["requests"]] == [f"batch {n}" for n in range(6)] == _notes(doc)
 
 
 def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)  # small spool files are copied: not these
     batches = _batches([(f"first {KEY}", (KEY,)), (f"second {KEY}", (KEY,)), ("third ünïcode", (KEY,))])
+    held = _write(tmp_path / "held", batches, (KEY,))
+    _on_disk(monkeypatch)  # small spools are held, and small spool files copied: not these
     can_insert = insert_range.works_in(tmp_path)
     inserted = _inserts(monkeypatch)
     around = _write(tmp_path / "around", batches, (KEY,))
@@ -115,7 +154,7 @@ def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, mo
     monkeypatch.setattr(spool_files.os, "sendfile", _refuse)
     looped = _write(tmp_path / "looped", batches, (KEY,))
     assert json.loads(around) == json.loads(copied) == json.loads(looped)
-    assert copied == looped and KEY not in around
+    assert held == copied == looped and KEY not in around
     assert [r["error_body"] for r in json.loads(copied)["requests"]] == [f"first {REDACTED}", f"second {REDACTED}",
                                                                         "third ünïcode"]
     if can_insert:
@@ -127,14 +166,15 @@ def test_every_way_of_making_the_file_gives_the_same_document(tmp_path: Path, mo
 
 def test_a_head_of_many_items_is_written_in_parts_alike_every_way(tmp_path: Path, monkeypatch) -> None:
     # Past a few thousand items the head's JSON is made a chunk of items at a time (jsontext.compact_parts).
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
     items = [{"item_id": f"item-{n}", "outcome": "failed" if n % 7 else "succeeded", "error": None}
              for n in range(10_000)]
     batches = _batches([("only", ())])
+    held = json.loads(_write(tmp_path / "held", batches, (), {**HEAD, "items": list(items)}))
+    _on_disk(monkeypatch)
     around = json.loads(_write(tmp_path / "around", batches, (), {**HEAD, "items": list(items)}))
     _inserts(monkeypatch, fail=errno.EOPNOTSUPP)
     copied = json.loads(_write(tmp_path / "copied", batches, (), {**HEAD, "items": list(items)}))
-    assert around == copied
+    assert around == copied == held
     assert around["items"] == items and around["summary"] == HEAD["summary"]
     assert [r["error_body"] for r in around["requests"]] == ["only"]
 
@@ -145,7 +185,7 @@ def _refuse(*_: Any) -> int:
 
 @pytest.mark.parametrize("over", [0, 1, 2, 4095, 4096, 4097])
 def test_room_on_either_side_of_a_block_border_gives_valid_json(tmp_path: Path, monkeypatch, over: int) -> None:
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    _on_disk(monkeypatch)
     # The room is the head, the records and the text between, rounded up to a block with spaces.
     batches = _batches([("one", ()), ("two", ())])
     probe = _write(tmp_path / "probe", batches, (), {**HEAD, "fill": ""})
@@ -204,7 +244,7 @@ def test_a_secret_is_replaced_wherever_the_chunk_borders_fall(tmp_path_factory, 
 def test_a_full_disk_while_the_file_is_made_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
     # After the room was inserted (where the file system can) or during the copy (where not): the write
     # fails, and closing the spool removes every temporary file; no job file appears half made.
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
+    _on_disk(monkeypatch)
     real = spool_files.copy_into
 
     def full(path: str, fd: int, *args: Any, **kwargs: Any) -> None:
@@ -220,3 +260,49 @@ def test_a_full_disk_while_the_file_is_made_leaves_no_file_behind(tmp_path: Path
     spool.close()
     assert raised.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_while_a_held_job_is_written_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
+    real = spool_files.write_all
+    calls = [0]
+
+    def full_after_the_head(fd: int, data: Any) -> None:
+        calls[0] += 1
+        if calls[0] > 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd, data)
+
+    monkeypatch.setattr(spool_files, "write_all", full_after_the_head)
+    held = JobSpool(tmp_path)
+    for spans, records, known in _batches([("one", ()), ("two", ())]):
+        held.add(spans, records, known)
+    with pytest.raises(OSError) as raised:
+        held.write_job_file("j", dict(HEAD), ())
+    held.close()
+    assert raised.value.errno == errno.ENOSPC and calls[0] == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spill_the_disk_refuses_drops_what_was_held_and_the_file_stays_valid(tmp_path: Path, monkeypatch) -> None:
+    """As a batch the disk refused is dropped: the batches held with it go, and the next ones join cleanly."""
+    monkeypatch.setattr(spool, "HOLD_BYTES", 0)
+    real = spool_files.append
+    refuse = [False]
+
+    def append(path: str, data: bytes) -> None:
+        if refuse[0]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, data)
+
+    monkeypatch.setattr(spool_files, "append", append)
+    probe = JobSpool(tmp_path)
+    batches = _batches([("kept", ()), ("refused", ()), ("after", ())])
+    probe.add(*batches[0])
+    refuse[0] = True
+    with pytest.raises(OSError):
+        probe.add(*batches[1])
+    refuse[0] = False
+    probe.add(*batches[2])
+    doc = json.loads(probe.write_job_file("j", dict(HEAD), ()).read_text(encoding="utf-8"))
+    probe.close()
+    assert [r["error_body"] for r in doc["requests"]] == ["kept", "after"] == _notes(doc)
