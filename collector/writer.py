@@ -8,8 +8,9 @@ to one :class:`JobFileWriter`, so a job file has the same content whichever
 way its spans came.
 
 All of the work runs on the writer's daemon thread (``task_thread.TaskThread``).
-Every batch is encoded and appended to the job's spool on disk
-(``spool.JobSpool``) there, so memory stays bounded however long the job is;
+Every batch is encoded and added to the job's spool (``spool.JobSpool``)
+there: held in memory up to ``spool.HOLD_BYTES``, then on disk, so memory
+stays bounded however long the job is;
 when the job ends the summary is computed and
 ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` written atomically. A failure there
 is logged with ``logger.exception``, counted in :attr:`JobFileWriter.errors`
