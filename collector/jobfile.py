@@ -1,4 +1,4 @@
-"""Job files on disk: their names, atomic writing, listing and loading.
+"""Job files on disk: their names, atomic writing and loading (listing: ``job_listing``, re-exported here).
 
 A job file is ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` (UTC) in the debug
 folder. Files are written through :mod:`atomic` (a temporary name in the same
@@ -25,19 +25,19 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import atomic
 from .atomic import TEMP_SUFFIX as TEMP_SUFFIX  # the names retention looks for
+# Names and listing (``job_listing``), here for every caller of ``jobfile``:
+from .job_listing import (FILE_RE as FILE_RE, JOB_ID_PATTERN as JOB_ID_PATTERN, STAMP_FORMAT as STAMP_FORMAT,
+                          JobFileInfo as JobFileInfo, JobFiles as JobFiles, job_files as job_files,
+                          job_files_bytes as job_files_bytes, list_job_files as list_job_files, newest_path,
+                          stamp_time as stamp_time)
 
-JOB_ID_PATTERN = r"[A-Za-z0-9._-]{1,128}"
 _JOB_ID_RE = re.compile(rf"^{JOB_ID_PATTERN}$")
-#: ASCII digits only: ``\d`` would take other scripts' digits too, which ``int`` reads and no name we write has.
-FILE_RE = re.compile(rf"^job_(?P<job_id>{JOB_ID_PATTERN})_(?P<stamp>[0-9]{{8}}_[0-9]{{6}})\.json$")
-STAMP_FORMAT = "%Y%m%d_%H%M%S"
 TEMP_PREFIX = ".job-"
 
 
@@ -84,82 +84,9 @@ def link_into_place(directory: Path, job_id: str, tmp: str, when: datetime) -> P
     raise OSError(f"no free file name for job {job_id!r}")  # pragma: no cover - an hour of names
 
 
-@dataclass(frozen=True)
-class JobFileInfo:
-    """One job file as found in the folder (no parsing of its content)."""
-
-    path: Path
-    job_id: str
-    created_at: datetime
-    size_bytes: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "filename": self.path.name,
-            "job_id": self.job_id,
-            "created_at": self.created_at.isoformat(),
-            "size_bytes": self.size_bytes,
-        }
-
-
-def list_job_files(directory: Path) -> list[JobFileInfo]:
-    """Every job file in the folder, newest first (by the stamp in the name)."""
-    found: list[JobFileInfo] = []
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    for entry in entries:
-        match = FILE_RE.match(entry.name)
-        if not match or not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            size = entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue
-        try:
-            created = stamp_time(match["stamp"])
-        except ValueError:
-            continue  # a name shaped like ours with no date in it (month 13): not a file we wrote
-        found.append(JobFileInfo(Path(entry.path), match["job_id"], created, size))
-    found.sort(key=lambda info: (info.created_at, info.path.name), reverse=True)
-    return found
-
-
-def stamp_time(stamp: str) -> datetime:
-    """A file name's ``YYYYmmdd_HHMMSS`` (:data:`STAMP_FORMAT`) as UTC; ValueError when it is no date.
-
-    Read by position: ``strptime`` took six times as long, and every listing reads every name.
-    """
-    return datetime(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]),
-                    int(stamp[13:15]), tzinfo=timezone.utc)
-
-
-def job_files_bytes(directory: Path) -> int:
-    """What the job files in the folder take (by their names, as :func:`list_job_files` finds them), without
-    reading their dates: the quota's check after every job, cheap while the folder is under it."""
-    total = 0
-    try:
-        entries = os.scandir(directory)
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    with entries:
-        for entry in entries:
-            if FILE_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
-                try:
-                    total += entry.stat(follow_symlinks=False).st_size
-                except OSError:
-                    continue
-    return total
-
-
 def newest_for(directory: Path, job_id: str) -> Path | None:
     """The newest file of a job, or None. ``job_id`` is validated first."""
-    validate_job_id(job_id)
-    for info in list_job_files(directory):
-        if info.job_id == job_id:
-            return info.path
-    return None
+    return newest_path(directory, validate_job_id(job_id))
 
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC

@@ -125,7 +125,7 @@ def disable() -> Any:
 def status() -> Any:
     """The debug state, live progress of recorded jobs and the newest job files (``status_wire``)."""
     directory = debug_directory()
-    files = jobfile.list_job_files(directory)
+    files = jobfile.job_files(directory)  # names only: a size is read for the few shown
     # Workers that cannot write to the folder, or whose OTLP receiver is down, report it outside the folder.
     return jsonify(status_wire.encode(
         _switch().state(), active=progress.read_active(directory),

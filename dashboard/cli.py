@@ -89,7 +89,7 @@ def status(directory: Path | None, as_json: bool) -> None:
     # still switch debug on, and that must show.
     folder = (debug_folder(directory) if directory is None else existing_folder(directory)).resolve()
     state = DebugSwitch(folder).state()
-    listed = jobfile.list_job_files(folder)
+    listed = jobfile.job_files(folder)
     files = [info.to_dict() for info in listed[:RECENT_FILES]]
     active = progress.read_active(folder)
     if as_json:

@@ -14,6 +14,7 @@ API answers with (400 for a malformed name, 404 for one not in the folder,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def _run(info: jobfile.JobFileInfo) -> cmp.Run:
     return cmp.Run(info.path.name, info.job_id, info.created_at, failed if isinstance(failed, int) else None)
 
 
-def resolve(folder: Path, name: str, files: list[jobfile.JobFileInfo]) -> jobfile.JobFileInfo:
+def resolve(folder: Path, name: str, files: Sequence[jobfile.JobFileInfo]) -> jobfile.JobFileInfo:
     """The file ``name`` means: a job file's name as listed, else a job id's newest file."""
     if jobfile.FILE_RE.match(name):
         for info in files:
@@ -51,7 +52,7 @@ def resolve(folder: Path, name: str, files: list[jobfile.JobFileInfo]) -> jobfil
 
 def runs_to_compare(folder: Path, head: str, base: str | None) -> tuple[Path, Path, str]:
     """(base file, head file, why this base): ``base`` None picks one (``collector.compare.pick_base``)."""
-    files = jobfile.list_job_files(folder)
+    files = jobfile.job_files(folder)
     head_info = resolve(folder, head, files)
     if base is not None:
         base_info = resolve(folder, base, files)

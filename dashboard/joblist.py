@@ -5,8 +5,9 @@ Usage::
     page = list_page(Path("debug_logs/batch_jobs"), page=1, per_page=20)
     page["jobs"][0]["success_rate_percent"]
 
-Listing is a directory scan (names and sizes, no parsing); only the files of
-the requested page are opened. A parsed headline is cached under the file's
+Listing is a directory scan (names only, remembered while the folder is
+unchanged: ``jobfile.job_files``); only the files of the requested page are
+stat'ed and opened. A parsed headline is cached under the file's
 (name, mtime, size), so polling the list re-reads a file only when it
 changed. A damaged file still gets a row, with ``error`` saying what is wrong
 and its figures None, so one bad file never hides the others.
@@ -72,7 +73,7 @@ def headline(info: jobfile.JobFileInfo) -> dict[str, Any]:
 
 def list_page(directory: Path, page: int = 1, per_page: int = 20) -> dict[str, Any]:
     """One page of job files, newest first, with headline figures."""
-    files = jobfile.list_job_files(directory)
+    files = jobfile.job_files(directory)  # names only: the page's files are the ones read
     total = len(files)
     start = (page - 1) * per_page
     return {
