@@ -25,7 +25,9 @@ these sections (``--only`` picks some, by name):
 - ``compare`` (with ``scale``): a second run of that job, then ``batch-debug
   compare`` of the two (a fresh process: wall seconds, read from the heads).
 - ``status``: ``GET /status`` against ``batch-debug serve`` with 1,000 job
-  files in the folder (median ms of 20 calls).
+  files in the folder and with 30,000, the folder changed before each call,
+  and with the 30,000 settled; ``GET /jobs`` with 30,000 (median ms of 20
+  calls each).
 - ``million`` (full run only, or when named with ``--only``): one job of
   1,000,000 requests through a real ``httpx.Client`` and our real gate with
   canned answers from memory instead of the network (``synthetic.py``), and
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -157,14 +160,33 @@ def compare_runs(sim: Simulator, n: int, work: Path) -> dict[str, Any]:
     return {"compare_s_100k": seconds, "compare_requests_each": n}
 
 
-def status_many(files: int, work: Path) -> dict[str, Any]:
+def status_many(work: Path) -> dict[str, Any]:
+    """``/status`` with 1,000 job files and with 30,000 (a folder of small jobs under the default quota), the
+    folder changed just before each call (its names listed anew, as while jobs finish), and ``/status`` with
+    the 30,000 settled (its names remembered, ``collector/job_listing.py``); ``/jobs`` at 30,000, changing."""
     folder = work / "status"
     folder.mkdir()
     sample = json.dumps({"job_id": "x", "complete": True, "summary": {"total_requests": 3}, "requests": []})
-    for i in range(files):
-        (folder / f"job_bench-{i:04d}_20260101_{i // 3600:02d}{i // 60 % 60:02d}{i % 60:02d}.json").write_text(sample)
+
+    def add(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            (folder / f"job_bench-{i:05d}_2026{1 + i // 86400 % 12:02d}01_{i // 3600 % 24:02d}{i // 60 % 60:02d}"
+                      f"{i % 60:02d}.json").write_text(sample)
+
+    def changed() -> None:
+        os.utime(folder)  # as a job file written just now would
+
+    figures: dict[str, Any] = {}
+    add(0, 1000)
     with dashboard(folder) as url:
-        return {"status_ms_1000_files": median_ms(url + API + "/status")}
+        figures["status_ms_1000_files"] = median_ms(url + API + "/status", before=changed)
+        add(1000, 30_000)
+        figures["status_ms_30000_files"] = median_ms(url + API + "/status", before=changed)
+        figures["jobs_ms_30000_files"] = median_ms(url + API + "/jobs", before=changed)
+        settled = time.time() - 60
+        os.utime(folder, (settled, settled))
+        figures["status_ms_30000_files_settled"] = median_ms(url + API + "/status")
+    return figures
 
 
 MILLION_KEYS = ("rss_growth_mb_1m", "rss_growth_mb_1m_job_end", "rss_growth_ratio_1m_100k", "file_ready_s_1m", "bytes_per_request_1m",
@@ -270,8 +292,8 @@ def main() -> None:
                 note(f"compare: a second {scale_n:,}-request run of the scale job, then batch-debug compare")
                 figures.update(compare_runs(sim, scale_n, work))
         if "status" in chosen:
-            note("status: 1,000 job files")
-            figures.update(status_many(1000, work))
+            note("status: 1,000 job files, then 30,000")
+            figures.update(status_many(work))
         if run_million:
             note(f"million: one job of {args.million_requests:,} requests, canned answers (see synthetic.py)")
             got, why = million(sim, args.million_requests, work, "page" in chosen)

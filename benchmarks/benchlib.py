@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,11 +117,14 @@ def spread(values: list[float], alone: list[float]) -> list[float]:
     return [round(min(each), 3), round(max(each), 3)]
 
 
-def median_ms(url: str, calls: int = 20, warmup: int = 2) -> float:
-    """Median milliseconds of ``calls`` GETs of ``url`` (after ``warmup`` unmeasured ones) on one connection."""
+def median_ms(url: str, calls: int = 20, warmup: int = 2, before: Callable[[], object] | None = None) -> float:
+    """Median milliseconds of ``calls`` GETs of ``url`` (after ``warmup`` unmeasured ones) on one connection;
+    ``before()`` runs before each, untimed."""
     timings = []
     with httpx.Client(timeout=60) as client:
         for _ in range(calls + warmup):
+            if before is not None:
+                before()
             started = time.perf_counter()
             response = client.get(url)
             timings.append((time.perf_counter() - started) * 1000)
