@@ -42,8 +42,9 @@ from .span_records import unique_entries
 
 __all__ = ["SLIM_FIELDS", "JobSpool", "SlimRecord", "slim_row"]
 
-#: What a job's spool holds in memory before it writes to temporary files: a job of about 40 requests. The
-#: assembler may keep a thousand traces waiting for their job spans; held, they take at most 64 MB.
+#: What a job's spool holds in memory before it writes to temporary files: a job of about 40 requests. All the
+#: open jobs' spools together hold at most ``writer.HELD_LIMIT`` (the assembler may keep a thousand traces waiting
+#: for their job spans: 64 MB, held each to the full).
 HOLD_BYTES = 64 << 10
 _REDACTED = REDACTED.encode("ascii")
 
@@ -127,6 +128,11 @@ class JobSpool:
         return self._rows.view()
 
     @property
+    def held(self) -> int:
+        """Bytes of the encoded texts held in memory (0 once spilled, or closed)."""
+        return self._held
+
+    @property
     def bytes(self) -> int:
         """Bytes of the encoded texts, held or in the temporary files (0 once closed)."""
         return self._spans.size + self._records.size
@@ -148,8 +154,10 @@ class JobSpool:
             self._spans.spill()
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
-            secrets: Sequence[str] = ()) -> None:
-        """Encode and append one batch. The slim records are kept even if the disk fails."""
+            secrets: Sequence[str] = (), *, may_hold: bool = True) -> None:
+        """Encode and add one batch: held, while this spool holds at most :data:`HOLD_BYTES` and ``may_hold``
+        (the writer's limit for all spools), else appended to the spool files with what was held. The slim
+        records are kept even if the disk fails."""
         records = list(records)
         self._rows.extend(map(slim_row, records))
         if records or spans:
@@ -164,7 +172,7 @@ class JobSpool:
             # A request span leaves out what its entry gives back (entry_attributes.slim; format 4).
             text = resource_spans_text(spans, unique_entries(records))
             self._held += self._spans.add(_scrub(text, secrets))
-        if self._spilled or self._held > HOLD_BYTES:
+        if self._spilled or self._held > HOLD_BYTES or not may_hold:
             self._spill()
 
     def write_job_file(self, job_id: str, head: dict[str, Any], secrets: Sequence[str] = (),

@@ -47,6 +47,10 @@ from .task_thread import TaskThread
 
 logger = logging.getLogger(__name__)
 
+#: What the spools of all open jobs may hold in memory together (each up to ``spool.HOLD_BYTES``); past it, a
+#: batch goes to its spool files at once.
+HELD_LIMIT = 4 << 20
+
 
 class JobFileWriter:
     """Spools batches and writes job files on its daemon thread."""
@@ -71,6 +75,7 @@ class JobFileWriter:
         #: may be given up and return it (None: there is none). The assembler sets it.
         self.drop_waiting: Callable[[], OpenJob | None] | None = None
         self._spool_total = 0  # bytes the spools of open jobs take (writer thread only)
+        self._held_total = 0  # of which held in memory (spool.HOLD_BYTES)
         self._grown = 0  # spool bytes added since the quota was last applied
         self._job_bytes = retention.FolderBytes()  # the folder's job files, counted every few seconds
 
@@ -134,12 +139,15 @@ class JobFileWriter:
         if job.spool is None:
             job.spool = JobSpool(self.directory)
         job.spool.add_items(job.items.drain())  # kept even when the disk fails below
-        before = job.spool.bytes
+        before, held = job.spool.bytes, job.spool.held
         try:
-            job.spool.add(spans, batch, self._secrets(job))
+            # Held in memory while all the open jobs together hold less than HELD_LIMIT: a thousand traces
+            # waiting for their job spans (the assembler's bound) would otherwise hold 64 KB each.
+            job.spool.add(spans, batch, self._secrets(job), may_hold=self._held_total < HELD_LIMIT)
         except OSError as exc:
             # Disk full or folder gone: note it, drop this batch, keep the job's summary going.
             self.health.failed(self.directory, f"spooling job {job.job_id}", exc)
+        self._held_total += job.spool.held - held
         grown = job.spool.bytes - before
         self._spool_total += grown
         self._grown += grown
@@ -150,6 +158,7 @@ class JobFileWriter:
     def _close_spool(self, job: OpenJob) -> None:
         if job.spool is not None:
             self._spool_total -= job.spool.bytes
+            self._held_total -= job.spool.held
             job.spool.close()
 
     def spool_bytes(self) -> int:

@@ -94,6 +94,34 @@ def test_waiting_traces_are_capped_and_hold_no_file_descriptors(tmp_path: Path) 
     assert _temp_files(folder) == []
 
 
+def test_waiting_traces_hold_in_memory_only_up_to_the_writers_limit(tmp_path: Path, monkeypatch) -> None:
+    """Each spool may hold its first batches in memory, all of them together no more than HELD_LIMIT: past
+    it, a waiting trace's batch goes to disk, so a sender opening many traces cannot fill the sidecar's memory."""
+    from batch_debug.collector import writer as writer_module
+
+    monkeypatch.setattr(spool, "HOLD_BYTES", 1 << 20)
+    one = spool.JobSpool(tmp_path / "measure")
+    one.add(_orphans(99)[:BATCH_SIZE], [])
+    monkeypatch.setattr(writer_module, "HELD_LIMIT", 3 * one.held - 1)  # three traces' first batches reach it
+    one.close()
+    folder = tmp_path / "debug"
+    writer = JobFileWriter(folder)
+    assembler = JobAssembler(writer, max_pending_traces=10, pending_timeout=600)
+    try:
+        for trace_id in range(1, 9):
+            assembler.add(_orphans(trace_id))
+        assert assembler.flush(30) and assembler.pending() == 8
+        assert len(_temp_files(folder)) == (8 - 3) * 2  # the first three held theirs; the others' are on disk
+        assert writer._held_total >= writer_module.HELD_LIMIT  # noqa: SLF001 - reached with the third
+        for trace_id in range(1, 9):
+            assembler.add([_job_span(trace_id, f"job-{trace_id}")])
+        assert assembler.flush(30)
+        assert len(jobfile.list_job_files(folder)) == 8 and _temp_files(folder) == []
+        assert writer._held_total == 0  # noqa: SLF001
+    finally:
+        assembler.shutdown()
+
+
 def test_the_least_recently_seen_trace_goes_first_and_stays_gone(tmp_path: Path) -> None:
     folder = tmp_path / "debug"
     assembler = JobAssembler(JobFileWriter(folder), max_pending_traces=2, pending_timeout=600)
