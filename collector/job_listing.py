@@ -19,8 +19,9 @@ which every file created, linked, renamed or removed in it moves). The list
 is reused only while that time is the same and at least
 :data:`SETTLED_SECONDS` old: a file system's clock ticks coarsely, and a
 change in the same tick as the last one would leave the time as it was.
-Each name is parsed once while it stays in the folder. Job files are
-written once and never changed, so a size once read stays true.
+Each name is parsed once while it stays in the folder; sizes are read anew
+for each listing (a file rewritten in place keeps its name and the folder's
+time).
 """
 
 from __future__ import annotations

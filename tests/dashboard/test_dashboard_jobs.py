@@ -153,6 +153,20 @@ def test_jobs_pages_through_files_newest_first_with_headlines(client, add_job, r
     assert (default["page"], default["per_page"], len(default["jobs"])) == (1, 20, 5)
 
 
+@pytest.mark.parametrize("stray", ["job_x_20261301_000000.json", "job_x_2026\u0661101_000000.json"])
+def test_a_stray_name_shaped_like_a_job_files_hides_nothing(client, job_dir, add_job, stray) -> None:
+    """A name like ours with no date in it (month 13, another script's digit) is no job file: the list, the
+    status and the job's own routes go on without it (it made every listing fail with a 500)."""
+    add_job("real", when=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    (job_dir / stray).write_text("{}")
+    listed = client.get(f"{API}/jobs")
+    assert listed.status_code == 200 and [j["job_id"] for j in listed.get_json()["jobs"]] == ["real"]
+    status = client.get(f"{API}/status").get_json()
+    assert status["debug_files_total"] == 1 and [f["job_id"] for f in status["recent_debug_files"]] == ["real"]
+    assert client.get(f"{API}/job/x/summary").status_code == 404
+    assert client.get(f"{API}/job/real/summary").status_code == 200
+
+
 @pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=0", "per_page=101", "page=-1", "per_page=2.5"])
 def test_jobs_rejects_bad_paging_with_400(client, query) -> None:
     answer = client.get(f"{API}/jobs?{query}")
