@@ -62,7 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
             "most spans kept per job; spans past the cap are counted as dropped"),
     Setting(APHRODITE_BATCH_DEBUG_MAX_MB, str(DEFAULT_MAX_MB),
             "disk quota for job files in MB; after each new file the oldest files are removed first (files other "
-            "processes write into the folder count within 5 s)"),
+            "processes write into the folder count within 30 s)"),
     Setting(APHRODITE_BATCH_DEBUG_URL, "",
             "sidecar URL (e.g. `http://sidecar:8000`) whose `/status` a worker on another host polls for the "
             "debug switch instead of reading the debug folder; sends the token when set"),

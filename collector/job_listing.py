@@ -45,10 +45,6 @@ SETTLED_SECONDS = 2.0
 #: Folders whose names are remembered (the dashboard's, a test's, the CLI's): the oldest is forgotten first.
 _FOLDERS = 16
 
-#: (stamp, file name, job id) of one job file: sorted, newest first, as a listing is.
-Name = tuple[str, str, str]
-
-
 @dataclass(frozen=True)
 class JobFileInfo:
     """One job file as found in the folder (no parsing of its content)."""
@@ -76,67 +72,85 @@ def stamp_time(stamp: str) -> datetime:
                     int(stamp[13:15]), tzinfo=timezone.utc)
 
 
+# A job file's name is job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json: its stamp and job id are slices of it.
+def _stamp(name: str) -> str:
+    return name[-20:-5]
+
+
+def _job_id(name: str) -> str:
+    return name[4:-21]
+
+
+def _newest_first(name: str) -> tuple[str, str]:
+    return name[-20:-5], name
+
+
 class _Known:
-    """A folder's names as last listed, and its identity and change time then."""
+    """A folder's job files' names as last listed (newest first, and as a set), and the folder's identity and
+    change time then."""
 
-    __slots__ = ("key", "parsed", "newest_first")
+    __slots__ = ("key", "valid", "newest_first")
 
-    def __init__(self, key: tuple[int, int, int], parsed: dict[str, Name], newest_first: list[Name]) -> None:
-        self.key, self.parsed, self.newest_first = key, parsed, newest_first
+    def __init__(self, key: tuple[int, int, int], valid: set[str], newest_first: list[str]) -> None:
+        self.key, self.valid, self.newest_first = key, valid, newest_first
 
 
 _known: dict[str, _Known] = {}
 _lock = threading.Lock()
 
 
-def _names(directory: Path) -> list[Name]:
-    """The folder's job files' names, newest first (remembered: see the module doc). Never change the list."""
+def _names(directory: Path, remember: bool = True) -> list[str]:
+    """The folder's job files' names, newest first. With ``remember``, reused and kept as the module doc says
+    (about 130 bytes a file: the dashboard's); without, made anew and not kept (a worker's quota, whose
+    process is the batch job's). Never change the list."""
     try:
         folder = os.stat(directory)
     except (FileNotFoundError, NotADirectoryError):
         return []
     key = (folder.st_dev, folder.st_ino, folder.st_mtime_ns)
     where = os.path.abspath(directory)
-    with _lock:
-        known = _known.get(where)
-    if known is not None and known.key == key and time.time_ns() - key[2] >= SETTLED_SECONDS * 1e9:
-        return known.newest_first
-    before = known.parsed if known is not None else {}
-    parsed: dict[str, Name] = {}
+    known = None
+    if remember:
+        with _lock:
+            known = _known.get(where)
+        if known is not None and known.key == key and time.time_ns() - key[2] >= SETTLED_SECONDS * 1e9:
+            return known.newest_first
+    before: set[str] | frozenset[str] = known.valid if known is not None else frozenset()
+    valid: set[str] = set()
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
                 name = entry.name
-                found = before.get(name) or _parse(name)
-                if found is not None and entry.is_file(follow_symlinks=False):
-                    parsed[name] = found
+                if (name in before or _is_job_file_name(name)) and entry.is_file(follow_symlinks=False):
+                    valid.add(name)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    newest_first = sorted(parsed.values(), reverse=True)
-    with _lock:
-        _known.pop(where, None)
-        _known[where] = _Known(key, parsed, newest_first)
-        while len(_known) > _FOLDERS:
-            del _known[next(iter(_known))]
+    newest_first = sorted(valid, key=_newest_first, reverse=True)
+    if remember:
+        with _lock:
+            _known.pop(where, None)
+            _known[where] = _Known(key, valid, newest_first)
+            while len(_known) > _FOLDERS:
+                del _known[next(iter(_known))]
     return newest_first
 
 
-def _parse(name: str) -> Name | None:
+def _is_job_file_name(name: str) -> bool:
     match = FILE_RE.match(name)
     if match is None:
-        return None
+        return False
     try:
         stamp_time(match["stamp"])
     except ValueError:
-        return None  # a name shaped like ours with no date in it (month 13): not a file we wrote
-    return match["stamp"], name, match["job_id"]
+        return False  # a name shaped like ours with no date in it (month 13): not a file we wrote
+    return True
 
 
 class JobFiles(Sequence[JobFileInfo]):
     """A folder's job files, newest first; each file's size is read when its info is first asked for (a
     file removed since the listing reads as 0 bytes)."""
 
-    def __init__(self, directory: Path, names: list[Name]) -> None:
+    def __init__(self, directory: Path, names: list[str]) -> None:
         self._directory = directory
         self._names = names
         self._infos: dict[int, JobFileInfo] = {}
@@ -155,53 +169,61 @@ class JobFiles(Sequence[JobFileInfo]):
             index += len(self._names)
         found = self._infos.get(index)
         if found is None:
-            stamp, name, job_id = self._names[index]  # IndexError past the end, as a list's
+            name = self._names[index]  # IndexError past the end, as a list's
             path = Path(self._directory, name)
             try:
                 size = os.stat(path, follow_symlinks=False).st_size
             except OSError:
                 size = 0
-            found = self._infos[index] = JobFileInfo(path, job_id, stamp_time(stamp), size)
+            found = self._infos[index] = JobFileInfo(path, _job_id(name), stamp_time(_stamp(name)), size)
         return found
 
     def __iter__(self) -> Iterator[JobFileInfo]:
         return (self[i] for i in range(len(self._names)))
 
 
-def job_files(directory: Path) -> JobFiles:
-    """The folder's job files, newest first (by the stamp in the name, then the name)."""
-    return JobFiles(Path(directory), _names(directory))
+def job_files(directory: Path, *, remember: bool = True) -> JobFiles:
+    """The folder's job files, newest first (by the stamp in the name, then the name); ``remember``: see
+    :func:`_names`."""
+    return JobFiles(Path(directory), _names(directory, remember))
 
 
 def list_job_files(directory: Path) -> list[JobFileInfo]:
     """Every job file in the folder with its size, newest first; a file gone before its size was read is left
     out."""
     found = []
-    for stamp, name, job_id in _names(directory):
+    for name in _names(directory):
         path = Path(directory, name)
         try:
             size = os.stat(path, follow_symlinks=False).st_size
         except OSError:
             continue
-        found.append(JobFileInfo(path, job_id, stamp_time(stamp), size))
+        found.append(JobFileInfo(path, _job_id(name), stamp_time(_stamp(name)), size))
     return found
 
 
 def newest_path(directory: Path, job_id: str) -> Path | None:
     """The newest file of ``job_id`` (already validated), or None; no file's size is read."""
-    for _, name, found in _names(directory):
-        if found == job_id:
+    for name in _names(directory):
+        if _job_id(name) == job_id:
             return Path(directory, name)
     return None
 
 
 def job_files_bytes(directory: Path) -> int:
-    """What the job files in the folder take (the files :func:`list_job_files` lists), without making their
-    infos: the quota's check, cheap while the folder is under it."""
+    """What the job files in the folder take: the quota's count, made in the worker's process every few
+    seconds, so in one pass of the folder that keeps nothing (30,000 files: about 0.1 s). A name like a job
+    file's with no date in it (month 13) is counted, though no listing shows it."""
     total = 0
-    for _, name, _ in _names(directory):
-        try:
-            total += os.stat(Path(directory, name), follow_symlinks=False).st_size
-        except OSError:
-            continue
+    try:
+        entries = os.scandir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    with entries:
+        for entry in entries:
+            if FILE_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+                try:
+                    total += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
     return total

@@ -18,8 +18,9 @@ and never reaches the batch job.
 
 The disk quota (``max_bytes``) covers job files and the spools of open
 jobs together: after each job file, and each time the spools have grown by a
-sixteenth of the quota, the oldest job files go until both fit. The folder's
-job files are counted every few seconds, each file written here added at
+sixteenth of the quota, the oldest job files go until both fit in
+``QUOTA_DOWN_TO`` (90%) of it. The folder's
+job files are counted every 30 s, each file written here added at
 once (``retention.FolderBytes``): files other processes write into the same
 folder are seen within ``retention.RECOUNT_SECONDS``. When the
 spools alone are over it, the writer asks its :attr:`JobFileWriter.drop_waiting`
@@ -50,6 +51,10 @@ logger = logging.getLogger(__name__)
 #: What the spools of all open jobs may hold in memory together (each up to ``spool.HOLD_BYTES``); past it, a
 #: batch goes to its spool files at once.
 HELD_LIMIT = 4 << 20
+#: Over the quota, the oldest job files go until the rest take this share of it: the next files then fit
+#: without a deletion, and a count of the folder, after every job (a folder of 30,000 small jobs' files at its
+#: quota had its sizes read after each one).
+QUOTA_DOWN_TO = 0.9
 
 
 class JobFileWriter:
@@ -77,7 +82,7 @@ class JobFileWriter:
         self._spool_total = 0  # bytes the spools of open jobs take (writer thread only)
         self._held_total = 0  # of which held in memory (spool.HOLD_BYTES)
         self._grown = 0  # spool bytes added since the quota was last applied
-        self._job_bytes = retention.FolderBytes()  # the folder's job files, counted every few seconds
+        self._job_bytes = retention.FolderBytes()  # the folder's job files, counted every 30 s
 
     # -- queueing (any thread) -------------------------------------------------
     def call(self, work: Callable[[], object]) -> None:
@@ -187,7 +192,8 @@ class JobFileWriter:
         try:
             if not self._job_bytes.over(self.directory, budget):
                 return
-            for removed in retention.enforce_quota(self.directory, budget, keep=keep):
+            for removed in retention.enforce_quota(self.directory, budget, keep=keep, total=self._job_bytes.bytes,
+                                                   down_to=int(budget * QUOTA_DOWN_TO)):
                 logger.info("batch-debug quota: removed %s", removed.name)
         except OSError:
             logger.warning("batch-debug could not apply the disk quota", exc_info=True)

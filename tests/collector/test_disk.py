@@ -151,3 +151,19 @@ def test_the_quota_sees_another_writers_files_within_the_recount_time(debug_dir:
     now[0] += retention.RECOUNT_SECONDS
     writer._apply_quota()  # noqa: SLF001
     assert not first.exists() and theirs.exists()
+
+
+def test_over_the_quota_the_writer_makes_room_for_the_next_files(debug_dir: Path) -> None:
+    """Down to QUOTA_DOWN_TO of it: the next files fit without a deletion (and a count) after every job."""
+    from batch_debug.collector import writer as writer_module
+
+    stamp = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    paths = [jobfile.write_atomic(debug_dir, f"j{n:02d}", "x" * 100, stamp.replace(minute=n)) for n in range(12)]
+    writer = JobFileWriter(debug_dir, max_bytes=1000)
+    writer._apply_quota(keep=paths[-1])  # noqa: SLF001
+    kept = [p for p in paths if p.exists()]
+    assert kept == paths[3:] and sum(p.stat().st_size for p in kept) <= 1000 * writer_module.QUOTA_DOWN_TO
+    newer = jobfile.write_atomic(debug_dir, "next", "x" * 100, stamp.replace(hour=1))
+    writer._job_bytes.added(debug_dir, newer.stat().st_size)  # noqa: SLF001 - as write() does
+    writer._apply_quota(keep=newer)  # noqa: SLF001
+    assert all(p.exists() for p in kept) and newer.exists()

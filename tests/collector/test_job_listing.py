@@ -94,13 +94,13 @@ def test_names_are_parsed_once_while_they_stay(tmp_path: Path, monkeypatch) -> N
     _files(tmp_path, 4)
     (tmp_path / "notes.txt").write_text("x")
     parsed: list[str] = []
-    real = job_listing._parse  # noqa: SLF001
+    real = job_listing._is_job_file_name  # noqa: SLF001
 
     def counting(name: str):
         parsed.append(name)
         return real(name)
 
-    monkeypatch.setattr(job_listing, "_parse", counting)
+    monkeypatch.setattr(job_listing, "_is_job_file_name", counting)
     jobfile.job_files(tmp_path)
     assert len(parsed) == 5
     jobfile.job_files(tmp_path)  # the folder is not settled: scanned again, only the unknown name parsed
@@ -116,7 +116,7 @@ def test_the_sequence_and_the_list_agree_and_leave_out_what_is_no_job_file(tmp_p
     listed = jobfile.list_job_files(tmp_path)
     assert [info.to_dict() for info in jobfile.job_files(tmp_path)] == [info.to_dict() for info in listed]
     assert [info.job_id for info in listed] == ["job-2", "job-1", "job-0"]
-    assert jobfile.job_files_bytes(tmp_path) == 6
+    assert jobfile.job_files_bytes(tmp_path) == 6 + 2  # the month-13 name is counted, though never listed
     assert len(jobfile.job_files(tmp_path / "missing")) == 0 and jobfile.list_job_files(tmp_path / "missing") == []
 
 
@@ -126,3 +126,14 @@ def test_a_file_removed_after_the_listing(tmp_path: Path) -> None:
     second.unlink()
     assert files[0].path == second and files[0].size_bytes == 0  # listed before it went: nothing to read
     assert [info.path for info in jobfile.list_job_files(tmp_path)] == [first]
+
+
+def test_the_workers_quota_count_keeps_no_names(tmp_path: Path) -> None:
+    """The quota counts in the batch job's own process: it remembers nothing (about 130 bytes a file)."""
+    _files(tmp_path, 3)
+    _settle(tmp_path)
+    assert jobfile.job_files_bytes(tmp_path) == 6
+    assert len(jobfile.job_files(tmp_path / "..", remember=False)) == 0
+    assert os.path.abspath(tmp_path) not in job_listing._known  # noqa: SLF001
+    jobfile.job_files(tmp_path)
+    assert os.path.abspath(tmp_path) in job_listing._known  # noqa: SLF001

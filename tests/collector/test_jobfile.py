@@ -74,15 +74,27 @@ def test_job_files_bytes_counts_what_the_listing_lists(tmp_path: Path) -> None:
     assert jobfile.job_files_bytes(tmp_path / "missing") == 0
 
 
-def test_quota_under_its_limit_lists_no_dates(tmp_path: Path, monkeypatch) -> None:
-    """After every job the quota is checked: under it, the folder's sizes are summed and nothing more."""
-    for n in range(3):
-        jobfile.write_atomic(tmp_path, f"j{n}", "x" * 100, datetime(2026, 1, 1, 0, 0, n, tzinfo=timezone.utc))
-    listed: list[Path] = []
-    real = retention.list_job_files
-    monkeypatch.setattr(retention, "list_job_files", lambda folder: listed.append(folder) or real(folder))
-    assert retention.enforce_quota(tmp_path, 300) == [] and listed == []
-    assert len(retention.enforce_quota(tmp_path, 299)) == 1 and listed == [tmp_path]
+def test_quota_reads_the_sizes_of_what_it_deletes_only(tmp_path: Path, monkeypatch) -> None:
+    """Under the quota nothing is listed; over it, the files are found by name and only those deleted are
+    read, oldest first, down to ``down_to``."""
+    from batch_debug.collector import job_listing
+
+    paths = [jobfile.write_atomic(tmp_path, f"j{n}", "x" * 100, datetime(2026, 1, 1, 0, 0, n, tzinfo=timezone.utc))
+             for n in range(5)]
+    read: list[str] = []
+    real = os.stat
+
+    def counting(path, *args, **kwargs):
+        if os.fspath(path).endswith(".json"):
+            read.append(os.path.basename(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(job_listing.os, "stat", counting)
+    assert retention.enforce_quota(tmp_path, 500, total=500) == [] and read == []
+    assert retention.enforce_quota(tmp_path, 450, total=500, down_to=250) == paths[:3]
+    assert read == [p.name for p in paths[:3]]
+    assert retention.enforce_quota(tmp_path, 150) == paths[3:4]  # counted itself (every file read), no down_to
+    assert [p.exists() for p in paths] == [False, False, False, False, True]
 
 
 @pytest.mark.parametrize("content,message", [("{trunc", "damaged or truncated"), ("[1]", "not a batch-debug")])
