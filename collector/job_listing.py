@@ -4,8 +4,9 @@ Usage (``jobfile`` re-exports these; callers write ``jobfile.list_job_files``)::
 
     files = job_files(folder)        # a sequence: len() and slices, each file's size read when asked for
     files[:20]                        # JobFileInfo of the 20 newest
-    list_job_files(folder)            # every file with its size (the quota, cleanup, the CLI)
+    list_job_files(folder)            # every file with its size (cleanup, the CLI)
     newest_path(folder, "posters")    # no size read at all
+    job_files_bytes(folder)           # what they take (the quota), remembering nothing
 
 A job file is ``job_{JOB_ID}_{YYYYmmdd_HHMMSS}.json`` (UTC). The dashboard
 lists the folder at every poll, and a folder under the default quota can hold
@@ -21,7 +22,9 @@ is reused only while that time is the same and at least
 change in the same tick as the last one would leave the time as it was.
 Each name is parsed once while it stays in the folder; sizes are read anew
 for each listing (a file rewritten in place keeps its name and the folder's
-time).
+time). The names are kept in the process that lists (about 160 bytes a file:
+the dashboard's); the quota, which runs in the batch job's own process,
+lists with ``remember=False``.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ _lock = threading.Lock()
 
 def _names(directory: Path, remember: bool = True) -> list[str]:
     """The folder's job files' names, newest first. With ``remember``, reused and kept as the module doc says
-    (about 130 bytes a file: the dashboard's); without, made anew and not kept (a worker's quota, whose
+    (about 160 bytes a file: the dashboard's); without, made anew and not kept (a worker's quota, whose
     process is the batch job's). Never change the list."""
     try:
         folder = os.stat(directory)
