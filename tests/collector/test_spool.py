@@ -19,75 +19,13 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from batch_debug.collector import atomic, insert_range, spool, spool_files
 from batch_debug.collector.redact import REDACTED
 from batch_debug.collector.spool import JobSpool
 from batch_debug.collector.spool_files import copy_into
-
-KEY = "c0ffee-key-2f8a9d"
-LATE_KEY = "late-learned-key-77aa"
-HEAD = {"format_version": 2, "job_id": "j", "summary": {"total_requests": 2}}
-
-Batch = tuple[list[ReadableSpan], list[dict[str, Any]], tuple[str, ...]]
-
-
-def _spans(text: str) -> list[ReadableSpan]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider.get_tracer("test").start_as_current_span("GET", attributes={"note": text}):
-        pass
-    provider.shutdown()
-    return list(exporter.get_finished_spans())
-
-
-def _batches(texts: list[tuple[str, tuple[str, ...]]]) -> list[Batch]:
-    return [(_spans(text), [{"item_id": f"item-{n}", "status_code": 500, "error_body": text}], known)
-            for n, (text, known) in enumerate(texts)]
-
-
-def _write(folder: Path, batches: list[Batch], secrets: tuple[str, ...], head: dict[str, Any] = HEAD) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    spool = JobSpool(folder)
-    try:
-        for spans, records, known in batches:
-            spool.add(spans, records, known)
-        path = spool.write_job_file("j", dict(head), secrets)
-    finally:
-        spool.close()
-    assert [p.name for p in folder.iterdir()] == [path.name], "the spool's temporary files stay behind"
-    return path.read_text(encoding="utf-8")
-
-
-def _notes(doc: dict[str, Any]) -> list[str]:
-    return [a["value"]["stringValue"] for rs in doc["resourceSpans"] for ss in rs["scopeSpans"]
-            for s in ss["spans"] for a in s["attributes"] if a["key"] == "note"]
-
-
-def _on_disk(monkeypatch) -> None:
-    """Every batch to the spool files, and the job file built around them even when small."""
-    monkeypatch.setattr(spool, "HOLD_BYTES", 0)
-    monkeypatch.setattr(spool_files, "AROUND_MIN_BYTES", 0)
-
-
-def _inserts(monkeypatch, fail: int | None = None) -> list[int]:
-    """Count the room inserted (or refuse it with ``fail``, an errno)."""
-    calls: list[int] = []
-    real = insert_range.insert_at_start
-
-    def insert(fd: int, length: int) -> None:
-        calls.append(length)
-        if fail is not None:
-            raise OSError(fail, os.strerror(fail))
-        real(fd, length)
-
-    monkeypatch.setattr(insert_range, "insert_at_start", insert)
-    return calls
-
+from spool_helpers import (HEAD, KEY, LATE_KEY, batches as _batches, inserts as _inserts, notes as _notes,
+                           on_disk as _on_disk, write_spooled as _write)
 
 @pytest.mark.parametrize("held", [True, False])
 def test_a_secret_learned_after_a_batch_is_scrubbed_from_the_whole_file(tmp_path: Path, monkeypatch,
@@ -239,70 +177,3 @@ def test_a_secret_is_replaced_wherever_the_chunk_borders_fall(tmp_path_factory, 
     finally:
         os.close(fd)
     assert target.read_bytes().decode("utf-8") == text.replace(KEY, REDACTED).replace(LATE_KEY, REDACTED)
-
-
-def test_a_full_disk_while_the_file_is_made_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
-    # After the room was inserted (where the file system can) or during the copy (where not): the write
-    # fails, and closing the spool removes every temporary file; no job file appears half made.
-    _on_disk(monkeypatch)
-    real = spool_files.copy_into
-
-    def full(path: str, fd: int, *args: Any, **kwargs: Any) -> None:
-        real(path, fd, *args, **kwargs)
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(spool_files, "copy_into", full)
-    spool = JobSpool(tmp_path)
-    for spans, records, known in _batches([("one", ()), ("two", ())]):
-        spool.add(spans, records, known)
-    with pytest.raises(OSError) as raised:
-        spool.write_job_file("j", dict(HEAD), ())
-    spool.close()
-    assert raised.value.errno == errno.ENOSPC
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_full_disk_while_a_held_job_is_written_leaves_no_file_behind(tmp_path: Path, monkeypatch) -> None:
-    real = spool_files.write_all
-    calls = [0]
-
-    def full_after_the_head(fd: int, data: Any) -> None:
-        calls[0] += 1
-        if calls[0] > 2:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(fd, data)
-
-    monkeypatch.setattr(spool_files, "write_all", full_after_the_head)
-    held = JobSpool(tmp_path)
-    for spans, records, known in _batches([("one", ()), ("two", ())]):
-        held.add(spans, records, known)
-    with pytest.raises(OSError) as raised:
-        held.write_job_file("j", dict(HEAD), ())
-    held.close()
-    assert raised.value.errno == errno.ENOSPC and calls[0] == 3
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_spill_the_disk_refuses_drops_what_was_held_and_the_file_stays_valid(tmp_path: Path, monkeypatch) -> None:
-    """As a batch the disk refused is dropped: the batches held with it go, and the next ones join cleanly."""
-    monkeypatch.setattr(spool, "HOLD_BYTES", 0)
-    real = spool_files.append
-    refuse = [False]
-
-    def append(path: str, data: bytes) -> None:
-        if refuse[0]:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real(path, data)
-
-    monkeypatch.setattr(spool_files, "append", append)
-    probe = JobSpool(tmp_path)
-    batches = _batches([("kept", ()), ("refused", ()), ("after", ())])
-    probe.add(*batches[0])
-    refuse[0] = True
-    with pytest.raises(OSError):
-        probe.add(*batches[1])
-    refuse[0] = False
-    probe.add(*batches[2])
-    doc = json.loads(probe.write_job_file("j", dict(HEAD), ()).read_text(encoding="utf-8"))
-    probe.close()
-    assert [r["error_body"] for r in doc["requests"]] == ["kept", "after"] == _notes(doc)
