@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from batch_debug.collector import jobfile
 from batch_debug.collector.span_records import with_records
 from dashboard_helpers import API, RECORDED_JOB
 
@@ -205,3 +206,39 @@ def test_a_file_cut_in_its_request_list_still_shows_its_summary(client, add_job)
     assert client.get(f"{API}/jobs").get_json()["jobs"][0]["total_requests"] == summary.get_json()["total_requests"]
     trace = client.get(f"{API}/job/cut-short/trace")
     assert trace.status_code == 422 and path.name in trace.get_json()["error"]["message"]
+
+
+def test_a_file_another_process_writes_shows_in_a_remembered_listing(job_dir, tmp_path) -> None:
+    """The dashboard (a process) remembers a quiet folder's names; a job file a worker (another process)
+    writes moves the folder's time, and the next listing has it."""
+    import subprocess
+    import sys
+    import time as clock
+
+    import httpx
+
+    from dashboard_helpers import ServerProcess
+
+    for n in range(3):
+        jobfile.write_atomic(job_dir, f"old-{n}", "{}", datetime(2026, 2, 1, n, tzinfo=timezone.utc))
+    quiet = clock.time() - 60
+    os.utime(job_dir, (quiet, quiet))
+    server = ServerProcess(job_dir, tmp_path / "server.log")
+    try:
+        def listed() -> list[str]:
+            answer = httpx.get(f"{server.url}{API}/jobs", timeout=10)
+            assert answer.status_code == 200
+            return [row["job_id"] for row in answer.json()["jobs"]]
+
+        assert listed() == ["old-2", "old-1", "old-0"] == listed()  # the second from the remembered names
+        subprocess.run([sys.executable, "-c", "import sys; from datetime import datetime, timezone; from pathlib import Path; "
+                        "from batch_debug.collector import jobfile; "
+                        "jobfile.write_atomic(Path(sys.argv[1]), 'new', '{}', datetime(2026, 3, 1, tzinfo=timezone.utc))",
+                        str(job_dir)], check=True, timeout=60)
+        assert listed()[0] == "new"
+        gone = job_dir / "job_old-2_20260201_020000.json"
+        subprocess.run([sys.executable, "-c", "import os, sys; os.unlink(sys.argv[1])", str(gone)], check=True)
+        assert listed() == ["new", "old-1", "old-0"]
+    finally:
+        server.stop()
+
