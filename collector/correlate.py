@@ -5,6 +5,7 @@ Usage::
     found = correlate(document["requests"], document["items"])
     found.to_dict()          # the API's and ``summary --correlate --json``'s answer
     found.standing_out       # the flagged values, strongest evidence first (may be empty)
+    correlate_text.render_text(found)   # as the CLI prints it
 
 Pure functions over the records of a job file (see ``analysis`` for their
 fields); no I/O. Every attempt is either *failed* or *successful*
@@ -86,7 +87,7 @@ class ValueShare:
                 "succeeded": self.succeeded, "failed_share": round(self.failed_share, 4),
                 "succeeded_share": round(self.succeeded_share, 4),
                 "lift": None if math.isinf(self.lift) else round(self.lift, 2),
-                "p_value": _sig(self.p_value), "p_adjusted": _sig(self.p_adjusted),
+                "p_value": significant(self.p_value), "p_adjusted": significant(self.p_adjusted),
                 "stands_out": self.stands_out}
 
 
@@ -134,7 +135,7 @@ class Correlation:
                 "dimensions": [d.to_dict() for d in self.dimensions]}
 
 
-def _sig(p: float) -> float:
+def significant(p: float) -> float:
     """A p-value to 3 significant digits (JSON keeps tiny ones as 1.23e-45)."""
     return float(f"{p:.3g}")
 
@@ -275,28 +276,5 @@ def _verdict(found: Correlation) -> str:
     best = top[0]
     label = LABELS.get(best.dimension, best.dimension)
     return (f"Failures concentrate on {label} = {best.value}: {best.failed_share:.0%} of failed attempts "
-            f"have it, {best.succeeded_share:.0%} of successful ones (p = {_sig(best.p_adjusted)} after "
+            f"have it, {best.succeeded_share:.0%} of successful ones (p = {significant(best.p_adjusted)} after "
             f"correcting for {found.values_tested} values tested).")
-
-
-def render_text(found: Correlation, *, max_values: int = 5) -> str:
-    """The correlation as the CLI prints it: the verdict, then each dimension that stands out with its
-    values' shares (failed vs succeeded), then the dimensions that do not."""
-    lines = [f"What the failures have in common ({found.failed} failed, {found.succeeded} successful attempts; "
-             f"{found.values_tested} values tested)", found.verdict]
-    quiet = []
-    for dimension in found.dimensions:
-        if not dimension.standing_out:
-            quiet.append(dimension.label)
-            continue
-        lines.append("")
-        lines.append(f"  {dimension.label:<34} {'failed':>7} {'succeeded':>10} {'lift':>6}  p (corrected)")
-        for value in dimension.values[:max(max_values, len(dimension.standing_out))]:
-            mark = "*" if value.stands_out else " "
-            lift = "inf" if math.isinf(value.lift) else f"{value.lift:.1f}"
-            lines.append(f"  {mark} {value.value[:32]:<32} {value.failed_share:>7.0%} {value.succeeded_share:>10.0%} "
-                         f"{lift:>6}  {_sig(value.p_adjusted)}")
-    if quiet and found.standing_out:
-        lines.append("")
-        lines.append("Nothing stands out in: " + ", ".join(quiet) + ".")
-    return "\n".join(lines)

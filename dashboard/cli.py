@@ -29,7 +29,7 @@ from typing import Any
 import click
 
 from ..collector import config, health, jobfile, progress, rerun, retention, status_wire
-from ..collector import correlate as correlation
+from ..collector import correlate_text
 from ..collector.analysis import render_text
 from ..collector.redact import RedactingFilter
 from ..collector.switch import MAX_MINUTES, MIN_MINUTES, DebugSwitch
@@ -183,7 +183,7 @@ def _print_correlation(path: Path, as_json: bool) -> None:
         found = correlate_file(path)
     except jobfile.JobFileError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(found.to_dict(), indent=2) if as_json else correlation.render_text(found))
+    click.echo(json.dumps(found.to_dict(), indent=2) if as_json else correlate_text.render_text(found))
 
 
 @main.command("compare")

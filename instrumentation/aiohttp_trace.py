@@ -54,7 +54,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -64,7 +64,7 @@ from yarl import URL
 from .exchange import Attempt
 from .jobstate import JobState, current_job
 from .upstream import instrumentation_suppressed
-from .views import RequestView, from_yarl
+from .views import RequestView, answer_view, from_yarl
 from .wire import Timings
 
 logger = logging.getLogger(__name__)
@@ -77,20 +77,8 @@ def _request_view(method: str, url: URL, headers: Any) -> RequestView:
     return from_yarl(method, url, headers.items())
 
 
-class _NoBody(httpx.SyncByteStream):
-    """The view's body: aiohttp's is read off its own stream (an httpx ``ByteStream`` would be read at once)."""
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(())
-
-
-_NO_BODY = _NoBody()
-
-
 def _response_view(status: int, raw_headers: Any, version: Any) -> httpx.Response:
-    """What ``exchange.Attempt`` reads of an answer's head, as a cheap ``httpx.Response``."""
-    extensions = {"http_version": b"HTTP/%d.%d" % (version.major, version.minor)} if version else {}
-    return httpx.Response(status, headers=list(raw_headers), stream=_NO_BODY, extensions=extensions)
+    return answer_view(status, raw_headers, b"HTTP/%d.%d" % (version.major, version.minor) if version else None)
 
 
 def _settle(attempt: Attempt, content: Any) -> None:

@@ -53,7 +53,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-import httpx
 from requests import PreparedRequest, RequestException, Response
 from urllib3.exceptions import MaxRetryError
 
@@ -61,7 +60,7 @@ from ..collector.bodytext import CAPTURE_LIMIT
 from .exchange import Attempt
 from .jobstate import JobState
 from .requests_body import RecordedRaw
-from .views import RequestView, from_text
+from .views import RequestView, answer_view, from_text
 from .wire import Timings
 
 logger = logging.getLogger(__name__)
@@ -178,8 +177,7 @@ def _answered(attempt: Attempt, view: RequestView, response: Response) -> None:
     try:
         raw = response.raw
         version = _VERSIONS.get(getattr(raw, "version", 11), b"HTTP/1.1")
-        answer = httpx.Response(response.status_code, headers=list(response.headers.items()),
-                                extensions={"http_version": version})
+        answer = answer_view(response.status_code, response.headers.items(), version)
         read_ahead = attempt.answered(view, answer)
         if raw is None:  # an adapter that gives no body
             attempt.finish()

@@ -1,4 +1,4 @@
-"""Light views of an aiohttp or requests request, read by ``exchange.Attempt`` as it reads an ``httpx.Request``.
+"""Light views of an aiohttp or requests exchange, read by ``exchange.Attempt`` as it reads httpx's.
 
 ``Attempt`` reads a request through the names ``httpx.Request`` has:
 ``method``; ``url`` (``str()`` of it, ``scheme``, ``host``, ``port``,
@@ -11,13 +11,18 @@ requests' prepared URL text) for a few microseconds.
 
 Header values are kept as bytes the way the client sends them: aiohttp
 encodes text values as UTF-8, requests (``http.client``) as Latin-1.
+
+An answer's head is given to ``Attempt`` as a cheap ``httpx.Response`` without
+a body (:func:`answer_view`): each client's body is read off its own stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import httpx
 
 from ..collector.routes import DEFAULT_PORTS
 
@@ -104,3 +109,21 @@ def from_text(method: str, url: str, headers: Iterable[tuple[Any, Any]]) -> Requ
     view = URLView(url, parts.scheme, parts.hostname or "", port, unquote(parts.path) or "/",
                    parts.query.encode("ascii", "replace"))
     return RequestView(method, view, HeadersView(_triples(headers, "latin-1")))
+
+
+class _NoBody(httpx.SyncByteStream):
+    """An answer view's body: the client's own is read off its own stream (an httpx ``ByteStream`` would be
+    read at once)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_NO_BODY = _NoBody()
+
+
+def answer_view(status: int, headers: Iterable[tuple[Any, Any]], http_version: bytes | None) -> httpx.Response:
+    """What ``exchange.Attempt`` reads of an answer's head (status, headers, ``b"HTTP/1.1"``), as an
+    ``httpx.Response`` without a body."""
+    return httpx.Response(status, headers=list(headers), stream=_NO_BODY,
+                          extensions={"http_version": http_version} if http_version else {})
