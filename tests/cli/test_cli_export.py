@@ -1,9 +1,9 @@
 """``batch-debug export``: a recorded job replayed to OTLP/HTTP receivers, run as a real process.
 
 Receivers: the project's own ``POST /v1/traces`` (a real ``batch-debug serve``
-process, which assembles the spans into a job file again), ``oteltap`` (a
-third-party receiver), and a plain ``http.server`` that keeps the raw bytes
-it was sent (for the secrets scan, the headers and a refusing answer).
+process, which assembles the spans into a job file again) and ``oteltap`` (a
+third-party receiver); what a receiver that keeps the raw bytes sees, and
+refusals, are in ``test_cli_export_errors``.
 
 The 10k-request job is recorded by the real reference worker (``batch-debug
 run-job --concurrency 8 --no-wait`` against the simulator in this process,
@@ -15,39 +15,23 @@ span, by both protocols, in small batches.
 
 from __future__ import annotations
 
-import http.server
 import fcntl
 import json
-import os
-import shlex
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from google.rpc.status_pb2 import Status
 
 from batch_debug.collector import jobfile
-from batch_debug.instrumentation import item_span, job_span
 from batch_debug.jellyfin.shapes import Shapes
 from batch_debug.jellyfin.simulator import JellyfinSimulator
 from dashboard_helpers import ServerProcess
-from otlp_support import OtelTap, free_port, wait_for
-from support import API_KEY, REPO
+from export_helpers import cli
+from otlp_support import OtelTap, wait_for
+from support import API_KEY
 
 #: Items of the big job: three requests each (lookup, HEAD and GET of the poster).
 BIG_ITEMS = 3400
-README = (REPO / "README.md").read_text()
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("APHRODITE_BATCH_DEBUG", "OTEL_"))},
-           **(env or {})}
-    return subprocess.run([sys.executable, "-m", "batch_debug.dashboard.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
 
 
 def spans_of(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,52 +78,6 @@ def _record_big_job(folder: Path) -> Path:
     [info] = jobfile.list_job_files(folder)
     assert jobfile.load_head(info.path)["summary"]["total_requests"] >= 10_000
     return info.path
-
-
-class RawReceiver:
-    """A plain HTTP server that keeps every request (path, headers, body) and answers ``status``."""
-
-    def __init__(self, status: int = 200, body: bytes = b"{}", content_type: str = "application/json") -> None:
-        self.got: list[tuple[str, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver.got.append((self.path, dict(self.headers.items()), data))
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # A short poll: shutdown() waits up to one poll interval (0.5 s by default) for the loop to notice.
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-
-    def everything(self) -> bytes:
-        return b"".join(path.encode() + json.dumps(headers).encode() + body for path, headers, body in self.got)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def raw_receiver():
-    started: list[RawReceiver] = []
-
-    def start(status: int = 200, body: bytes = b"{}", content_type: str = "application/json") -> RawReceiver:
-        started.append(RawReceiver(status, body, content_type))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.stop()
 
 
 # -- a job to our own receiver, the big job to one that is not ours ----------------
@@ -214,130 +152,3 @@ def test_a_10k_request_job_reaches_our_own_receiver_with_its_ids_unchanged_by_ei
 
 
 # -- what the receiver gets, and failures ---------------------------------------
-@pytest.fixture
-def secret_job(debug_pipeline, make_sim) -> Path:
-    """A recorded job whose requests carried the key in a header, the ApiKey query and Token="..."."""
-    sim = make_sim("healthy")
-    forms = [({"X-Emby-Token": API_KEY}, {}), ({}, {"ApiKey": API_KEY}),
-             ({"Authorization": f'MediaBrowser Client="t", Device="d", DeviceId="1", Version="1", Token="{API_KEY}"'},
-              {})]
-    ids = sim.demo_item_ids(3, seed=5)
-    with job_span("export-secrets", items_total=len(ids)):
-        with httpx.Client() as client:
-            for item_id, (headers, params) in zip(ids, forms):
-                with item_span(item_id):
-                    client.get(f"{sim.url}/Items/{item_id}", headers=headers, params=params)
-                    client.get(f"{sim.url}/Items/{item_id}/Images/Primary", headers=headers, params=params)
-    path = debug_pipeline.job_file("export-secrets")
-    assert path is not None
-    assert b"[REDACTED]" in path.read_bytes()  # the key was in what was recorded, and was removed
-    return path
-
-
-@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
-def test_the_key_is_in_nothing_the_receiver_gets_and_headers_arrive(protocol, secret_job: Path, raw_receiver) -> None:
-    receiver = raw_receiver()
-    out = cli("export", "export-secrets", "--dir", str(secret_job.parent), "--endpoint", receiver.url,
-              "--protocol", protocol, "--header", "X-Backend-Key=abc=def", "--header", "x-team = batch")
-    assert out.returncode == 0, out.stderr
-    assert receiver.got, "nothing was sent"
-    for path, headers, _ in receiver.got:
-        lower = {k.lower(): v for k, v in headers.items()}
-        assert path == "/v1/traces"
-        assert lower["content-type"] == ("application/x-protobuf" if protocol == "http/protobuf"
-                                         else "application/json")
-        assert lower["x-backend-key"] == "abc=def" and lower["x-team"] == "batch"
-    sent = receiver.everything()
-    assert b"url.full" in sent and b"ApiKey=" in sent and b"[REDACTED]" in sent  # the redacted forms went out
-    assert API_KEY.encode() not in sent
-    assert API_KEY not in out.stdout + out.stderr
-
-
-def test_a_refusing_receiver_is_one_line_with_status_and_body(secret_job: Path, raw_receiver) -> None:
-    receiver = raw_receiver(400, b'{"error": "wrong tenant"}')
-    out = cli("export", str(secret_job), "--endpoint", receiver.url + "/v1/traces", "--header", "X-Key=s3cr3t")
-    assert out.returncode == 1
-    assert out.stderr.strip() == (f'Error: the receiver at {receiver.url}/v1/traces refused the spans: '
-                                  f'HTTP 400: {{"error": "wrong tenant"}}')
-    assert len(receiver.got) == 1  # a 400 is final: not retried
-    assert "s3cr3t" not in out.stdout + out.stderr
-    # An OpenTelemetry Collector answers a protobuf request with a protobuf google.rpc.Status.
-    status = Status(code=3, message="unknown tenant").SerializeToString()
-    collector = raw_receiver(400, status, "application/x-protobuf")
-    out = cli("export", str(secret_job), "--endpoint", collector.url)
-    assert out.returncode == 1
-    assert out.stderr.strip().endswith("refused the spans: HTTP 400: unknown tenant")
-
-
-def test_a_refusing_receiver_over_json_is_one_line_with_status_and_reason(secret_job: Path, raw_receiver) -> None:
-    receiver = raw_receiver(413, b'{"error": "too big"}')
-    out = cli("export", str(secret_job), "--endpoint", receiver.url, "--protocol", "http/json",
-              "--header", "X-Key=s3cr3t")
-    assert out.returncode == 1
-    # OpenTelemetry's JSON exporter passes on the status line, not the body.
-    assert out.stderr.strip() == (f"Error: the receiver at {receiver.url}/v1/traces refused the spans: "
-                                  f"HTTP 413: Request Entity Too Large")
-    assert len(receiver.got) == 1  # a 413 is final: not retried
-    assert "s3cr3t" not in out.stdout + out.stderr
-    busy = raw_receiver(503, b"busy")
-    out = cli("export", str(secret_job), "--endpoint", busy.url, "--protocol", "http/json", "--timeout", "3")
-    assert out.returncode == 1
-    assert out.stderr.strip() == (f"Error: the receiver at {busy.url}/v1/traces did not take the spans "
-                                  f"within 3 s: Service Unavailable")
-    # A deadline shorter than the exporter's first back-off: it gives up without a word, which is no
-    # evidence that the receiver was out of reach, and the line does not say it was.
-    out = cli("export", str(secret_job), "--endpoint", busy.url, "--protocol", "http/json", "--timeout", "1")
-    assert out.returncode == 1
-    assert out.stderr.strip().startswith(f"Error: the receiver at {busy.url}/v1/traces did not take the spans "
-                                         f"within 1 s")
-    assert "cannot reach" not in out.stderr
-
-
-def test_an_unreachable_receiver_is_named_at_once(secret_job: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    for protocol in ("http/protobuf", "http/json"):
-        # A refused connection is final: with retries until the 600 s deadline (backoff 1+2+4+8+16 s
-        # for the JSON exporter) the 20 s process limit would end the test.
-        out = cli("export", str(secret_job), "--endpoint", url, "--protocol", protocol, "--timeout", "600",
-                  timeout=20)
-        assert out.returncode == 1
-        assert out.stderr.strip() == (f"Error: cannot reach the OTLP receiver at {url}/v1/traces: "
-                                      f"connection refused (is the receiver running, and is this its port?)")
-
-
-def test_bad_input_is_one_error_line_that_never_quotes_a_header(secret_job: Path, tmp_path: Path) -> None:
-    missing = cli("export", str(tmp_path / "nope.json"), "--endpoint", "http://127.0.0.1:1")
-    assert missing.returncode == 1 and missing.stderr.strip() == f"Error: no such file: {tmp_path / 'nope.json'}"
-    unknown = cli("export", "no-such-job", "--dir", str(secret_job.parent), "--endpoint", "http://127.0.0.1:1")
-    assert unknown.returncode == 1
-    assert unknown.stderr.strip() == f"Error: no job file for job 'no-such-job' in {secret_job.parent}"
-    for pair, problem in (("Bearer-t0ken", "has no '='"), ("=t0ken", "has no name before '='"),
-                          ("Auth orization=t0ken", "has a name that is not an HTTP header name")):
-        bad = cli("export", str(secret_job), "--endpoint", "http://127.0.0.1:1", "--header", "ok=1", "--header", pair)
-        assert bad.returncode == 2
-        assert f"each --header is NAME=VALUE; header 2 {problem}" in bad.stderr
-        assert "t0ken" not in bad.stderr
-    not_http = cli("export", str(secret_job), "--endpoint", "collector:4318")
-    assert not_http.returncode == 2 and "is not an http(s) URL" in not_http.stderr
-    not_a_job = tmp_path / "other.json"
-    not_a_job.write_text('{"hello": 1}')
-    wrong = cli("export", str(not_a_job), "--endpoint", "http://127.0.0.1:1")
-    assert wrong.returncode == 1 and wrong.stderr.strip() == "Error: job file other.json is not a batch-debug job file"
-
-
-def test_the_readmes_export_commands_work_as_written(secret_job: Path, raw_receiver) -> None:
-    """Each ``batch-debug export`` line of README "Viewing traces", its placeholders filled in."""
-    section = README.split("## Viewing traces", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("batch-debug export ")]
-    assert len(lines) == 2
-    for line in lines:
-        receiver = raw_receiver()
-        words = shlex.split(line.split("  #", 1)[0])
-        words = [receiver.url if before == "--endpoint" else "export-secrets" if word == "JOB_ID"
-                 else str(secret_job) if word.endswith(".json") else word
-                 for before, word in zip(["", *words], words)]
-        out = cli(*words[1:], env={"APHRODITE_BATCH_DEBUG_DIR": str(secret_job.parent)})
-        assert out.returncode == 0, (line, out.stderr)
-        assert out.stdout.startswith("exported ") and receiver.got, line
-        if "--header" in words:
-            assert all(headers.get("api-key") == "KEY" for _, headers, _ in receiver.got)
