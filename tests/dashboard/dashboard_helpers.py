@@ -139,3 +139,12 @@ def schema_errors(value: Any, schema: dict[str, Any], document: dict[str, Any]) 
     validator = Draft202012Validator({**schema, "components": document["components"]},
                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
     return sorted(f"{error.json_path}: {error.message}" for error in validator.iter_errors(value))
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The JSON error body, checked for the one shape every error has."""
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"status", "message"}
+    assert body["error"]["status"] == response.status_code
+    assert body["error"]["message"]
+    return body["error"]

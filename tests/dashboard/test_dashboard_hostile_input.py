@@ -12,13 +12,7 @@ import pytest
 
 from batch_debug.collector.switch import DebugSwitch
 from batch_debug.dashboard.jsonbody import nesting_depth
-from dashboard_helpers import API, RECORDED_JOB
-
-
-def error_of(answer) -> dict:
-    body = answer.get_json()
-    assert set(body) == {"error"} and body["error"]["status"] == answer.status_code
-    return body["error"]
+from dashboard_helpers import API, RECORDED_JOB, error_of
 
 
 @pytest.mark.parametrize("url", [f"{API}/enable", f"{API}/disable", f"{API}/test-item"])
