@@ -16,7 +16,6 @@ from batch_debug.collector.switch import STATE_FILENAME, DebugSwitch
 from dashboard_helpers import API, error_of
 
 
-
 def test_status_starts_off_with_nothing_recorded(client, job_dir) -> None:
     body = client.get(f"{API}/status").get_json()
     assert body == {"debug_enabled": False, "source": None, "expires_at": None, "remaining_seconds": None,
