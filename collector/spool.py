@@ -83,13 +83,18 @@ class _Text:
         if not self.held:
             return
         data = b"".join(self.held)
-        self.held = []
         try:
             spool_files.append(self.path, data)  # type: ignore[arg-type]
         except OSError:
-            self.size = self.written  # the next batch's comma is decided by what the file has
+            self.drop()
             raise
+        self.held = []
         self.written += len(data)
+
+    def drop(self) -> None:
+        """Let go of what is held; the next batch's comma is decided by what the file has."""
+        self.held = []
+        self.size = self.written
 
 
 class JobSpool:
@@ -150,8 +155,12 @@ class JobSpool:
         self._held = 0
         try:
             self._records.spill()
-        finally:
-            self._spans.spill()
+        except OSError:
+            # Their spans go too: a request span left out what its record gives back, and could not be
+            # made whole without it (the records were always written first, and a failure stopped there).
+            self._spans.drop()
+            raise
+        self._spans.spill()
 
     def add(self, spans: Sequence[ReadableSpan], records: Iterable[dict[str, Any]],
             secrets: Sequence[str] = (), *, may_hold: bool = True) -> None:

@@ -58,19 +58,29 @@ def test_a_full_disk_while_a_held_job_is_written_leaves_no_file_behind(tmp_path:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_spill_the_disk_refuses_drops_what_was_held_and_the_file_stays_valid(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(("refused", "requests"), [
+    ("both", ["kept", "after"]),
+    # A request span leaves out what its record gives back: without its record it goes too.
+    ("records", ["kept", "after"]),
+    # A record without its span is still a request the job made (as before the spool held anything).
+    ("spans", ["kept", "refused", "after"]),
+])
+def test_a_spill_the_disk_refuses_drops_what_was_held_and_the_file_stays_valid(tmp_path: Path, monkeypatch,
+                                                                              refused: str,
+                                                                              requests: list[str]) -> None:
     """As a batch the disk refused is dropped: the batches held with it go, and the next ones join cleanly."""
     monkeypatch.setattr(spool, "HOLD_BYTES", 0)
     real = spool_files.append
     refuse = [False]
+    probe = JobSpool(tmp_path)
 
     def append(path: str, data: bytes) -> None:
-        if refuse[0]:
+        which = "records" if path == probe._records.path else "spans"  # noqa: SLF001
+        if refuse[0] and refused in (which, "both"):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(path, data)
 
     monkeypatch.setattr(spool_files, "append", append)
-    probe = JobSpool(tmp_path)
     batches = _batches([("kept", ()), ("refused", ()), ("after", ())])
     probe.add(*batches[0])
     refuse[0] = True
@@ -80,4 +90,5 @@ def test_a_spill_the_disk_refuses_drops_what_was_held_and_the_file_stays_valid(t
     probe.add(*batches[2])
     doc = json.loads(probe.write_job_file("j", dict(HEAD), ()).read_text(encoding="utf-8"))
     probe.close()
-    assert [r["error_body"] for r in doc["requests"]] == ["kept", "after"] == _notes(doc)
+    assert [r["error_body"] for r in doc["requests"]] == requests
+    assert _notes(doc) == ["kept", "after"]
