@@ -137,3 +137,23 @@ def test_the_workers_quota_count_keeps_no_names(tmp_path: Path) -> None:
     assert os.path.abspath(tmp_path) not in job_listing._known  # noqa: SLF001
     jobfile.job_files(tmp_path)
     assert os.path.abspath(tmp_path) in job_listing._known  # noqa: SLF001
+
+
+def test_a_changing_folder_is_listed_in_order_whatever_comes_and_goes(tmp_path: Path) -> None:
+    """The order is carried over from the last listing (new files first, when newer); any mix of files added,
+    older or newer than the rest, and removed gives what a fresh sort gives."""
+    import random
+
+    chance = random.Random(7)
+    made: list[Path] = []
+    for step in range(40):
+        for _ in range(chance.randint(0, 3)):
+            # Mostly newer than everything so far, as a job's own files are; sometimes older (another clock).
+            minute = step * 10 + chance.randint(0, 9) if chance.random() < 0.8 else chance.randint(0, step * 10)
+            made.append(jobfile.write_atomic(tmp_path, f"job-{chance.randint(0, 5)}", "{}",
+                                             DAY + timedelta(minutes=minute, seconds=chance.randint(0, 59))))
+        for _ in range(chance.randint(0, 2)):
+            if made:
+                made.pop(chance.randrange(len(made))).unlink()
+        expected = sorted((p.name for p in made), key=lambda name: (name[-20:-5], name), reverse=True)
+        assert [info.path.name for info in jobfile.job_files(tmp_path)] == expected, step
