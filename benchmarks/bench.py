@@ -19,6 +19,10 @@ these sections (``--only`` picks some, by name):
   three), each job up to its file on disk, against the same requests
   without jobs: what a job costs besides its requests (an operator reruns
   a few items), which the 3,000-request jobs above spread thin.
+- ``layers``: the sync client's "on" with its top layers taken away one at
+  a time (``layers.py``: no spans encoded for the file; attempts captured
+  but never made spans; job and item spans only), beside the whole and the
+  client alone: what each layer costs, so a change knows what it can win.
 - ``scale``: one job of 100,000 real requests (10,000 with --quick), debug
   on: peak RSS growth, seconds until its file is complete, bytes per
   request; then ``batch-debug summary`` on that file (a fresh process).
@@ -63,6 +67,7 @@ import httpx
 from batch_debug.collector import insert_range
 from benchlib import API, PY, Simulator, clean_env, dashboard, free_gb, median_ms, run_json, spread, summary_of
 from goals import json_line, table
+from layers import LAYERS
 from many_files import status_many
 from page import page_seconds
 
@@ -74,6 +79,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "aiohttp": ("aiohttp_bare", "aiohttp_off", "aiohttp_on"),
     "requests": ("requests_bare", "requests_off", "requests_on"),
     "small": ("small_bare", "small_on"),
+    "layers": ("layers_bare", "layers_on", *(f"layers_on_{layer}" for layer in LAYERS)),
 }
 SECTIONS = (*GROUPS, "scale", "compare", "status", "million", "page")
 MIN_FREE_GB = 3.0

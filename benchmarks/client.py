@@ -37,11 +37,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from layers import LAYERS, take_away
+
 WARMUP = 200
 PER_ITEM = 3  # requests per item, as in the reference worker
 THREADS = 8
 SMALL_JOB = 9  # requests in each job of the ``small`` kind: three items of three
-KINDS = ("", "async", "threads", "aiohttp", "requests", "small")
+KINDS = ("", "async", "threads", "aiohttp", "requests", "small", "layers")
 VARIANTS = ("bare", "off", "on", "stock_off", "stock_on")
 
 
@@ -50,11 +52,12 @@ def split_mode(mode: str) -> tuple[str, str]:
     for kind in KINDS[1:]:
         if mode.startswith(kind + "_"):
             variant = mode[len(kind) + 1:]
-            if variant in ("bare", "off", "on"):
+            if variant in ("bare", "off", "on") or (kind == "layers" and variant.removeprefix("on_") in LAYERS):
                 return kind, variant
     if mode in VARIANTS:
         return "", mode
-    raise SystemExit(f"unknown mode {mode!r}: [async_|threads_|aiohttp_|requests_|small_]bare/off/on, or stock_off/on")
+    raise SystemExit(f"unknown mode {mode!r}: [async_|threads_|aiohttp_|requests_|small_|layers_]bare/off/on, "
+                     f"layers_on_{'/'.join(LAYERS)}, or stock_off/on")
 
 
 def why_skipped(kind: str, variant: str) -> str | None:
@@ -173,6 +176,9 @@ def measure(work: Callable[[int, str], None], n: int) -> tuple[float, float]:
 def run_mode(mode: str, base: str, item: str, n: int, folder: str) -> dict[str, Any]:
     """Run one mode; its figures (or why it was skipped) as a dict."""
     kind, variant = split_mode(mode)
+    if variant.startswith("on_"):  # a layers mode: "on" with one layer taken away
+        take_away(variant.removeprefix("on_"))
+        variant = "on"
     url = f"{base}/Items/{item}/Images/Primary"
     pipeline = None
     if variant in ("stock_off", "stock_on"):
@@ -186,7 +192,7 @@ def run_mode(mode: str, base: str, item: str, n: int, folder: str) -> dict[str, 
     skipped = why_skipped(kind, variant)
     if skipped:
         return {"mode": mode, "skipped": skipped}
-    if kind in ("", "threads", "small"):
+    if kind in ("", "threads", "small", "layers"):
         import httpx
 
         with httpx.Client() as client:

@@ -48,6 +48,12 @@ GOALS: tuple[Goal, ...] = (
     # No issue sets a bound for small jobs: shown so that what a job costs besides its requests is seen.
     Goal("small_us_per_request_bare", "sync httpx.Client alone (the small jobs' requests)", "us"),
     Goal("small_on_vs_bare", "jobs of 9 requests, debug on, each job's file included", "x"),
+    # Where "on" goes (layers.py): the same sync job with its top layers taken away, one at a time.
+    Goal("layers_us_per_request_bare", "sync httpx.Client alone (the layers' requests)", "us"),
+    Goal("layers_on_vs_bare", "layers: debug on, whole", "x"),
+    Goal("layers_on_unencoded_vs_bare", "layers: on, no spans encoded for the file", "x"),
+    Goal("layers_on_unemitted_vs_bare", "layers: on, attempts captured, no spans or records", "x"),
+    Goal("layers_on_unattempted_vs_bare", "layers: on, job and item spans only", "x"),
     # The issues set no bound for the 100k job itself: shown to compare with the 1M job's.
     Goal("rss_growth_mb_100k", "100k job (real requests): peak RSS growth", "MB"),
     Goal("rss_growth_mb_100k_job_end", "100k job: RSS growth when its job span ends (before the head)", "MB"),

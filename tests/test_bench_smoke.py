@@ -125,3 +125,44 @@ def test_goal_table_shows_the_rounds_spread_and_a_goal_within_it() -> None:
     assert rows[label["stock_on_vs_bare"]].endswith("- (rounds 1.400 to 1.600)")
     line = goals.json_line(figures, {})
     assert line["off_vs_bare_spread"] == [0.984, 1.071] and line["missed"] == ["off_vs_bare", "on_vs_bare"]
+
+
+def _spans_in(data: dict) -> list[str]:
+    return [span["name"] for group in data["resourceSpans"] for scope in group.get("scopeSpans", [])
+            for span in scope.get("spans", [])]
+
+
+@pytest.mark.parametrize("layer", ["", "unencoded", "unemitted", "unattempted"])
+def test_each_layer_taken_away_leaves_the_rest_recorded(layer: str, sim, tmp_path: Path) -> None:
+    """``layers_on_<layer>`` takes away just that layer: the job and its file are there, valid, with what
+    the layer leaves out missing (the bench's ``layers`` section reads their costs side by side)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APHRODITE_BATCH_DEBUG")}
+    folder = tmp_path / "debug"
+    mode = f"layers_on_{layer}" if layer else "layers_on"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "client.py"), mode, sim.url,
+                          sim.item_ids[0], "9", str(folder)],
+                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1])["n"] == 9
+    measured = jobfile.newest_for(folder, "measured")
+    assert measured is not None
+    data = jobfile.load(measured)
+    assert data["summary"]["items_total"] == 3 and data["complete"] is True
+    names = _spans_in(data)
+    requests_recorded = layer in ("", "unencoded")
+    assert data["summary"]["total_requests"] == (9 if requests_recorded else 0)
+    assert len(data["requests"]) == (9 if requests_recorded else 0)
+    if layer == "unencoded":
+        assert names == [] and data["resourceSpans"] and all(group == {} for group in data["resourceSpans"])
+    else:
+        assert sum(name.startswith("poster item") or name.startswith("item") for name in names) >= 3, names
+        assert sum(name.startswith("GET") for name in names) == (9 if requests_recorded else 0), names
+
+
+def test_an_unknown_layer_is_refused() -> None:
+    import layers
+
+    with pytest.raises(ValueError, match="unknown layer 'everything'"):
+        layers.take_away("everything")
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "client.py"), "layers_on_everything",
+                          "http://127.0.0.1:9", "x", "1", "/nonexistent"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "unknown mode 'layers_on_everything'" in out.stderr
