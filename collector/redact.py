@@ -28,8 +28,9 @@ SECRET_QUERY_PARAMS = frozenset({"api_key", "apikey", "token", "access_token", "
 # The quote may arrive escaped (\\") when the text is already JSON-encoded.
 _TOKEN_FIELD = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(\\?")[^"\\]*\2', re.IGNORECASE)
 _TOKEN_FIELD_BARE = re.compile(r'(\b(?:Token|AccessToken)\s*=\s*)(?![\\"])[^,\s"\\]+', re.IGNORECASE)
+# In a URL's query, or as a word of free text (a page that echoes "api_key=..." back): not inside a longer name.
 _QUERY_SECRET = re.compile(
-    rf"([?&;](?:{'|'.join(map(re.escape, sorted(SECRET_QUERY_PARAMS)))})=)[^&#\s\"'<>]*", re.IGNORECASE
+    rf"((?<![\w.-])(?:{'|'.join(map(re.escape, sorted(SECRET_QUERY_PARAMS)))})=)[^&#\s\"'<>\\]+", re.IGNORECASE
 )
 _JSON_SECRET = re.compile(
     r'("(?:AccessToken|ApiKey|api_key|Token|x-emby-token|x-mediabrowser-token)"\s*:\s*)"(?:[^"\\]|\\.)*"',

@@ -143,3 +143,21 @@ def test_redact_tree_equals_redacting_every_string(tree) -> None:
     out = redact_tree(tree, [KEY])
     assert json.dumps(out) == json.dumps(_naive(tree, [KEY]))
     assert KEY not in json.dumps(out)
+
+
+@pytest.mark.parametrize("text", [
+    "Session for api_key=Lm4nB8vC2xZq6Wd1 expired",
+    "sign in again (ApiKey=Lm4nB8vC2xZq6Wd1)",
+    "token=Lm4nB8vC2xZq6Wd1; path=/",
+    "<a href=\"/login?next=/Items&amp;api_key=Lm4nB8vC2xZq6Wd1\">",
+])
+def test_a_key_echoed_as_a_word_of_free_text_is_redacted(text: str) -> None:
+    """A page or a message that echoes ``api_key=...`` back outside any URL (a portal, a log line)."""
+    redacted = redact_text(text)
+    assert "Lm4nB8vC2xZq6Wd1" not in redacted and REDACTED in redacted
+
+
+def test_a_longer_name_ending_in_a_key_name_and_an_empty_value_are_left_alone() -> None:
+    for text in ("my_api_key=visible-on-purpose", "api_key= nothing", "apikeys=3"):
+        assert redact_text(text) == text
+    assert redact_text('Token="abc"') == f'Token="{REDACTED}"'  # the Token field keeps its quotes
