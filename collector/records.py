@@ -55,7 +55,7 @@ RECORD_TYPES: dict[str, frozenset[type]] = {
     "http_version": _TEXT_OR_NONE, "server": _TEXT_OR_NONE, "content_type": _TEXT_OR_NONE,
     "retry_after": _TEXT_OR_NONE, "redirect_to": _TEXT_OR_NONE, "credential_form": _TEXT_OR_NONE,
     "credential_fp": _TEXT_OR_NONE, "request_headers": _HEADERS, "response_headers": _HEADERS,
-    "error_body": _TEXT, "span_id": _TEXT,
+    "error_body": _TEXT, "span_id": _TEXT, "body_kind": _TEXT_OR_NONE, "body_text": _TEXT_OR_NONE,
 }
 _NAMES = {str: "text", int: "an integer", float: "a number", bool: "true/false", _NONE: "null", dict: "an object"}
 

@@ -18,9 +18,10 @@ from .bodytext import gist
 SLIM_FIELDS = ("item_id", "attempt", "route", "status_code", "error_type", "error_phase", "duration_ms",
                "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
                "connect_ms", "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp",
-               "content_type", "error_body", "url")
+               "content_type", "error_body", "url", "body_kind", "body_text")
 _INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
 _BODY = _INDEX["error_body"]
+_TEXT = _INDEX["body_text"]
 _URL = _INDEX["url"]
 _ITEM = _INDEX["item_id"]
 
@@ -64,6 +65,8 @@ def slim_row(record: Mapping[str, Any]) -> tuple[Any, ...]:
     if values[_BODY] is not None:
         # The analysis reads an error body's gist (its message), never all of it.
         values[_BODY] = gist(values[_BODY])
+    if values[_TEXT] is not None:
+        values[_TEXT] = gist(values[_TEXT])  # a 2xx body's words, as an error body's
     if values[_ITEM] is not None:
         values[_URL] = None  # the URL stands in for the item only where there is none
     return tuple(values)

@@ -61,9 +61,10 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from ..collector.body_kind import SNIFF_BYTES
 from .exchange import Attempt
 from .jobstate import JobState, current_job
-from .upstream import instrumentation_suppressed
+from .upstream import aiohttp_body_start, instrumentation_suppressed
 from .views import RequestView, answer_view, from_yarl
 from .wire import Timings
 
@@ -218,6 +219,8 @@ def _request_end(session: aiohttp.ClientSession, ctx: _Exchange, params: Any) ->
     if attempt is None:
         return
     content = response.content
+    if attempt.sniffed is not None:
+        attempt.first = aiohttp_body_start(content, SNIFF_BYTES)  # a body that came with its head
     keep = attempt.capture is not None and response.method != "HEAD"  # an error body, a login: wait for read()
     if keep:
         ctx.reading = attempt
@@ -227,6 +230,9 @@ def _request_end(session: aiohttp.ClientSession, ctx: _Exchange, params: Any) ->
 
     def released() -> None:
         try:
+            if attempt.sniffed is not None and attempt.first is None:
+                # The body's end came: a body of one chunk waits in the buffer for the caller's read().
+                attempt.first = aiohttp_body_start(content, SNIFF_BYTES)
             _settle(attempt, content)
             if not (keep and attempt.body_done):  # a whole body to keep waits for read(); else it ends here
                 _stop_waiting(ctx, attempt)
@@ -255,8 +261,14 @@ def _chunk(session: aiohttp.ClientSession, ctx: _Exchange, params: Any) -> None:
     if attempt is None:
         return
     _stop_waiting(ctx, attempt)
+    chunk = params.chunk
     if attempt.capture is not None:
-        attempt.capture.append(params.chunk)
+        attempt.capture.append(chunk)
+    if attempt.first is None:
+        # aiohttp hands over the body decoded: its start tells what it is (``exchange.Attempt._tell_body``).
+        attempt.first = chunk[:SNIFF_BYTES]
+    if not attempt.body_bytes:  # not settled yet: the bytes read() gave (decoded) stand in
+        attempt.body_bytes = len(chunk)
     if not attempt.body_done and attempt.failed_in is None:
         attempt.body_complete()  # read() returned the whole body
     attempt.finish()

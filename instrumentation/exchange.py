@@ -49,6 +49,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..collector import attributes as A, bodytext
+from ..collector.body_kind import SNIFF_BYTES, kind_of
 from ..collector.jsontext import compact
 from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.routes import DEFAULT_PORTS, url_template
@@ -63,10 +64,24 @@ _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
 _LOGIN_PATH = "/users/authenticatebyname"
 _USER_AGENT = frozenset({b"user-agent"})
+#: Most characters of a 2xx body's words kept (``body_text``): enough for a sign-in page's title and prompt.
+_BODY_TEXT_CHARS = 500
 #: The status description of an exception, by the phase it broke in (``error_phase``).
 _WHILE = {"pool": "while waiting for a pooled connection", "connect": "while connecting",
           "send": "while sending the request", "headers": "while waiting for the answer",
           "body": "while reading the body", "aborted": "(the job ended the request)"}
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
+
+
+def _textual(content_type: bytes | None) -> bool:
+    """A content type whose body a person could read (a page, a document, text)."""
+    if content_type is None:
+        return False
+    kind = content_type.lower()
+    return kind.startswith(b"text/") or b"json" in kind or b"xml" in kind and not kind.startswith(b"image/")
 
 
 def _phase(exc: BaseException, stamps: list[float]) -> str:
@@ -86,7 +101,7 @@ class Attempt:
 
     __slots__ = ("job", "context", "parent", "attrs", "extras", "timings", "start", "start_ns", "status",
                  "events", "headers_at", "last_byte", "body_bytes", "capture", "response", "body_done",
-                 "failed_in", "transport", "name")
+                 "failed_in", "transport", "name", "first", "sniffed")
 
     def __init__(self, job: JobState, request: httpx.Request | RequestView, timings_cls: type[Timings],
                  transport: Any = None) -> None:
@@ -139,6 +154,8 @@ class Attempt:
         self.headers_at = self.last_byte = 0.0
         self.body_bytes = 0
         self.capture: list[bytes] | None = None
+        self.first: bytes | None = None  # the start of the body's first chunk (``body_kind.SNIFF_BYTES``)
+        self.sniffed: dict[bytes, bytes] | None = None  # a 2xx GET's answer headers: its body is told apart
         self.response: httpx.Response | None = None
         self.body_done = False
         self.failed_in: str | None = None
@@ -202,14 +219,23 @@ class Attempt:
             extras["content_type"] = content_type.decode("latin-1") if content_type is not None else None
             self.attrs[A.ERROR_TYPE] = str(status)
             self.status = _ERROR
-        if status >= 400 or (status == 200 and request.url.path.lower().endswith(_LOGIN_PATH)):
+        login = status == 200 and request.url.path.lower().endswith(_LOGIN_PATH)
+        if status >= 400 or login:
             # Error bodies for the record; a login's answer for its AccessToken.
             self.capture = []
+        elif 200 <= status < 300 and status not in (204, 205) and request.method == "GET":
+            # What the body is will be told from its first bytes (a sign-in page where a poster was asked for);
+            # one that says it is text is kept (as an error body is) for its words.
+            self.sniffed = wanted
+            if _textual(wanted.get(b"content-type")):
+                self.capture = []
         self.job.open[self] = True
         return status >= 400 and request.method != "HEAD"
 
     # -- the body ----------------------------------------------------------------------
     def received(self, chunk: bytes) -> None:
+        if not self.body_bytes:
+            self.first = chunk[:SNIFF_BYTES]
         self.body_bytes += len(chunk)
         capture = self.capture
         if capture is not None and self.body_bytes - len(chunk) < bodytext.CAPTURE_LIMIT:
@@ -234,9 +260,30 @@ class Attempt:
             extras["body_ms"] = ms(self.last_byte - self.headers_at)
         if not self.body_done and self.failed_in is None:
             extras["body_complete"] = False  # closed (or abandoned) before its end: not a failure
-        if self.capture is not None:
+        if self.sniffed is not None and self.failed_in is None:
+            self._tell_body()
+        elif self.capture is not None:
             self._read_capture()
         self._emit(end)
+
+    def _tell_body(self) -> None:
+        """Note what a 2xx GET's body is when it is not what its route serves (a page where a poster was
+        asked for), or a page anywhere: ``body_kind``, ``content_type`` and its words (``body_text``)."""
+        wanted = self.sniffed or {}
+        content_type = _text(wanted.get(b"content-type"))
+        encoding = _text(wanted.get(b"content-encoding"))
+        kind = kind_of(self.first, self.body_bytes, complete=self.body_done, content_type=content_type,
+                       content_encoding=encoding)
+        if kind is None or (kind != "html" and "/Images/" not in str(self.attrs.get(A.URL_TEMPLATE, ""))):
+            return
+        extras = self.extras
+        extras["body_kind"] = kind
+        extras["content_type"] = content_type
+        raw = b"".join(self.capture)[: bodytext.CAPTURE_LIMIT] if self.capture else self.first or b""
+        if raw:
+            text, _ = bodytext.readable(raw, content_type, complete=self.body_done and self.body_bytes <= len(raw),
+                                        content_encoding=encoding)
+            extras["body_text"] = redact_text(text[:_BODY_TEXT_CHARS], self.job.secrets.values())
 
     def _read_capture(self) -> None:
         raw = b"".join(self.capture or ())[: bodytext.CAPTURE_LIMIT]

@@ -195,6 +195,22 @@ def replace_httpcore_stream(stream: Any, replacement: Any) -> None:
     stream._httpcore_stream = replacement  # noqa: SLF001
 
 
+# -- aiohttp ---------------------------------------------------------------------------------------------------
+
+def aiohttp_body_start(content: Any, limit: int) -> bytes | None:
+    """The first ``limit`` bytes of an aiohttp response body that arrived with its head and is unread yet:
+    the head of its ``StreamReader``'s ``_buffer`` while its ``_cursor`` is 0 (nothing read).
+
+    Checked against aiohttp 3.14.5. None when no byte has arrived, some were read, or the attributes
+    are gone (the body is then told apart only when it is read whole: ``aiohttp_trace._chunk``).
+    """
+    buffer = getattr(content, "_buffer", None)
+    if not buffer or getattr(content, "_cursor", None) != 0 or getattr(content, "_buffer_offset", None) != 0:
+        return None
+    first = buffer[0]
+    return bytes(first[:limit]) if isinstance(first, (bytes, bytearray)) else None
+
+
 # -- opentelemetry-instrumentation-aiohttp-client + wrapt ---------------------------------------------------
 
 def wrapper_function(proxy: Any) -> Callable[..., Any] | None:
