@@ -25,7 +25,7 @@ from typing import Any
 
 from .replies import Reply
 from .shapes import (BODY_DROP, BODY_STALL, HEADERS_STALL, IN_FLIGHT_DROP, ITEM_FAULTS, PROXY_502, REDIRECT,
-                     REVOKED_401, IDLE_DROP, Shapes)
+                     REVOKED_401, SIGN_IN_PAGE, IDLE_DROP, Shapes)
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +96,13 @@ class Ledger:
         """The ground truth of every shape that is on (keys documented in ``shapes.py``)."""
         truth: dict[str, Any] = {}
         with self._lock:
-            if shapes.proxy_outage is not None:
-                first, count = shapes.proxy_outage
-                facts = self._facts(PROXY_502)
-                truth["proxy_502"] = {"window": [first, first + count - 1], "answered": facts.count,
-                                      "first_request": facts.first_seq, "last_request": facts.last_seq,
-                                      "item_ids": list(facts.item_ids)}
+            for window, fault in ((shapes.proxy_outage, PROXY_502), (shapes.sign_in_page, SIGN_IN_PAGE)):
+                if window is not None:
+                    first, count = window
+                    facts = self._facts(fault)
+                    truth[fault] = {"window": [first, first + count - 1], "answered": facts.count,
+                                    "first_request": facts.first_seq, "last_request": facts.last_seq,
+                                    "item_ids": list(facts.item_ids)}
             if shapes.revoke_key_after is not None:
                 after = shapes.revoke_key_after
                 truth["revoked"] = {"after": after, "accepted_before": min(key_uses, after),

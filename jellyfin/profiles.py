@@ -39,6 +39,9 @@ Shape profiles (``healthy`` plus one preset of ``shapes.Shapes``; an explicit
 
 - ``proxy-outage``: nginx in front loses its Jellyfin upstream: requests 10..29
   get nginx's HTML 502 page. ``Shapes(proxy_outage=(10, 20))``
+- ``sign-in-page``: a captive portal (or a proxy whose sign-in session ran
+  out) answers requests 10..29 with its sign-in page and ``200 OK``, posters
+  included. ``Shapes(sign_in_page=(10, 20))``
 - ``key-revoked``: an admin deletes the API key in the Jellyfin dashboard
   mid-job: 401 after 12 authenticated requests. ``Shapes(revoke_key_after=12)``
 - ``body-stall``: a disk or proxy buffer stall: every 7th item's poster stops
@@ -66,7 +69,7 @@ attempt number of that same key), never from a global request sequence, so
 concurrent clients see the same faults whatever order their threads run in.
 Attempts are counted per (route kind, method, item) among requests that reach
 ``decide`` (answers 401/400/404 and rate-limit 429s do not use one up). Shapes
-that count requests (``proxy_outage``, ``die_after``, ``idle_drop_every``,
+that count requests (``proxy_outage``, ``sign_in_page``, ``die_after``, ``idle_drop_every``,
 ``revoke_key_after``) follow arrival order, so they are deterministic for a
 client that sends one request at a time.
 """
@@ -90,6 +93,7 @@ BASE_PROFILES: tuple[str, ...] = ("healthy", "flaky", "rate-limited", "bad-auth"
 _MIB = 1 << 20
 SHAPE_PROFILES: Mapping[str, Shapes] = MappingProxyType({
     "proxy-outage": Shapes(proxy_outage=(10, 20)),
+    "sign-in-page": Shapes(sign_in_page=(10, 20)),
     "key-revoked": Shapes(revoke_key_after=12),
     "body-stall": Shapes(body_stall_every=7, stall_seconds=3.0),
     "body-drop": Shapes(body_drop_every=7),

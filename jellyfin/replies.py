@@ -13,6 +13,9 @@ Contract (used by ``simulator.py``, ``profiles.py`` and ``http_server.py``):
   more than 2 KB of CSS, so the title and message start after the first
   2 KB (``NGINX_MESSAGE_OFFSET``): a client that keeps only the first 2 KB of
   an error body sees nothing but CSS.
+- ``sign_in_page_reply()``: a captive portal's (or an expired proxy session's)
+  sign-in page, given for whatever was asked: ``200``, ``Server: portal/2.4``,
+  ``Content-Type: text/html``, ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from .shapes import PROXY_502
+from .shapes import PROXY_502, SIGN_IN_PAGE
 
 logger = logging.getLogger(__name__)
 
@@ -156,3 +159,26 @@ NGINX_MESSAGE_OFFSET = _PAGE.index(NGINX_MESSAGE.encode())
 def proxy_502_reply() -> Reply:
     """nginx's answer during an upstream outage (the request never reached Jellyfin)."""
     return Reply(502, _PAGE, "text/html", server=NGINX, fault=PROXY_502)
+
+
+PORTAL = "portal/2.4"
+SIGN_IN_MESSAGE = "Your session has ended. Sign in to continue to the media server."
+_SIGN_IN = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in</title>
+<style>body{{font-family:sans-serif;margin:4em auto;max-width:28em}}label{{display:block;margin:.5em 0}}</style>
+</head>
+<body>
+<h1>Sign in</h1>
+<p>{SIGN_IN_MESSAGE}</p>
+<form method="post" action="/portal/login"><label>User <input name="user"></label>
+<label>Password <input name="password" type="password"></label><button>Sign in</button></form>
+</body>
+</html>
+""".encode()
+
+
+def sign_in_page_reply() -> Reply:
+    """A sign-in page answered in Jellyfin's place, with 200 OK (the request never reached Jellyfin)."""
+    return Reply(200, _SIGN_IN, "text/html", server=PORTAL, headers={"Cache-Control": "no-store"},
+                 fault=SIGN_IN_PAGE)

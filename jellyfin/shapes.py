@@ -23,6 +23,11 @@ profile; stalls and cuts only hit answers that would have been 200):
 - ``proxy_outage=(first, count)``: an nginx reverse proxy loses its upstream;
   requests ``first .. first+count-1`` get its 502 page (``Server: nginx``,
   HTML, the message after the first 2 KB) and never reach Jellyfin.
+- ``sign_in_page=(first, count)``: something in front of Jellyfin (a captive
+  portal, a proxy whose sign-in session ran out) answers requests
+  ``first .. first+count-1`` with its own sign-in page: ``200 OK``, HTML,
+  ``Server: portal/2.4``, the same page whatever was asked (a poster too);
+  they never reach Jellyfin.
 - ``revoke_key_after=N``: the key is deleted in the Jellyfin dashboard after
   N authenticated requests that carried it; later ones get 401 (every form).
 - ``body_stall_every=N``: a disk or proxy buffer stall: image GETs send the
@@ -58,7 +63,7 @@ profile; stalls and cuts only hit answers that would have been 200):
   without an answer.
 
 Fault names (``stats()["requests"][i]["fault"]``; None for a normal answer):
-``"proxy_502"``, ``"revoked_401"``, ``"body_stall"``, ``"body_drop"``,
+``"proxy_502"``, ``"sign_in_page"``, ``"revoked_401"``, ``"body_stall"``, ``"body_drop"``,
 ``"headers_stall"``, ``"redirect"``, ``"idle_drop"``, ``"in_flight_drop"``,
 ``"connection_close"`` (a normal answer sent with ``Connection: close``), and
 the profiles' injected ``"fault_429"``, ``"fault_500"``, ``"fault_503"``.
@@ -69,6 +74,7 @@ Requests that got no status line have ``"status": None``.
 
 - ``"proxy_502"``: ``{"window": [first, last], "answered": n,
   "first_request": seq or None, "last_request": seq or None, "item_ids": [...]}``
+- ``"sign_in_page"``: the same keys as ``"proxy_502"``
 - ``"revoked"``: ``{"after": N, "accepted_before": a, "rejected_after": r}``
 - ``"body_stall"`` and ``"headers_stall"``: ``{"every": N, "seconds": s,
   "count": n, "item_ids": [...]}``; ``"body_drop"``: ``{"every": N,
@@ -95,6 +101,7 @@ from dataclasses import dataclass, fields
 logger = logging.getLogger(__name__)
 
 PROXY_502 = "proxy_502"
+SIGN_IN_PAGE = "sign_in_page"
 REVOKED_401 = "revoked_401"
 BODY_STALL = "body_stall"
 BODY_DROP = "body_drop"
@@ -103,10 +110,10 @@ REDIRECT = "redirect"
 IDLE_DROP = "idle_drop"
 IN_FLIGHT_DROP = "in_flight_drop"
 CONNECTION_CLOSE = "connection_close"
-FAULT_NAMES = (PROXY_502, REVOKED_401, BODY_STALL, BODY_DROP, HEADERS_STALL, REDIRECT, IDLE_DROP,
+FAULT_NAMES = (PROXY_502, SIGN_IN_PAGE, REVOKED_401, BODY_STALL, BODY_DROP, HEADERS_STALL, REDIRECT, IDLE_DROP,
                IN_FLIGHT_DROP, CONNECTION_CLOSE, "fault_429", "fault_500", "fault_503")
 # Faults whose truth entry lists the items they hit.
-ITEM_FAULTS = (PROXY_502, BODY_STALL, BODY_DROP, HEADERS_STALL)
+ITEM_FAULTS = (PROXY_502, SIGN_IN_PAGE, BODY_STALL, BODY_DROP, HEADERS_STALL)
 MIN_IMAGE_BYTES = 1024  # room for a valid PNG around the padding
 
 
@@ -115,6 +122,7 @@ class Shapes:
     """Failure shapes layered on any profile (all off by default)."""
 
     proxy_outage: tuple[int, int] | None = None
+    sign_in_page: tuple[int, int] | None = None
     revoke_key_after: int | None = None
     body_stall_every: int | None = None
     body_drop_every: int | None = None
@@ -137,11 +145,12 @@ class Shapes:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
                 raise ValueError(f"Shapes.{name} must be None or a whole number of at least {low}, not {value!r}.")
-        outage = self.proxy_outage
-        if outage is not None and not (len(outage) == 2 and all(isinstance(v, int) for v in outage)
-                                       and outage[0] >= 0 and outage[1] >= 1):
-            raise ValueError(f"Shapes.proxy_outage must be (first, count) with first >= 0 and count >= 1, "
-                             f"not {outage!r}.")
+        for name in ("proxy_outage", "sign_in_page"):
+            window = getattr(self, name)
+            if window is not None and not (len(window) == 2 and all(isinstance(v, int) for v in window)
+                                           and window[0] >= 0 and window[1] >= 1):
+                raise ValueError(f"Shapes.{name} must be (first, count) with first >= 0 and count >= 1, "
+                                 f"not {window!r}.")
         proxy = self.behind_proxy
         if proxy is not None and not (isinstance(proxy, str) and 0 < len(proxy) <= 64 and proxy.isprintable()
                                       and proxy.isascii()):
@@ -165,7 +174,7 @@ class Ticket:
     """What the front of the server decided for one request, before Jellyfin sees it."""
 
     seq: int | None
-    fault: str | None = None  # IN_FLIGHT_DROP, IDLE_DROP or PROXY_502
+    fault: str | None = None  # IN_FLIGHT_DROP, IDLE_DROP, PROXY_502 or SIGN_IN_PAGE
     kills: bool = False  # this request is the last one answered: the server dies before answering
 
 
@@ -205,10 +214,9 @@ class ShapeState:
                 self._reused += 1
                 if self._reused % shapes.idle_drop_every == 0:
                     return Ticket(seq, IDLE_DROP, kills)
-            if seq is not None and shapes.proxy_outage is not None:
-                first, count = shapes.proxy_outage
-                if first <= seq < first + count:
-                    return Ticket(seq, PROXY_502, kills)
+            for window, fault in ((shapes.proxy_outage, PROXY_502), (shapes.sign_in_page, SIGN_IN_PAGE)):
+                if seq is not None and window is not None and window[0] <= seq < window[0] + window[1]:
+                    return Ticket(seq, fault, kills)
             return Ticket(seq, None, kills)
 
     def use_key(self) -> bool:

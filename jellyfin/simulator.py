@@ -59,8 +59,8 @@ from .http_server import SimulatorServer
 from .images import Catalog
 from .ledger import Ledger
 from .profiles import PROFILES, FaultPolicy, profile_shapes, validate_profile
-from .replies import Reply, proxy_502_reply
-from .shapes import CONNECTION_CLOSE, PROXY_502, ShapeState, Shapes
+from .replies import Reply, proxy_502_reply, sign_in_page_reply
+from .shapes import CONNECTION_CLOSE, PROXY_502, SIGN_IN_PAGE, ShapeState, Shapes
 
 __all__ = ["JellyfinSimulator", "PROFILES", "Shapes"]
 
@@ -216,11 +216,13 @@ class JellyfinSimulator:
     # -- request handling ------------------------------------------------------------
     def respond(self, method: str, path: str, raw_query: str, headers: Mapping[str, str], body: bytes,
                 reused: bool = False) -> tuple[str, Reply]:
-        """The answer to one request: the front (death, idle drops, proxy outage), then Jellyfin."""
+        """The answer to one request: the front (death, idle drops, proxy outage, sign-in page), then Jellyfin."""
         kind, match, methods = route(path, self.shapes.redirect_images)
         ticket = self._state.arrive(counted=kind != "system_info", reused=reused)
         if ticket.fault == PROXY_502:
             reply = proxy_502_reply()
+        elif ticket.fault == SIGN_IN_PAGE:
+            reply = sign_in_page_reply()
         elif ticket.fault is not None:
             reply = Reply(None, fault=ticket.fault)
         else:

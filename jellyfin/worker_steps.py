@@ -39,6 +39,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ..collector.body_kind import is_image
+from ..collector.diagnosis.text import plural
 from ..collector.jobfile import validate_job_id
 from ..instrumentation import current_pipeline
 from .bounds import ItemFailure, RunBounds
@@ -149,11 +151,18 @@ class PosterItem:
         return [("GET", lookup, True), ("HEAD", image, False), ("GET", image, False)]
 
     def done(self, response: Answer) -> None:
-        """Every request answered: ``response`` is the poster's."""
+        """Every request answered: ``response`` is the poster's; :class:`ItemFailure` when it is no image
+        (a sign-in page, an error told with 200, nothing), which is not saved."""
         result = self.result
         result.status_code = response.status_code
-        result.size_bytes = len(response.content)
-        save_poster(self.config.output_dir, result.item_id, response.status_code, response.content)
+        content = response.content
+        result.size_bytes = len(content)
+        content_type = response.headers.get("content-type")
+        if not is_image(content, content_type):
+            raise ItemFailure(response.status_code, f"HTTP {response.status_code} on GET "
+                              f"/Items/{result.item_id}/Images/Primary is not an image "
+                              f"({content_type or 'no Content-Type'}, {plural(len(content), 'byte')})")
+        save_poster(self.config.output_dir, result.item_id, response.status_code, content)
         result.ok = True
 
     def failed(self, failure: ItemFailure, span: Any) -> None:

@@ -18,6 +18,7 @@ KEY = "sim-api-key"
 MIB = 1 << 20
 PRESETS: dict[str, dict[str, Any]] = {
     "proxy-outage": {"proxy_outage": (10, 20)},
+    "sign-in-page": {"sign_in_page": (10, 20)},
     "key-revoked": {"revoke_key_after": 12},
     "body-stall": {"body_stall_every": 7, "stall_seconds": 3.0},
     "body-drop": {"body_drop_every": 7},

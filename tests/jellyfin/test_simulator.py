@@ -21,7 +21,7 @@ from sim_helpers import KEY, image
 
 
 def test_profiles_are_the_contract_names() -> None:
-    assert PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed", "proxy-outage", "key-revoked",
+    assert PROFILES == ("healthy", "flaky", "rate-limited", "bad-auth", "mixed", "proxy-outage", "sign-in-page", "key-revoked",
                         "body-stall", "body-drop", "headers-stall", "redirects", "large-images", "slow-images",
                         "dies-mid-job", "legacy-auth", "connection-close", "idle-drops")
 

@@ -28,7 +28,7 @@ def test_no_shapes_by_default_and_truth_is_empty() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"body_stall_every": 0}, {"die_after": 0}, {"proxy_outage": (-1, 3)},
-                                 {"proxy_outage": (0, 0)}, {"image_bytes": 10}, {"stall_seconds": 0},
+                                 {"proxy_outage": (0, 0)}, {"sign_in_page": (2,)}, {"sign_in_page": (0, 0)}, {"image_bytes": 10}, {"stall_seconds": 0},
                                  {"idle_drop_every": True}, {"revoke_key_after": -1}])
 def test_invalid_shapes_raise_a_sentence(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError) as err:
@@ -46,11 +46,11 @@ def test_shape_profiles_are_documented_presets_on_healthy(name: str) -> None:
 
 
 def test_fault_names_and_truth_keys_are_documented() -> None:
-    everything = Shapes(proxy_outage=(0, 1), revoke_key_after=1, body_stall_every=1, body_drop_every=1,
+    everything = Shapes(proxy_outage=(0, 1), sign_in_page=(1, 1), revoke_key_after=1, body_stall_every=1, body_drop_every=1,
                         headers_stall_every=1, redirect_images=True, image_bytes=2048, image_rate=10_000,
                         die_after=5, legacy_auth_only=True, connection_close=True, idle_drop_every=3)
     truth = JellyfinSimulator(shapes=everything, version="10.8.13").truth()
-    assert list(truth) == ["proxy_502", "revoked", "body_stall", "body_drop", "headers_stall", "redirects",
+    assert list(truth) == ["proxy_502", "sign_in_page", "revoked", "body_stall", "body_drop", "headers_stall", "redirects",
                            "image_bytes", "image_rate", "died", "idle_drop", "connection_close", "legacy_auth_only",
                            "version"]
     keys = set(truth) | {k for v in truth.values() if isinstance(v, dict) for k in v}
@@ -85,6 +85,25 @@ def test_proxy_outage_answers_an_nginx_page_for_its_window() -> None:
                                              "last_request": 4, "item_ids": ids[2:5]}}
         assert seen(sim) == [(200, None, 0), (200, None, 1), (502, "proxy_502", 2), (200, None, None),
                               (502, "proxy_502", 3), (502, "proxy_502", 4), (200, None, 5)]
+
+
+def test_a_sign_in_page_answers_200_html_for_its_window_whatever_was_asked() -> None:
+    with shaped(sign_in_page=(1, 3)) as (sim, client):
+        ids = sim.item_ids
+        image = client.get(image_path(ids[0]))
+        page = client.get(image_path(ids[1]))
+        lookup = client.get(f"/Items/{ids[2]}", headers={"X-Emby-Token": KEY})
+        head = client.head(image_path(ids[3]))
+        after = client.get(image_path(ids[4]))
+        assert [r.status_code for r in (image, page, lookup, head, after)] == [200] * 5
+        assert image.content[:8] == after.content[:8] == b"\x89PNG\r\n\x1a\n"  # Jellyfin's posters around it
+        for answer in (page, lookup, head):
+            assert answer.headers["server"] == "portal/2.4" and answer.headers["content-type"] == "text/html"
+        assert page.content == lookup.content and b"<title>Sign in</title>" in page.content
+        assert "Sign in to continue" in page.text and head.content == b""
+        assert sim.truth() == {"sign_in_page": {"window": [1, 3], "answered": 3, "first_request": 1,
+                                                "last_request": 3, "item_ids": ids[1:4]}}
+        assert [fault for _, fault, _ in seen(sim)] == [None, "sign_in_page", "sign_in_page", "sign_in_page", None]
 
 
 def test_key_revoked_after_n_authenticated_requests() -> None:
