@@ -17,8 +17,12 @@ its ``Content-Type`` claims, ``content_type`` and the body's words,
 - ``empty_images``: a body read to its end that held no byte.
 
 Evidence keys (besides the common ones): ``body_kinds`` (kind -> attempts),
-``content_types`` (as the answers declared them -> attempts), ``body_said``
-(the most frequent words, as an error body's gist), ``images_received``
+``content_types`` (as the answers declared them -> attempts), ``routes``
+(route -> attempts), ``body_said`` (the most frequent words, as an error
+body's gist), ``items_failed`` / ``items_succeeded`` (what the job made of
+these items: a job that took a sign-in page for a poster says "succeeded"),
+``redirected_to`` (pages on paths that are no Jellyfin route, reached by
+redirecting the items' image requests: a sign-in proxy), ``images_received``
 (2xx answers on image routes that were images), ``image_servers`` (their
 ``Server`` headers), and ``images_before`` / ``images_after`` (whether
 images came before the first and after the last of these answers: an
@@ -32,63 +36,70 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .. import attempts as R
+from ..routes import needs_auth
 from ..bodytext import gist
 from . import Finding, rule
 from .text import examples, listing, plural, seconds, verb
-from .view import JELLYFIN_NAMES, PROXY_NAMES, JobView, Record
+from .view import JELLYFIN_NAMES, PROXY_NAMES, JobView, Record, is_image_route
 
 _DOCUMENTS = ("json", "xml", "text")
 _NAMES = {"json": "a JSON document", "xml": "an XML document", "text": "text"}
 
 
-def _image_route(route: Any) -> bool:
-    return isinstance(route, str) and "/Images/" in route
-
-
 class _Answers:
-    """A job's 2xx answers on image routes, split into those that were images and those of each kind."""
+    """A job's 2xx answers whose body was not what their route serves (:attr:`JobView.odd_bodies`), and
+    the 2xx answers on image routes that were images (read only when there are the first)."""
 
     def __init__(self, view: JobView) -> None:
-        requests = view.requests
-        kinds = R.column(requests, "body_kind")
-        routes = R.column(requests, "route")
-        statuses = R.column(requests, "status_code")
-        sizes = R.column(requests, "body_bytes")
-        self.by_kind: dict[str, list[int]] = {}
-        images: list[int] = []
-        for i, kind in enumerate(kinds):
-            if kind is not None:
-                if kind == "html" or _image_route(routes[i]):
-                    self.by_kind.setdefault(str(kind), []).append(i)
-            elif _image_route(routes[i]) and 200 <= (statuses[i] or 0) < 300 and (sizes[i] or 0) > 0:
-                images.append(i)
-        self.images: Sequence[Record] = R.pick(requests, images) if self.by_kind else []
         self.view = view
+        self.by_kind = view.odd_bodies
+        self.images: Sequence[Record] = []
+        if self.by_kind:
+            routes, statuses = R.column(view.requests, "route"), R.column(view.requests, "status_code")
+            sizes, kinds = R.column(view.requests, "body_bytes"), R.column(view.requests, "body_kind")
+            self.images = R.pick(view.requests, [
+                i for i, route in enumerate(routes) if is_image_route(route) and kinds[i] is None
+                and 200 <= (statuses[i] or 0) < 300 and (sizes[i] or 0) > 0])
 
     def of(self, *kinds: str) -> list[Record]:
         found = sorted(i for kind in kinds for i in self.by_kind.get(kind, ()))
         return R.pick(self.view.requests, found)
 
     def evidence(self, records: Sequence[Record]) -> dict[str, Any]:
+        view = self.view
         starts = [float(s or 0.0) for s in R.column(records, "start_offset_ms")]
         image_starts = [float(s or 0.0) for s in R.column(self.images, "start_offset_ms")]
         words = Counter(gist(str(t)) for t in R.column(records, "body_text") if t)
-        return self.view.evidence(
+        ids = view.item_ids(records)
+        return view.evidence(
             records,
             body_kinds=dict(Counter(str(k) for k in R.column(records, "body_kind"))),
             content_types=dict(Counter(str(c) for c in R.column(records, "content_type"))),
+            routes=dict(Counter(str(r) for r in R.column(records, "route"))),
             body_said=words.most_common(1)[0][0] if words else None,
             images_received=len(self.images),
             image_servers=dict(Counter(str(s) for s in R.column(self.images, "server") if s)),
             images_before=bool(starts) and any(s < min(starts) for s in image_starts),
             images_after=bool(starts) and any(s > max(starts) for s in image_starts),
+            items_failed=sum(1 for i in ids if view.outcome.get(i) == "failed"),
+            items_succeeded=sum(1 for i in ids if view.outcome.get(i) == "succeeded"),
         )
+
+
+def _taken(evidence: dict[str, Any]) -> str:
+    """What the job made of these answers, when it took them for posters."""
+    done = evidence.get("items_succeeded", 0)
+    if not done:
+        return ""
+    if done == evidence.get("items"):
+        return f" The job took these answers as good: its {plural(done, 'item')} succeeded."
+    return f" The job took some of them as good: {plural(done, 'item')} of these succeeded."
 
 
 def _what(records: Sequence[Record], ids: list[str], answer: str) -> str:
     """``3 poster requests (3 items: a, b, c) were answered 2xx with <answer>, not an image``."""
     n = len(records)
-    posters = sum(map(_image_route, R.column(records, "route")))
+    posters = sum(map(is_image_route, R.column(records, "route")))
     listed = [f"{plural(len(ids), 'item')}: {examples(ids)}"] if ids else []
     if posters == n:
         asked, where = plural(n, "poster request"), "not an image"
@@ -113,6 +124,19 @@ def _when(evidence: dict[str, Any]) -> str:
     return ""
 
 
+def _redirected(view: JobView, records: Sequence[Record], evidence: dict[str, Any]) -> tuple[list[str], int] | None:
+    """(the paths, the redirected image requests) when the pages came from paths that are no Jellyfin
+    route, to items whose image requests were redirected (a sign-in proxy's login page); else None."""
+    foreign = sorted(route for route in evidence["routes"] if needs_auth(route) is None and not is_image_route(route))
+    if not foreign:
+        return None
+    items = set(view.item_ids(records))
+    statuses, routes, ids = (R.column(view.requests, key) for key in ("status_code", "route", "item_id"))
+    hops = sum(1 for status, route, item in zip(statuses, routes, ids)
+               if 300 <= (status or 0) < 400 and is_image_route(route) and str(item) in items)
+    return (foreign, hops) if hops else None
+
+
 def _said(evidence: dict[str, Any]) -> str:
     words = evidence.get("body_said")
     return f" (\u201c{words}\u201d)" if words else ""
@@ -128,13 +152,22 @@ def page_instead_of_image(view: JobView) -> Iterator[Finding]:
     evidence = answers.evidence(records)
     servers = [s.lower() for s in evidence["servers"]]
     image_servers = {s.lower() for s in evidence["image_servers"]}
-    what = _what(records, view.item_ids(records), "an HTML page") + _said(evidence)
+    ids = view.item_ids(records)
+    redirect = _redirected(view, records, evidence)
+    if redirect is not None:
+        paths, hops = redirect
+        evidence["redirected_to"] = paths
+        what = (f"{plural(hops, 'poster request')} ({plural(len(ids), 'item')}: {examples(ids)}) "
+                f"{verb(hops, 'was', 'were')} redirected to {listing(paths)}, which answered 2xx with an HTML "
+                "page" + _said(evidence))
+    else:
+        what = _what(records, ids, "an HTML page") + _said(evidence)
     named = listing(sorted(evidence["servers"])) or "no Server header"
     if servers and all(any(name in s for name in JELLYFIN_NAMES) for s in servers):
         yield Finding(
             "page_instead_of_image",
             f"{what}{_when(evidence)}, sent by Jellyfin's own web server ({named}): an HTML page where the API "
-            "serves images is its web client, served for a path its API does not have.",
+            "serves images is its web client, served for a path its API does not have." + _taken(evidence),
             "Check the server URL's base path (Jellyfin behind a proxy often lives at /jellyfin, and a proxy "
             "that serves the web client for unknown paths answers 200 to anything); "
             "<server URL>/System/Info/Public must show Jellyfin's JSON (reference worker: --server).",
@@ -147,11 +180,11 @@ def page_instead_of_image(view: JobView) -> Iterator[Finding]:
     yield Finding(
         "page_instead_of_image",
         f"{what}{_when(evidence)}{by}: something in front of Jellyfin (a captive portal, a proxy's sign-in "
-        "or consent page, a filter) answered in its place, and the files saved are that page.",
+        "or consent page, a filter) answered in its place." + _taken(evidence),
         "Open one of these poster URLs from the worker's host (curl -i): a sign-in or portal page means the "
         "network or the proxy in front of Jellyfin stops the worker; let it through (a bypass for the "
-        "worker, or Jellyfin's direct address), or sign in where the page asks. Posters saved during this "
-        "time are HTML: fetch them again.",
+        "worker, or Jellyfin's direct address), or sign in where the page asks. Anything saved from these "
+        "answers is that page, not a poster: fetch those items again.",
         "high" if other or proxy or not servers else "medium", evidence)
 
 
@@ -168,7 +201,7 @@ def document_instead_of_image(view: JobView) -> Iterator[Finding]:
     yield Finding(
         "document_instead_of_image",
         _what(records, view.item_ids(records), " or ".join(_NAMES[k] for k in kinds)) + _said(evidence)
-        + _when(evidence) + f", sent by {who}: the status says success, the body does not.",
+        + _when(evidence) + f", sent by {who}: the status says success, the body does not." + _taken(evidence),
         "Read these answers' words (body_text in the job file's requests): an error told with 200 means the "
         "item's image is missing or broken on the server (refresh its images in Jellyfin); a document from "
         "something other than Jellyfin means it answered in Jellyfin's place.",
@@ -189,7 +222,7 @@ def empty_images(view: JobView) -> Iterator[Finding]:
         _what(records, ids, "an empty body (0 bytes)") + _when(evidence)
         + (": the server holds empty image files for these items, while other posters came whole."
            if some else ": no poster of this job had a byte, so something in between (a cache, a proxy) "
-           "may be dropping the bodies, or the server's image files are empty."),
+           "may be dropping the bodies, or the server's image files are empty.") + _taken(evidence),
         "Refresh these items' images in Jellyfin (Refresh metadata with \u201cReplace existing images\u201d) and "
         "look at the image files' sizes in its metadata folder"
         + ("." if some else "; then fetch one poster URL directly from Jellyfin's host, past any proxy."),

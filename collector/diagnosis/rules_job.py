@@ -163,8 +163,10 @@ def requests_aborted(view: JobView) -> Iterator[Finding]:
 @rule(("worker_side_failures", "items failed although none of their HTTP attempts failed"))
 def worker_side_failures(view: JobView) -> Iterator[Finding]:
     failed_http = {str(r["item_id"]) for r in view.failed if r.get("item_id")}
+    # An item that failed on an answer that was no poster (a sign-in page with 200) failed on the answer:
+    # rules_content names it.
     silent = [i for i in view.failed_items
-              if str(i.get("item_id")) not in failed_http
+              if str(i.get("item_id")) not in failed_http and str(i.get("item_id")) not in view.odd_body_items
               and str(i.get("item_id")) in view.last_attempt and not view.ended_with_the_crash(i)]
     if not silent:
         return

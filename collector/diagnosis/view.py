@@ -35,6 +35,11 @@ PROXY_NAMES = ("nginx", "openresty", "apache", "caddy", "traefik", "envoy", "hap
 #: Server header names Jellyfin answers with (Kestrel is its ASP.NET Core server).
 JELLYFIN_NAMES = ("kestrel", "jellyfin", "emby")
 _TAG = re.compile(r"^\s*<")
+
+
+def is_image_route(route: Any) -> bool:
+    """Whether a record's ``route`` is one of Jellyfin's image routes."""
+    return isinstance(route, str) and "/Images/" in route
 _is_none = partial(operator.is_, None)
 
 
@@ -89,6 +94,28 @@ class JobView:
         failed = [i for i, outcome in enumerate(outcomes) if outcome != "succeeded"]
         at = getattr(self.items, "at", None)  # the head's items make them in bulk (``item_columns.HeadItems``)
         return at(failed) if at is not None else [self.items[i] for i in failed]
+
+    @cached_property
+    def odd_bodies(self) -> dict[str, list[int]]:
+        """The 2xx answers whose body was not what their route serves (``body_kind``: a page anywhere;
+        a document, text or nothing on an image route), as indexes into :attr:`requests` by kind (read
+        by column: most jobs have none)."""
+        found: dict[str, list[int]] = {}
+        routes = None
+        for i, kind in enumerate(R.column(self.requests, "body_kind")):
+            if kind is None:
+                continue
+            if routes is None:
+                routes = R.column(self.requests, "route")
+            if kind == "html" or is_image_route(routes[i]):
+                found.setdefault(str(kind), []).append(i)
+        return found
+
+    @cached_property
+    def odd_body_items(self) -> set[str]:
+        """The items that got one of :attr:`odd_bodies` (an item that failed for it failed on the answer)."""
+        ids = R.column(self.requests, "item_id")
+        return {str(ids[i]) for rows in self.odd_bodies.values() for i in rows if ids[i]}
 
     @cached_property
     def last_attempt(self) -> dict[str, int]:

@@ -65,6 +65,39 @@ def test_the_same_server_for_pages_and_posters_is_not_called_high():
     assert one_server_in_front_of_everything().finding("page_instead_of_image")["confidence"] == "medium"
 
 
+@case("page_instead_of_image")
+def items_failed_on_the_page() -> Job:
+    """The job checked what it got and failed the items: the answer explains them, not the job's code."""
+    requests = run(poster("a"), page("b"), page("c"))
+    return Job(requests, items=items_of(requests, failed=["b", "c"], error="not an image (text/html)"))
+
+
+def test_items_the_job_failed_on_a_page_are_not_blamed_on_its_code():
+    job = items_failed_on_the_page()
+    assert job.ids == ["page_instead_of_image"]  # no worker_side_failures
+    evidence = job.finding("page_instead_of_image")["evidence"]
+    assert (evidence["items_failed"], evidence["items_succeeded"]) == (2, 0)
+    assert "took these answers as good" not in job.finding("page_instead_of_image")["cause"]
+    assert "took these answers as good: its 2 items succeeded." in portal_window().finding(
+        "page_instead_of_image")["cause"]
+
+
+@case("page_instead_of_image")
+def sign_in_proxy_redirects() -> Job:
+    """A sign-in proxy sends every poster request to its login page (302), which answers 200 with a form."""
+    hop = {"status": 302, "redirect_to": "/sso/login?rd=/Items/x/Images/Primary", "body_bytes": 0}
+    return Job(run(attempt("a", **hop), page("a", server="nginx", route="/sso/login"),
+                   attempt("b", **hop), page("b", server="nginx", route="/sso/login")))
+
+
+def test_a_login_page_reached_by_redirecting_the_posters_is_named_as_such():
+    found = sign_in_proxy_redirects().finding("page_instead_of_image")
+    assert found["cause"].startswith("2 poster requests (2 items: a, b) were redirected to /sso/login, which "
+                                     "answered 2xx with an HTML page (\u201cSign in / Your session has ended.")
+    assert found["evidence"]["redirected_to"] == ["/sso/login"] and found["confidence"] == "high"
+    assert sign_in_proxy_redirects().ids == ["page_instead_of_image"]
+
+
 @case("document_instead_of_image")
 def error_told_with_200() -> Job:
     return Job(run(poster("a"), attempt("b", body_kind="json", content_type="application/json",
@@ -75,7 +108,8 @@ def test_a_document_where_a_poster_was_asked_for_quotes_its_words():
     found = error_told_with_200().finding("document_instead_of_image")
     assert found["confidence"] == "medium" and found["evidence"]["example_item_ids"] == ["b"]
     assert found["cause"] == ("1 poster request (1 item: b) was answered 2xx with a JSON document, not an image "
-                              "(\u201cimage cache miss\u201d), sent by Jellyfin: the status says success, the body does not.")
+                              "(\u201cimage cache miss\u201d), sent by Jellyfin: the status says success, the body does not. "
+                              "The job took these answers as good: its 1 item succeeded.")
 
 
 @case("empty_images")

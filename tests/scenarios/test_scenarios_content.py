@@ -53,7 +53,8 @@ def test_a_sign_in_page_answered_with_200_is_named_whoever_runs_the_job(debug_pi
     served = [r for r in sim.stats()["requests"] if r.get("fault") == "sign_in_page"]
     page_gets = [r for r in served if r["method"] == "GET"]
     found = check_common(data, result.requests, forbidden=("unexplained_failures", "proxy_answered",
-                                                           "items_not_found", "outage_window"))
+                                                           "items_not_found", "outage_window",
+                                                           "worker_side_failures"))
     page = found["page_instead_of_image"]
     evidence = page["evidence"]
     assert page["confidence"] == "high"
@@ -83,7 +84,9 @@ def test_a_job_that_saved_the_pages_as_posters_is_not_called_clean(debug_pipelin
     assert outcome.failed_items == [] and data["summary"]["items_failed"] == 0
     found = check_common(data, outcome.sent)
     assert not data["summary"]["recommendations"][0].startswith("No problems")
-    assert found["page_instead_of_image"]["evidence"]["attempts"] == 30
+    page = found["page_instead_of_image"]
+    assert page["evidence"]["attempts"] == 30 and page["evidence"]["items_failed"] == 0
+    assert f"The job took these answers as good: its {page['evidence']['items']} items succeeded." in page["cause"]
 
 
 # -- a server written here: other faults, other words --------------------------------------------------------
