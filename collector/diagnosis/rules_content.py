@@ -127,9 +127,10 @@ def _when(evidence: dict[str, Any]) -> str:
 def _redirected(view: JobView, records: Sequence[Record], evidence: dict[str, Any]) -> tuple[list[str], int] | None:
     """(the paths, the redirected image requests) when the pages came from paths that are no Jellyfin
     route, to items whose image requests were redirected (a sign-in proxy's login page); else None."""
-    foreign = sorted(route for route in evidence["routes"] if needs_auth(route) is None and not is_image_route(route))
-    if not foreign:
-        return None
+    routes = list(evidence["routes"])
+    foreign = sorted(route for route in routes if needs_auth(route) is None and not is_image_route(route))
+    if not foreign or len(foreign) < len(routes):
+        return None  # some pages answered Jellyfin's own paths: said as they came
     items = set(view.item_ids(records))
     statuses, routes, ids = (R.column(view.requests, key) for key in ("status_code", "route", "item_id"))
     hops = sum(1 for status, route, item in zip(statuses, routes, ids)

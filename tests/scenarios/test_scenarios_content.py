@@ -96,6 +96,7 @@ DOCUMENT = "bb" * 16
 EMPTY = "cc" * 16
 KEYED_PAGE = "dd" * 16
 POSTER = "ee" * 16
+BEHIND_SIGN_IN = "ff" * 16
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(2000)
 SECRET = "Zq7kP2vX9mWc4Rt8"
 #: A key the job never sent (so never learned as a literal): only the patterns can find it in a page.
@@ -123,6 +124,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        if self.path.startswith("/sso/login"):
+            return self._send(b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>User "
+                              b"<input name=u></form></body></html>", "text/html; charset=utf-8")
+        if self.path == f"/Items/{BEHIND_SIGN_IN}/Images/Primary":
+            self.send_response(302)
+            self.send_header("Location", f"/sso/login?rd={self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if not self.path.endswith("/Images/Primary"):
             return self._send(json.dumps({"Id": self.path.split("/")[2], "Name": "x"}).encode(), "application/json")
         item = self.path.split("/")[2]
@@ -177,3 +187,19 @@ def test_pages_documents_and_empty_bodies_from_another_server_are_each_named(deb
     keyed = next(r for r in data["requests"] if r["item_id"] == KEYED_PAGE and r.get("body_text"))
     assert OTHER not in keyed["body_text"] and "expired" in keyed["body_text"]
     assert scan_for_secret(debug_dir, SECRET) == [] and scan_for_secret(debug_dir, OTHER) == []
+
+
+@pytest.mark.parametrize("client", ["gather", "aiohttp", "requests"])
+def test_a_sign_in_proxy_that_redirects_posters_to_its_login_page_is_named(debug_pipeline, edge, client: str) -> None:
+    ids = [POSTER, BEHIND_SIGN_IN]
+    job = f"sso-{client}"
+    if client == "gather":
+        gather_job(edge, SECRET, ids, job, concurrency=1)
+    else:
+        RUNNERS[client](WorkerConfig(server=edge, api_key=SECRET, concurrency=1, **NO_WAIT), ids, job)
+    data = load(debug_pipeline, job)
+    found = {f["id"]: f for f in data["summary"]["findings"]}
+    page = found["page_instead_of_image"]
+    assert page["evidence"]["redirected_to"] == ["/sso/login"] and page["evidence"]["example_item_ids"] == [BEHIND_SIGN_IN]
+    assert "redirected to /sso/login, which answered 2xx with an HTML page (\u201cSign in" in page["cause"]
+    assert "worker_side_failures" not in found and "unexplained_failures" not in found
