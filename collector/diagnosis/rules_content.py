@@ -127,9 +127,9 @@ def _when(evidence: dict[str, Any]) -> str:
 def _redirected(view: JobView, records: Sequence[Record], evidence: dict[str, Any]) -> tuple[list[str], int] | None:
     """(the paths, the redirected image requests) when the pages came from paths that are no Jellyfin
     route, to items whose image requests were redirected (a sign-in proxy's login page); else None."""
-    routes = list(evidence["routes"])
-    foreign = sorted(route for route in routes if needs_auth(route) is None and not is_image_route(route))
-    if not foreign or len(foreign) < len(routes):
+    paged = list(evidence["routes"])
+    foreign = sorted(route for route in paged if needs_auth(route) is None and not is_image_route(route))
+    if not foreign or len(foreign) < len(paged):
         return None  # some pages answered Jellyfin's own paths: said as they came
     items = set(view.item_ids(records))
     statuses, routes, ids = (R.column(view.requests, key) for key in ("status_code", "route", "item_id"))
