@@ -58,7 +58,7 @@ def kind_of(start: bytes | None, body_bytes: int, *, complete: bool = True, cont
     if not start:
         return None
     data = decode(start, content_encoding) if content_encoding else start
-    if data.startswith(_IMAGE_STARTS) or _is_riff_webp(data) or _is_image_box(data) or _is_bmp(data):
+    if is_image_start(data):
         return None
     text = data.removeprefix(_BOM).lstrip(_SPACE)
     lower = text[:256].lower()
@@ -77,6 +77,11 @@ def kind_of(start: bytes | None, body_bytes: int, *, complete: bool = True, cont
 def is_image(body: bytes, content_type: str | None = None, content_encoding: str | None = None) -> bool:
     """Whether a whole body read is an image (or bytes given the benefit of the doubt), by :func:`kind_of`."""
     return kind_of(body[:SNIFF_BYTES], len(body), content_type=content_type, content_encoding=content_encoding) is None
+
+
+def is_image_start(data: bytes) -> bool:
+    """Whether ``data`` (a body's start, not compressed) opens with an image's signature (SVG aside)."""
+    return data.startswith(_IMAGE_STARTS) or _is_riff_webp(data) or _is_image_box(data) or _is_bmp(data)
 
 
 def _is_riff_webp(data: bytes) -> bool:

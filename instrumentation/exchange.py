@@ -49,7 +49,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..collector import attributes as A, bodytext
-from ..collector.body_kind import SNIFF_BYTES, kind_of
+from ..collector.body_kind import SNIFF_BYTES, is_image_start, kind_of
 from ..collector.jsontext import compact
 from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.routes import DEFAULT_PORTS, url_template
@@ -270,6 +270,9 @@ class Attempt:
         """Note what a 2xx GET's body is when it is not what its route serves (a page where a poster was
         asked for), or a page anywhere: ``body_kind``, ``content_type`` and its words (``body_text``)."""
         wanted = self.sniffed or {}
+        first = self.first
+        if first and b"content-encoding" not in wanted and is_image_start(first):
+            return  # a poster, as nearly every answer here: its signature said so
         content_type = _text(wanted.get(b"content-type"))
         encoding = _text(wanted.get(b"content-encoding"))
         kind = kind_of(self.first, self.body_bytes, complete=self.body_done, content_type=content_type,
