@@ -223,7 +223,7 @@ class Attempt:
         if status >= 400 or login:
             # Error bodies for the record; a login's answer for its AccessToken.
             self.capture = []
-        elif 200 <= status < 300 and status not in (204, 205) and request.method == "GET":
+        elif 200 <= status < 300 and request.method == "GET":  # a 204 where a poster was asked for is empty
             # What the body is will be told from its first bytes (a sign-in page where a poster was asked for);
             # one that says it is text is kept (as an error body is) for its words.
             self.sniffed = wanted

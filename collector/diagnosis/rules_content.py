@@ -96,8 +96,13 @@ def _taken(evidence: dict[str, Any]) -> str:
     return f" The job took some of them as good: {plural(done, 'item')} of these succeeded."
 
 
+def _statuses(records: Sequence[Record]) -> str:
+    """``200``, ``200 and 204``: the statuses these answers came with."""
+    return listing(sorted({str(s) for s in R.column(records, "status_code") if s is not None})) or "2xx"
+
+
 def _what(records: Sequence[Record], ids: list[str], answer: str) -> str:
-    """``3 poster requests (3 items: a, b, c) were answered 2xx with <answer>, not an image``."""
+    """``3 poster requests (3 items: a, b, c) were answered 200 with <answer>, not an image``."""
     n = len(records)
     posters = sum(map(is_image_route, R.column(records, "route")))
     listed = [f"{plural(len(ids), 'item')}: {examples(ids)}"] if ids else []
@@ -108,7 +113,7 @@ def _what(records: Sequence[Record], ids: list[str], answer: str) -> str:
         listed = ([f"{posters} for posters"] if posters else []) + listed
     if listed:
         asked += f" ({', '.join(listed)})"
-    return f"{asked} {verb(n, 'was', 'were')} answered 2xx with {answer}, {where}"
+    return f"{asked} {verb(n, 'was', 'were')} answered {_statuses(records)} with {answer}, {where}"
 
 
 def _when(evidence: dict[str, Any]) -> str:
@@ -159,8 +164,8 @@ def page_instead_of_image(view: JobView) -> Iterator[Finding]:
         paths, hops = redirect
         evidence["redirected_to"] = paths
         what = (f"{plural(hops, 'poster request')} ({plural(len(ids), 'item')}: {examples(ids)}) "
-                f"{verb(hops, 'was', 'were')} redirected to {listing(paths)}, which answered 2xx with an HTML "
-                "page" + _said(evidence))
+                f"{verb(hops, 'was', 'were')} redirected to {listing(paths)}, which answered {_statuses(records)} "
+                "with an HTML page" + _said(evidence))
     else:
         what = _what(records, ids, "an HTML page") + _said(evidence)
     named = listing(sorted(evidence["servers"])) or "no Server header"

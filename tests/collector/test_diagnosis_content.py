@@ -38,7 +38,7 @@ def test_a_portal_between_posters_is_named_with_who_sent_it_and_when():
     assert evidence["body_said"] == "Sign in / Your session has ended. Sign in to continue."
     assert evidence["body_kinds"] == {"html": 3} and evidence["content_types"] == {"text/html": 3}
     cause = found["cause"]
-    assert cause.startswith("3 requests (2 for posters, 2 items: c, d) were answered 2xx with an HTML page")
+    assert cause.startswith("3 requests (2 for posters, 2 items: c, d) were answered 200 with an HTML page")
     assert "portal/2.4 where the posters came from Kestrel" in cause and "posters came before and after" in cause
 
 
@@ -52,7 +52,7 @@ def test_jellyfins_own_html_is_its_web_client_and_points_at_the_base_path():
     found = web_client_pages().finding("page_instead_of_image")
     assert found["confidence"] == "medium"
     assert "Jellyfin's own web server (Kestrel)" in found["cause"] and "base path" in found["action"]
-    assert found["cause"].startswith("2 poster requests (2 items: a, b) were answered 2xx with an HTML page, not an image")
+    assert found["cause"].startswith("2 poster requests (2 items: a, b) were answered 200 with an HTML page, not an image")
 
 
 @case("page_instead_of_image")
@@ -93,7 +93,7 @@ def sign_in_proxy_redirects() -> Job:
 def test_a_login_page_reached_by_redirecting_the_posters_is_named_as_such():
     found = sign_in_proxy_redirects().finding("page_instead_of_image")
     assert found["cause"].startswith("2 poster requests (2 items: a, b) were redirected to /sso/login, which "
-                                     "answered 2xx with an HTML page (\u201cSign in / Your session has ended.")
+                                     "answered 200 with an HTML page (\u201cSign in / Your session has ended.")
     assert found["evidence"]["redirected_to"] == ["/sso/login"] and found["confidence"] == "high"
     assert sign_in_proxy_redirects().ids == ["page_instead_of_image"]
 
@@ -107,7 +107,7 @@ def error_told_with_200() -> Job:
 def test_a_document_where_a_poster_was_asked_for_quotes_its_words():
     found = error_told_with_200().finding("document_instead_of_image")
     assert found["confidence"] == "medium" and found["evidence"]["example_item_ids"] == ["b"]
-    assert found["cause"] == ("1 poster request (1 item: b) was answered 2xx with a JSON document, not an image "
+    assert found["cause"] == ("1 poster request (1 item: b) was answered 200 with a JSON document, not an image "
                               "(\u201cimage cache miss\u201d), sent by Jellyfin: the status says success, the body does not. "
                               "The job took these answers as good: its 1 item succeeded.")
 
@@ -115,6 +115,17 @@ def test_a_document_where_a_poster_was_asked_for_quotes_its_words():
 @case("empty_images")
 def some_posters_empty() -> Job:
     return Job(run(poster("a"), attempt("b", body_kind="empty", body_bytes=0), poster("c")))
+
+
+@case("empty_images")
+def no_content_for_a_poster() -> Job:
+    """A 204 No Content where a poster was asked for (a proxy or a plugin with nothing to give)."""
+    return Job(run(poster("a"), attempt("b", 204, body_kind="empty", body_bytes=0)))
+
+
+def test_a_204_is_an_empty_poster_and_says_its_status():
+    found = no_content_for_a_poster().finding("empty_images")
+    assert found["cause"].startswith("1 poster request (1 item: b) was answered 204 with an empty body (0 bytes)")
 
 
 @case("empty_images")

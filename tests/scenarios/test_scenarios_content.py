@@ -97,6 +97,7 @@ EMPTY = "cc" * 16
 KEYED_PAGE = "dd" * 16
 POSTER = "ee" * 16
 BEHIND_SIGN_IN = "ff" * 16
+NO_CONTENT = "ab" * 16
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(2000)
 SECRET = "Zq7kP2vX9mWc4Rt8"
 #: A key the job never sent (so never learned as a literal): only the patterns can find it in a page.
@@ -143,6 +144,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(b'{"status": "error", "message": "image cache miss"}', "application/json")
         if item == EMPTY:
             return self._send(b"", "image/jpeg")
+        if item == NO_CONTENT:
+            self.send_response(204)
+            self.end_headers()
+            return None
         if item == KEYED_PAGE:
             return self._send(f"<html><body>Session for api_key={OTHER} expired; Token=\"{OTHER}\""
                               "</body></html>".encode(), "text/html")
@@ -162,7 +167,7 @@ def edge() -> Iterator[str]:
 @pytest.mark.parametrize("client", ["gather", "aiohttp", "requests"])
 def test_pages_documents_and_empty_bodies_from_another_server_are_each_named(debug_pipeline, edge, debug_dir,
                                                                             client: str) -> None:
-    ids = [POSTER, PAGE_AS_JPEG, DOCUMENT, EMPTY, KEYED_PAGE, POSTER.upper()]
+    ids = [POSTER, PAGE_AS_JPEG, DOCUMENT, EMPTY, KEYED_PAGE, NO_CONTENT, POSTER.upper()]
     job = f"edge-{client}"
     if client == "gather":
         gather_job(edge, SECRET, ids, job, concurrency=2)
@@ -179,11 +184,12 @@ def test_pages_documents_and_empty_bodies_from_another_server_are_each_named(deb
     assert page["evidence"]["servers"] == {"edge-cache/7": 2} and page["confidence"] == "medium"
     assert document["evidence"]["example_item_ids"] == [DOCUMENT]
     assert "image cache miss" in document["cause"]
-    assert empty["evidence"]["example_item_ids"] == [EMPTY] and empty["confidence"] == "medium"
+    assert set(empty["evidence"]["example_item_ids"]) == {EMPTY, NO_CONTENT} and empty["confidence"] == "medium"
+    assert empty["evidence"]["status_codes"] == {"200": 1, "204": 1} and "answered 200 and 204 with" in empty["cause"]
     kinds = {r["item_id"]: r.get("body_kind") for r in data["requests"] if r["url"].endswith("/Images/Primary")
              and r["method"] == "GET"}
     assert kinds == {POSTER: None, PAGE_AS_JPEG: "html", DOCUMENT: "json", EMPTY: "empty", KEYED_PAGE: "html",
-                     POSTER.upper(): None}
+                     NO_CONTENT: "empty", POSTER.upper(): None}
     keyed = next(r for r in data["requests"] if r["item_id"] == KEYED_PAGE and r.get("body_text"))
     assert OTHER not in keyed["body_text"] and "expired" in keyed["body_text"]
     assert scan_for_secret(debug_dir, SECRET) == [] and scan_for_secret(debug_dir, OTHER) == []
@@ -201,5 +207,5 @@ def test_a_sign_in_proxy_that_redirects_posters_to_its_login_page_is_named(debug
     found = {f["id"]: f for f in data["summary"]["findings"]}
     page = found["page_instead_of_image"]
     assert page["evidence"]["redirected_to"] == ["/sso/login"] and page["evidence"]["example_item_ids"] == [BEHIND_SIGN_IN]
-    assert "redirected to /sso/login, which answered 2xx with an HTML page (\u201cSign in" in page["cause"]
+    assert "redirected to /sso/login, which answered 200 with an HTML page (\u201cSign in" in page["cause"]
     assert "worker_side_failures" not in found and "unexplained_failures" not in found
