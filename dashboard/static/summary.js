@@ -145,7 +145,10 @@ function renderTimeline(requests, total) {
     const tip = [`${r.method} ${r.url}`, `${outcome} in ${formatMs(r.duration_ms)} (starts at ${formatMs(r.start_offset_ms)})`,
       `item ${r.item_id || "–"} · attempt ${r.attempt || 1}`,
       r.connection_reused === false ? "new connection" : r.connection_reused ? "reused connection" : "connection reuse unknown",
-      r.error_body ? `body: ${r.error_body.slice(0, 300)}` : ""].filter(Boolean).join("\n");
+      r.error_body ? `body: ${r.error_body.slice(0, 300)}` : "",
+      // A success whose body was no poster (a sign-in page, a document, nothing): what it held.
+      r.body_kind ? `answer: ${oddBody(r)}${r.body_text ? ` \u201c${r.body_text.slice(0, 200)}\u201d` : ""}` : ""]
+      .filter(Boolean).join("\n");
     const connCls = r.connection_reused === false ? "new" : r.connection_reused ? "reused" : null;
     return el("div", { class: `tl-row${alt ? " alt" : ""}`, title: tip, "data-testid": "timeline-row",
                        "data-status": r.status_code === null ? "" : String(r.status_code),
@@ -153,7 +156,8 @@ function renderTimeline(requests, total) {
       el("div", { class: "tl-label" },
         el("span", { class: "m" }, r.method),
         el("span", { class: "p" }, shortPath(r.url)),
-        (r.attempt || 1) > 1 ? el("span", { class: "tag", "data-testid": "retry-tag" }, `retry ${r.attempt - 1}`) : null),
+        (r.attempt || 1) > 1 ? el("span", { class: "tag", "data-testid": "retry-tag" }, `retry ${r.attempt - 1}`) : null,
+        r.body_kind ? el("span", { class: "tag odd", "data-testid": "body-tag" }, oddBody(r)) : null),
       el("div", { class: "tl-track" },
         connCls ? el("span", { class: `tl-conn ${connCls}`, style: { left: pos(r.start_offset_ms || 0) } }) : null,
         el("span", { class: `tl-bar ${cls}${(r.attempt || 1) > 1 ? " retry" : ""}`,
@@ -161,4 +165,9 @@ function renderTimeline(requests, total) {
   });
   box.replaceChildren(el("div", { class: "tl-axis" }, el("div", { class: "tl-label" }, "Request"),
     el("div", { class: "tl-scale" }, ticks)), ...items);
+}
+
+/** What a 2xx answer held instead of what its route serves: "HTML page", "JSON", "empty body" (``body_kind``). */
+function oddBody(r) {
+  return { html: "HTML page", json: "JSON", xml: "XML", text: "text", empty: "empty body" }[r.body_kind] || String(r.body_kind);
 }

@@ -179,6 +179,8 @@ def _crashed(document: dict) -> dict:
     summary.update(complete=False, job_error={"type": "ValueError", "message": "ValueError: bad row"},
                    items_total=5, items_started=3, items_unfinished=1, items_not_started=2)
     document.update(complete=False, job_error=summary["job_error"], format_version=2)
+    # Its first poster came back as a sign-in page with 200: the timeline says what the answer held.
+    document["requests"][0].update(body_kind="html", content_type="text/html", body_text="Sign in to continue")
     summary["findings"] = [{"id": "job_crashed", "cause": "The job stopped with ValueError.", "confidence": "high",
                             "action": "Fix the error.", "evidence": {"attempts": 0, "items": 0}}]
     return document
@@ -210,6 +212,9 @@ def test_old_and_crashed_job_files_render_in_a_real_browser(page: Browser, tmp_p
         notes = page.text("[data-testid=summary-life]")
         assert "ValueError" in notes and "2 declared items never started" in notes
         assert page.text("[data-testid=summary-complete]") == "partial"
+        assert page.count("[data-testid=body-tag]") == 1 and page.text("[data-testid=body-tag]") == "HTML page"
+        assert "answer: HTML page \u201cSign in to continue\u201d" in page.evaluate(
+            "document.querySelector('[data-testid=body-tag]').closest('[data-testid=timeline-row]').title")
         # The timeline's bars are placed through the CSSOM, which the CSP allows.
         assert page.evaluate("document.querySelector('[data-testid=timeline-row] .tl-bar').style.left") != ""
         assert page.js_errors() == []
