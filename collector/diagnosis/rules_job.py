@@ -139,6 +139,30 @@ def requests_outside_job(view: JobView) -> Iterator[Finding]:
     )
 
 
+@rule(("no_requests_recorded", "items ran but the job recorded no HTTP request: its client is not traced, "
+                               "or it made none"))
+def no_requests_recorded(view: JobView) -> Iterator[Finding]:
+    counts = view.item_counts
+    if view.requests or not counts["started"] or view.life.get("requests_outside_jobs"):
+        return  # requests_outside_job speaks when the requests ran, but outside the job
+    failed = view.failed_items
+    errors = {str(i["item_id"]): str(i.get("error") or "no error recorded")[:200] for i in failed[:5]}
+    first = next(iter(errors.items()), None)
+    n = counts["started"]
+    yield Finding(
+        "no_requests_recorded",
+        f"{plural(n, 'item')} ran and the job recorded no HTTP request"
+        + (f" ({len(failed)} of them failed, e.g. {first[0]}: {first[1]})" if first else "")
+        + ": its HTTP client is not one batch-debug traces (httpx, aiohttp and requests are), or the items "
+        "made no request, so nothing here tells whether the server did its part.",
+        "Make the job's requests with httpx, aiohttp or requests in the process where setup() ran, and create "
+        "an aiohttp session after setup() (one made before it is not traced); then run the items again.",
+        "medium",
+        view.evidence([], item_errors=errors, items=n, example_item_ids=list(errors) or
+                      [str(i) for i in list(view.outcome)[:5]], **_life_evidence(view)),
+    )
+
+
 @rule(("requests_aborted", "requests failed because the job closed its HTTP client under them or cancelled them"))
 def requests_aborted(view: JobView) -> Iterator[Finding]:
     records = [r for r in view.failed if R.phase(r) == "aborted"]

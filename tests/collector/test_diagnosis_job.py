@@ -65,6 +65,36 @@ def test_a_job_that_ended_with_items_still_running_says_so():
     assert (found["confidence"], items_left_running().ids) == ("medium", ["items_unfinished"])
 
 
+@case("no_requests_recorded")
+def items_without_requests() -> Job:
+    """Items ran and failed, and no HTTP request was recorded: the job's client is not traced (urllib, a
+    session made before setup())."""
+    return Job([], items=[item("a"), item("b", ok=False, error="URLError: timed out")],
+               life=life(declared=2, started=2))
+
+
+def test_items_without_any_recorded_request_are_never_called_clean():
+    job = items_without_requests()
+    assert job.ids == ["no_requests_recorded"]
+    found = job.finding("no_requests_recorded")
+    assert found["cause"].startswith("2 items ran and the job recorded no HTTP request (1 of them failed, "
+                                     "e.g. b: URLError: timed out)")
+    assert found["evidence"]["item_errors"] == {"b": "URLError: timed out"} and found["confidence"] == "medium"
+    clean = Job([], items=[item("a"), item("b")], life=life(declared=2, started=2))
+    assert clean.ids == ["no_requests_recorded"]
+    assert not any(line.startswith("No problems") for line in clean.diagnose()[1])
+
+
+@case()
+def items_whose_requests_ran_outside_the_job() -> Job:
+    """The requests ran, outside the job's context: requests_outside_job says so, not this rule."""
+    return Job([], items=[item("a")], life=life(declared=1, started=1, outside=3))
+
+
+def test_requests_outside_the_job_are_not_called_untraced():
+    assert items_whose_requests_ran_outside_the_job().ids == ["requests_outside_job"]
+
+
 @case("requests_aborted")
 def client_closed_under_requests() -> Job:
     return Job(run(attempt("a", 200), broken("b", "ReadError", "aborted"), broken("c", "ReadError", "aborted")))

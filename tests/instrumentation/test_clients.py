@@ -32,3 +32,25 @@ def test_async_is_httpx_async_and_goes_with_no_other_client(sim) -> None:
     done = CliRunner().invoke(main, ["run-job", "--server", sim.url, "--api-key", API_KEY, "--async",
                                      "--client", "requests", sim.item_ids[0]])
     assert done.exit_code == 2 and "--async means --client httpx-async, not requests" in done.output
+
+
+def test_a_job_whose_client_is_not_traced_is_not_called_clean(debug_pipeline, sim) -> None:
+    """urllib is no client batch-debug traces: the job's items ran, no request was seen, and the file says
+    so instead of "No problems found"."""
+    import urllib.request
+
+    from batch_debug.collector import jobfile
+    from batch_debug.instrumentation import item_span, job_span
+
+    ids = sim.item_ids[:3]
+    with job_span("untraced", items_total=len(ids)):
+        for item_id in ids:
+            with item_span(item_id):
+                with urllib.request.urlopen(f"{sim.url}/Items/{item_id}/Images/Primary") as answer:
+                    assert answer.status == 200
+    path = debug_pipeline.job_file("untraced")
+    assert path is not None
+    summary = jobfile.load(path)["summary"]
+    assert summary["total_requests"] == 0 and summary["items_succeeded"] == 3
+    assert [f["id"] for f in summary["findings"]] == ["no_requests_recorded"]
+    assert summary["recommendations"][0].startswith("3 items ran and the job recorded no HTTP request")
