@@ -30,6 +30,10 @@ from .redact import redact_url
 from .routes import route_of
 
 
+#: Most characters of an attempt's error message a record keeps (``error_message``).
+ERROR_MESSAGE_CHARS = 500
+
+
 class DamagedRecord(ValueError):
     """A request record that cannot be read, or a known key of it with the wrong type."""
 
@@ -56,6 +60,7 @@ RECORD_TYPES: dict[str, frozenset[type]] = {
     "retry_after": _TEXT_OR_NONE, "redirect_to": _TEXT_OR_NONE, "credential_form": _TEXT_OR_NONE,
     "credential_fp": _TEXT_OR_NONE, "request_headers": _HEADERS, "response_headers": _HEADERS,
     "error_body": _TEXT, "span_id": _TEXT, "body_kind": _TEXT_OR_NONE, "body_text": _TEXT_OR_NONE,
+    "error_message": _TEXT_OR_NONE,
 }
 _NAMES = {str: "text", int: "an integer", float: "a number", bool: "true/false", _NONE: "null", dict: "an object"}
 
@@ -103,6 +108,17 @@ def _exception_type(span: ReadableSpan) -> str | None:
             name = event.attributes.get("exception.type")
             if name:
                 return str(name).rsplit(".", 1)[-1]
+    return None
+
+
+def _exception_message(span: ReadableSpan) -> str | None:
+    """The ``exception.message`` of the span's first exception event (another instrumentation's span), at
+    most as long as ours (``instrumentation.exchange``)."""
+    for event in span.events:
+        if event.name == "exception" and event.attributes:
+            message = event.attributes.get("exception.message")
+            if isinstance(message, str) and message:
+                return message[:ERROR_MESSAGE_CHARS]
     return None
 
 
@@ -194,6 +210,10 @@ def _from_stock_attributes(record: dict[str, Any], span: ReadableSpan, attrs: Ma
     """What a span without our record attribute tells (the stock httpx span with our hooks, or others)."""
     if record["status_code"] is None and record["error_type"] is None:
         record["error_type"] = _exception_type(span) or "NetworkError"
+    if record["status_code"] is None:
+        message = _exception_message(span)
+        if message is not None:
+            record["error_message"] = message  # a span from elsewhere was redacted whole (sanitize)
     elif record["status_code"] is not None and record["error_type"] is not None:
         record["error_phase"] = "body"  # an error after the answer came: its body broke off
     response_headers = _headers(attrs, A.RESPONSE_HEADERS)

@@ -53,7 +53,7 @@ SPARSE_FIELDS = ("connect_ms",)
 #: Whole numbers: a 4-byte int each (a poster's size; a body of 2 GB or more is kept aside, by row).
 INT_FIELDS = ("body_bytes",)
 #: Fields few requests have: those rows and their values.
-RARE_FIELDS = ("error_body", "url", "body_text")
+RARE_FIELDS = ("error_body", "url", "body_text", "error_message")
 #: The rest have few distinct values each: coded (each value kept once).
 
 #: Item ids the code book's dict holds (the most recently seen); older ones are found in its sorted runs.

@@ -18,7 +18,7 @@ from .bodytext import gist
 SLIM_FIELDS = ("item_id", "attempt", "route", "status_code", "error_type", "error_phase", "duration_ms",
                "start_offset_ms", "connection_reused", "server", "http_version", "retry_after", "ttfb_ms",
                "connect_ms", "body_bytes", "body_ms", "conn_close", "credential_form", "credential_fp",
-               "content_type", "error_body", "url", "body_kind", "body_text")
+               "content_type", "error_body", "url", "body_kind", "body_text", "error_message")
 _INDEX = {name: i for i, name in enumerate(SLIM_FIELDS)}
 _BODY = _INDEX["error_body"]
 _TEXT = _INDEX["body_text"]

@@ -51,6 +51,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..collector import attributes as A, bodytext
 from ..collector.body_kind import SNIFF_BYTES, is_image_start, kind_of
 from ..collector.jsontext import compact
+from ..collector.records import ERROR_MESSAGE_CHARS
 from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.routes import DEFAULT_PORTS, url_template
 from ..collector.secrets import credentials, effective
@@ -181,6 +182,8 @@ class Attempt:
     def _error(self, exc: BaseException, phase: str) -> None:
         event, message = exception_event(exc, time.time_ns(), self.job.secrets.values())
         self.events.append(event)
+        # The error's words, redacted (``collector.net_errors`` reads TLS, DNS and refusals in them).
+        self.extras["error_message"] = message[:ERROR_MESSAGE_CHARS]
         name = type(exc).__name__
         self.status = Status(StatusCode.ERROR, f"{name} {_WHILE.get(phase, 'while waiting for the answer')}")
         self.attrs[A.ERROR_TYPE] = name

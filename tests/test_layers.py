@@ -22,7 +22,7 @@ MAY_IMPORT = {
 }
 #: Pure functions of records: no I/O, no threads, no telemetry or web library (STYLE.md, "analysis is pure").
 PURE = {"collector.analysis", "collector.report", "collector.attempts", "collector.bodytext", "collector.routes",
-        "collector.rerun", "collector.har",
+        "collector.rerun", "collector.har", "collector.net_errors", "collector.body_kind",
         "collector.correlate", "collector.compare", "collector.fisher", "collector.ranks",
         # the columns' kinds, which the analysis reads in place
         "collector.column_kinds", "collector.code_book", "collector.coded_runs", "collector.time_columns"}
