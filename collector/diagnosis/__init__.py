@@ -88,7 +88,9 @@ def rule(*ids: tuple[str, str]) -> Callable[[Rule], Rule]:
 
 
 # Registration order is report order: the job's own life first, then who and what failed.
-from . import rules_job, rules_availability, rules_auth, rules_items, rules_content, rules_transport  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    rules_job, rules_network, rules_availability, rules_auth, rules_items, rules_content, rules_transport,
+)
 from .rules_job import unexplained  # noqa: E402
 
 FINDING_IDS["unexplained_failures"] = (

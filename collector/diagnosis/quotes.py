@@ -35,6 +35,7 @@ from typing import Any
 
 from ..attempts import column
 from ..bodytext import gist
+from ..net_errors import essence
 from .text import listing, plural
 
 #: Most distinct messages quoted per finding, and most characters of each.
@@ -169,3 +170,15 @@ def with_hint(action: str, quotes: Sequence[Said]) -> str:
     """``action`` led by :func:`hint` when the messages name something to check."""
     found = hint(quotes)
     return f"{found} {action}" if found else action
+
+
+#: Most distinct error messages quoted (``errors_said``), and most characters of each.
+ERROR_QUOTES, ERROR_QUOTE_CHARS = 3, 160
+
+
+def errors_said(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[int]]:
+    """What the client said of attempts that got no answer: the most frequent errors' telling words
+    (``net_errors.essence`` of their ``error_message``), and how many attempts gave each."""
+    found = Counter(essence(str(m), ERROR_QUOTE_CHARS) for m in column(list(records), "error_message") if m)
+    top = found.most_common(ERROR_QUOTES)
+    return [str(text) for text, _ in top], [n for _, n in top]

@@ -22,7 +22,7 @@ from typing import Any
 from .. import attempts as R
 from ..bodytext import gist, title_of
 from . import Finding, rule
-from .quotes import quote, sentence, with_hint
+from .quotes import errors_said, quote, sentence, with_hint
 from .text import counts, examples, listing, plural, seconds, verb
 from .view import JobView, Record
 from .windows import Window
@@ -47,6 +47,8 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
         if window.kind == "never":
             continue
         records = window.attempts
+        if all(map(view.explained_elsewhere, records)):
+            continue  # a certificate that expired mid-job is named by rules_network, not called an outage
         ids = view.item_ids(records)
         recovered = view.recovered(ids)
         base: dict[str, Any] = dict(kind=window.kind, signature=window.signature, recovered_items=len(recovered),
@@ -87,13 +89,20 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                 "high",
                 view.evidence(records, last_success_ms=last_ok, first_failure_ms=window.start_ms, **base),
             )
-    never = [r for w in view.windows if w.kind == "never" for r in w.attempts]
+    # An attempt whose error names its cause (TLS, DNS, no route) is rules_network's, not "unavailable".
+    never = [r for w in view.windows if w.kind == "never" for r in w.attempts if not view.explained_elsewhere(r)]
     if never:
         # Nothing worked at all: one finding however many runs other answers (4xx) cut it into.
-        refused = sum(1 for r in never if R.is_refused(r))
+        # A refusal is a connect failure whose words say so (or that has none: an older file); a connection
+        # reset in the handshake, or words that name nothing, are quoted rather than called a refusal.
+        refused = sum(1 for r in never if R.is_refused(r) and (not r.get("error_message")
+                                                                or view.network_cause(r) == "refused"))
         keys = list(dict.fromkeys(str(r.get("item_id") or r.get("url")) for r in never))
         quotes = view.said(never)
         told = sentence(quotes)
+        errors, _ = errors_said(never)
+        if errors and not quotes and refused * 2 <= len(never):
+            told = f" The client said \u201c{errors[0]}\u201d."
         yield Finding(
             "server_unavailable",
             "No attempt of this job got a working answer: "
@@ -106,7 +115,8 @@ def failure_windows(view: JobView) -> Iterator[Finding]:
                       "path, proxy), e.g. by opening /System/Info/Public in a browser from the job's host.", quotes),
             "high",
             view.evidence(never, kind="never", answered_by=_answered_by(view, never),
-                          recovered_items=len(view.recovered(view.item_ids(never)))),
+                          recovered_items=len(view.recovered(view.item_ids(never))),
+                          **({"errors_said": errors} if errors else {})),
         )
 
 

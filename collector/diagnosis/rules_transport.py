@@ -66,6 +66,8 @@ def _size(n: int) -> str:
 def broken_attempts(view: JobView) -> Iterator[Finding]:
     groups: dict[str, list[Record]] = {}
     for r in _scattered(view):
+        if view.explained_elsewhere(r):
+            continue  # a certificate, a name, a route: rules_network names it
         ph = R.phase(r)
         if ph == "pool":
             key = "pool_exhausted"

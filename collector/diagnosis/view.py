@@ -20,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 from .. import attempts as R
+from ..net_errors import TLS, cause_of
 from ..time_columns import floats_in_place
 from . import quotes
 from .text import MAX_EXAMPLES
@@ -35,6 +36,8 @@ PROXY_NAMES = ("nginx", "openresty", "apache", "caddy", "traefik", "envoy", "hap
 #: Server header names Jellyfin answers with (Kestrel is its ASP.NET Core server).
 JELLYFIN_NAMES = ("kestrel", "jellyfin", "emby")
 _TAG = re.compile(r"^\s*<")
+#: Network causes a rule of their own names (a refusal is left to the availability rules).
+NAMED_CAUSES = TLS | {"dns", "unreachable"}
 
 
 def is_image_route(route: Any) -> bool:
@@ -79,6 +82,7 @@ class JobView:
         self._windowed = {id(r) for w in self.windows for r in w.attempts}
         self.ok_servers = Counter(str(server).lower() for server in R.column(self.ok, "server") if server)
         self._judged: dict[tuple[Any, ...], str] = {}  # who answered, by the answer's evidence
+        self._causes: dict[tuple[Any, ...], str | None] = {}  # why no connection, by the error
 
     @cached_property
     def outcome(self) -> dict[str, Any]:
@@ -199,6 +203,26 @@ class JobView:
         end = self.duration_ms if self.duration_ms is not None else self.end_ms
         finished = float(item.get("start_offset_ms") or 0.0) + float(item.get("duration_ms") or 0.0)
         return finished >= end - CRASH_TAIL_MS
+
+    # -- why no connection ---------------------------------------------------------------
+    def network_cause(self, record: Record) -> str | None:
+        """What an attempt without an answer says stopped it (``net_errors.cause_of``: a TLS handshake, a
+        name not resolved, a refusal, no route), or None; judged once per distinct error."""
+        if record.get("status_code") is not None:
+            return None
+        key = (record.get("error_type"), record.get("error_message"))
+        try:
+            return self._causes[key]
+        except KeyError:
+            found = self._causes[key] = cause_of(*key)
+            return found
+        except TypeError:
+            return cause_of(*key)
+
+    def explained_elsewhere(self, record: Record) -> bool:
+        """An attempt whose error names its cause beyond "could not connect" (TLS, DNS, no route):
+        ``rules_network`` speaks for it."""
+        return self.network_cause(record) in NAMED_CAUSES
 
     # -- who answered ----------------------------------------------------------------
     def who_answered(self, record: Record) -> str:

@@ -10,6 +10,7 @@ import pytest
 import test_diagnosis_auth
 import test_diagnosis_availability
 import test_diagnosis_content
+import test_diagnosis_network
 import test_diagnosis_items
 import test_diagnosis_transport
 from batch_debug.collector.diagnosis import FINDING_IDS
@@ -234,7 +235,8 @@ def test_healthy_requests_of_a_job_that_did_not_finish_its_items_never_say_no_pr
 # --- across every rule ------------------------------------------------------------------------------------
 
 CASES = [fn for module in (sys.modules[__name__], test_diagnosis_availability, test_diagnosis_auth,
-                           test_diagnosis_items, test_diagnosis_content, test_diagnosis_transport)
+                           test_diagnosis_items, test_diagnosis_content, test_diagnosis_network,
+                           test_diagnosis_transport)
          for fn in cases_in(module)]
 
 
