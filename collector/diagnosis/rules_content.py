@@ -86,6 +86,13 @@ class _Answers:
         )
 
 
+def _found(view: JobView, *kinds: str) -> tuple[_Answers, list[Record], dict[str, Any]] | None:
+    """(the job's answers, those of ``kinds``, their evidence), or None when there are none of them."""
+    answers = _Answers(view)
+    records = answers.of(*kinds)
+    return (answers, records, answers.evidence(records)) if records else None
+
+
 def _taken(evidence: dict[str, Any]) -> str:
     """What the job made of these answers, when it took them for posters."""
     done = evidence.get("items_succeeded", 0)
@@ -151,11 +158,10 @@ def _said(evidence: dict[str, Any]) -> str:
 @rule(("page_instead_of_image",
        "poster requests were answered 2xx with an HTML page: a portal, sign-in page or Jellyfin's web client"))
 def page_instead_of_image(view: JobView) -> Iterator[Finding]:
-    answers = _Answers(view)
-    records = answers.of("html")
-    if not records:
+    found = _found(view, "html")
+    if found is None:
         return
-    evidence = answers.evidence(records)
+    _, records, evidence = found
     servers = [s.lower() for s in evidence["servers"]]
     image_servers = {s.lower() for s in evidence["image_servers"]}
     ids = view.item_ids(records)
@@ -196,11 +202,10 @@ def page_instead_of_image(view: JobView) -> Iterator[Finding]:
 
 @rule(("document_instead_of_image", "poster requests were answered 2xx with JSON, XML or text, not an image"))
 def document_instead_of_image(view: JobView) -> Iterator[Finding]:
-    answers = _Answers(view)
-    records = answers.of(*_DOCUMENTS)
-    if not records:
+    found = _found(view, *_DOCUMENTS)
+    if found is None:
         return
-    evidence = answers.evidence(records)
+    _, records, evidence = found
     kinds = sorted(evidence["body_kinds"], key=_DOCUMENTS.index)
     jellyfin = any(any(name in s.lower() for name in JELLYFIN_NAMES) for s in evidence["servers"])
     who = "Jellyfin" if jellyfin else listing(sorted(evidence["servers"])) or "the server"
@@ -216,11 +221,10 @@ def document_instead_of_image(view: JobView) -> Iterator[Finding]:
 
 @rule(("empty_images", "poster requests were answered 2xx with an empty body"))
 def empty_images(view: JobView) -> Iterator[Finding]:
-    answers = _Answers(view)
-    records = answers.of("empty")
-    if not records:
+    found = _found(view, "empty")
+    if found is None:
         return
-    evidence = answers.evidence(records)
+    answers, records, evidence = found
     ids = view.item_ids(records)
     some = bool(answers.images)
     yield Finding(

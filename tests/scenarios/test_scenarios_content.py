@@ -164,16 +164,20 @@ def edge() -> Iterator[str]:
     server.server_close()
 
 
+def _run_on(server: str, client: str, ids: list[str], job: str, pipeline: Any) -> dict[str, Any]:
+    """The job on ``server``: written from scratch on httpx (``gather``), or the reference worker on a client."""
+    if client == "gather":
+        gather_job(server, SECRET, ids, job, concurrency=2)
+    else:
+        RUNNERS[client](WorkerConfig(server=server, api_key=SECRET, concurrency=1, **NO_WAIT), ids, job)
+    return load(pipeline, job)
+
+
 @pytest.mark.parametrize("client", ["gather", "aiohttp", "requests"])
 def test_pages_documents_and_empty_bodies_from_another_server_are_each_named(debug_pipeline, edge, debug_dir,
                                                                             client: str) -> None:
-    ids = [POSTER, PAGE_AS_JPEG, DOCUMENT, EMPTY, KEYED_PAGE, NO_CONTENT, POSTER.upper()]
-    job = f"edge-{client}"
-    if client == "gather":
-        gather_job(edge, SECRET, ids, job, concurrency=2)
-    else:
-        RUNNERS[client](WorkerConfig(server=edge, api_key=SECRET, concurrency=1, **NO_WAIT), ids, job)
-    data = load(debug_pipeline, job)
+    data = _run_on(edge, client, [POSTER, PAGE_AS_JPEG, DOCUMENT, EMPTY, KEYED_PAGE, NO_CONTENT, POSTER.upper()],
+                   f"edge-{client}", debug_pipeline)
     found = {f["id"]: f for f in data["summary"]["findings"]}
     page, document, empty = (found["page_instead_of_image"], found["document_instead_of_image"],
                              found["empty_images"])
@@ -197,13 +201,7 @@ def test_pages_documents_and_empty_bodies_from_another_server_are_each_named(deb
 
 @pytest.mark.parametrize("client", ["gather", "aiohttp", "requests"])
 def test_a_sign_in_proxy_that_redirects_posters_to_its_login_page_is_named(debug_pipeline, edge, client: str) -> None:
-    ids = [POSTER, BEHIND_SIGN_IN]
-    job = f"sso-{client}"
-    if client == "gather":
-        gather_job(edge, SECRET, ids, job, concurrency=1)
-    else:
-        RUNNERS[client](WorkerConfig(server=edge, api_key=SECRET, concurrency=1, **NO_WAIT), ids, job)
-    data = load(debug_pipeline, job)
+    data = _run_on(edge, client, [POSTER, BEHIND_SIGN_IN], f"sso-{client}", debug_pipeline)
     found = {f["id"]: f for f in data["summary"]["findings"]}
     page = found["page_instead_of_image"]
     assert page["evidence"]["redirected_to"] == ["/sso/login"] and page["evidence"]["example_item_ids"] == [BEHIND_SIGN_IN]
