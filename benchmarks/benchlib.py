@@ -160,3 +160,8 @@ def summary_of(path: str) -> tuple[float, dict[str, Any]]:
                          capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - started
     return round(seconds, 3), json.loads(out.stdout)
+
+
+def note(message: str) -> None:
+    """A progress line on stderr (stdout ends with the table and the JSON line)."""
+    print(message, file=sys.stderr, flush=True)
