@@ -58,28 +58,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import httpx
 from yarl import URL
 
 from ..collector.body_kind import SNIFF_BYTES
 from .exchange import Attempt
 from .jobstate import JobState, current_job
 from .upstream import aiohttp_body_start, instrumentation_suppressed
-from .views import RequestView, answer_view, from_yarl
+from .views import RequestView, aiohttp_answer, aiohttp_request
 from .wire import Timings
 
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[aiohttp.ClientSession, Any, Any], Awaitable[None]]
-
-
-def _request_view(method: str, url: URL, headers: Any) -> RequestView:
-    """What ``exchange.Attempt`` reads of a request (``views``: no second parse of its URL)."""
-    return from_yarl(method, url, headers.items())
-
-
-def _response_view(status: int, raw_headers: Any, version: Any) -> httpx.Response:
-    return answer_view(status, raw_headers, b"HTTP/%d.%d" % (version.major, version.minor) if version else None)
 
 
 def _settle(attempt: Attempt, content: Any) -> None:
@@ -120,7 +110,7 @@ class _Exchange:
         if job is None:
             return
         try:
-            self.view = _request_view(self.method, url, self.headers)
+            self.view = aiohttp_request(self.method, url, self.headers)
             self.attempt = Attempt(job, self.view, Timings, self.gate)
             self.sent = None
         except Exception:  # noqa: BLE001 - our failure must not become the request's
@@ -139,7 +129,7 @@ class _Exchange:
         are recorded (no answer, or status >= 400), else the view made when it began."""
         sent = self.sent
         if sent is not None and (status is None or status >= 400):
-            return _request_view(sent.method, sent.url, sent.headers)
+            return aiohttp_request(sent.method, sent.url, sent.headers)
         assert self.view is not None
         return self.view
 
@@ -193,7 +183,7 @@ def _answered(ctx: _Exchange, response: aiohttp.ClientResponse) -> Attempt | Non
         return None
     attempt.timings.stamps[5] = time.perf_counter()
     status = response.status
-    attempt.answered(ctx.request(status), _response_view(status, response.raw_headers, response.version))
+    attempt.answered(ctx.request(status), aiohttp_answer(status, response.raw_headers, response.version))
     return attempt
 
 
@@ -284,7 +274,7 @@ def _exception(session: aiohttp.ClientSession, ctx: _Exchange, params: Any) -> N
         # raise_for_status=True on the session: the answer came, aiohttp refused it before request_end.
         attempt.timings.stamps[5] = time.perf_counter()
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
-        attempt.answered(ctx.request(exc.status), _response_view(exc.status, headers, None))
+        attempt.answered(ctx.request(exc.status), aiohttp_answer(exc.status, headers, None))
         attempt.finish()
         return
     attempt.failed(exc, ctx.request())

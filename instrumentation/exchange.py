@@ -35,12 +35,14 @@ decoding) and ``error.type``. Status ERROR for an answer >= 400 (no
 description, as the conventions say) or an exception, whose description
 names it and the phase it broke in ("ReadTimeout while reading the body").
 
+The answer's words (an error body, a login's token, a 2xx body that is no
+poster) are read when the attempt ends, by ``answer_words``.
+
 Nothing here may break the request: callers wrap every call in ``try``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -49,12 +51,13 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..collector import attributes as A, bodytext
-from ..collector.body_kind import SNIFF_BYTES, is_image_start, kind_of
+from ..collector.body_kind import SNIFF_BYTES
 from ..collector.jsontext import compact
 from ..collector.records import ERROR_MESSAGE_CHARS
 from ..collector.redact import redact_headers, redact_text, redact_url
 from ..collector.routes import DEFAULT_PORTS, url_template
 from ..collector.secrets import credentials, effective
+from .answer_words import read_capture, tell_body, textual
 from .lean import exception_event
 from .probe import start_probe
 from .views import RequestView
@@ -65,24 +68,10 @@ _UNSET = Status()
 _ERROR = Status(StatusCode.ERROR)
 _LOGIN_PATH = "/users/authenticatebyname"
 _USER_AGENT = frozenset({b"user-agent"})
-#: Most characters of a 2xx body's words kept (``body_text``): enough for a sign-in page's title and prompt.
-_BODY_TEXT_CHARS = 500
 #: The status description of an exception, by the phase it broke in (``error_phase``).
 _WHILE = {"pool": "while waiting for a pooled connection", "connect": "while connecting",
           "send": "while sending the request", "headers": "while waiting for the answer",
           "body": "while reading the body", "aborted": "(the job ended the request)"}
-
-
-def _text(value: bytes | None) -> str | None:
-    return value.decode("latin-1") if value is not None else None
-
-
-def _textual(content_type: bytes | None) -> bool:
-    """A content type whose body a person could read (a page, a document, text)."""
-    if content_type is None:
-        return False
-    kind = content_type.lower()
-    return kind.startswith(b"text/") or b"json" in kind or b"xml" in kind and not kind.startswith(b"image/")
 
 
 def _phase(exc: BaseException, stamps: list[float]) -> str:
@@ -230,7 +219,7 @@ class Attempt:
             # What the body is will be told from its first bytes (a sign-in page where a poster was asked for);
             # one that says it is text is kept (as an error body is) for its words.
             self.sniffed = wanted
-            if _textual(wanted.get(b"content-type")):
+            if textual(wanted.get(b"content-type")):
                 self.capture = []
         self.job.open[self] = True
         return status >= 400 and request.method != "HEAD"
@@ -264,56 +253,10 @@ class Attempt:
         if not self.body_done and self.failed_in is None:
             extras["body_complete"] = False  # closed (or abandoned) before its end: not a failure
         if self.sniffed is not None and self.failed_in is None:
-            self._tell_body()
+            tell_body(self)
         elif self.capture is not None:
-            self._read_capture()
+            read_capture(self)
         self._emit(end)
-
-    def _tell_body(self) -> None:
-        """Note what a 2xx GET's body is when it is not what its route serves (a page where a poster was
-        asked for), or a page anywhere: ``body_kind``, ``content_type`` and its words (``body_text``)."""
-        wanted = self.sniffed or {}
-        first = self.first
-        if first and b"content-encoding" not in wanted and is_image_start(first):
-            return  # a poster, as nearly every answer here: its signature said so
-        content_type = _text(wanted.get(b"content-type"))
-        encoding = _text(wanted.get(b"content-encoding"))
-        kind = kind_of(self.first, self.body_bytes, complete=self.body_done, content_type=content_type,
-                       content_encoding=encoding)
-        if kind is None or (kind != "html" and "/Images/" not in str(self.attrs.get(A.URL_TEMPLATE, ""))):
-            return
-        extras = self.extras
-        extras["body_kind"] = kind
-        extras["content_type"] = content_type
-        raw = b"".join(self.capture)[: bodytext.CAPTURE_LIMIT] if self.capture else self.first or b""
-        if raw:
-            text, _ = bodytext.readable(raw, content_type, complete=self.body_done and self.body_bytes <= len(raw),
-                                        content_encoding=encoding)
-            extras["body_text"] = redact_text(text[:_BODY_TEXT_CHARS], self.job.secrets.values())
-
-    def _read_capture(self) -> None:
-        raw = b"".join(self.capture or ())[: bodytext.CAPTURE_LIMIT]
-        response = self.response
-        headers = response.headers if response is not None else httpx.Headers()
-        status = response.status_code if response is not None else 0
-        if status >= 400:
-            text, truncated = bodytext.readable(
-                raw, headers.get("content-type"), complete=self.body_done and self.body_bytes <= len(raw),
-                content_encoding=headers.get("content-encoding"))
-            self.extras["error_body"] = redact_text(text, self.job.secrets.values())
-            self.extras["error_body_bytes"] = self.body_bytes
-            if truncated:
-                self.extras["error_body_truncated"] = True
-        else:
-            self._learn_access_token(bodytext.decode(raw, headers.get("content-encoding")))
-
-    def _learn_access_token(self, raw: bytes) -> None:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return
-        if isinstance(data, dict) and isinstance(data.get("AccessToken"), str):
-            self.job.secrets.learn(data["AccessToken"])
 
     def _emit(self, end: float) -> None:
         reused, connect, tls, ttfb = connection_figures(self.timings.stamps)

@@ -127,3 +127,13 @@ def answer_view(status: int, headers: Iterable[tuple[Any, Any]], http_version: b
     ``httpx.Response`` without a body."""
     return httpx.Response(status, headers=list(headers), stream=_NO_BODY,
                           extensions={"http_version": http_version} if http_version else {})
+
+
+def aiohttp_request(method: str, url: Any, headers: Any) -> RequestView:
+    """What ``exchange.Attempt`` reads of an aiohttp request (its yarl URL: no second parse of it)."""
+    return from_yarl(method, url, headers.items())
+
+
+def aiohttp_answer(status: int, raw_headers: Any, version: Any) -> httpx.Response:
+    """An aiohttp answer's head as ``exchange.Attempt`` reads it (``version``: aiohttp's ``HttpVersion``)."""
+    return answer_view(status, raw_headers, b"HTTP/%d.%d" % (version.major, version.minor) if version else None)
