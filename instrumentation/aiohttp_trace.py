@@ -255,7 +255,7 @@ def _chunk(session: aiohttp.ClientSession, ctx: _Exchange, params: Any) -> None:
     if attempt.capture is not None:
         attempt.capture.append(chunk)
     if attempt.first is None:
-        # aiohttp hands over the body decoded: its start tells what it is (``exchange.Attempt._tell_body``).
+        # aiohttp hands over the body decoded: its start tells what it is (``answer_words.tell_body``).
         attempt.first = chunk[:SNIFF_BYTES]
     if not attempt.body_bytes:  # not settled yet: the bytes read() gave (decoded) stand in
         attempt.body_bytes = len(chunk)
