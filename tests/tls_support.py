@@ -59,10 +59,12 @@ class Certificates:
                      "-out", f"{name}.crt", "-days", str(days), "-extfile", f"{name}.ext", cwd=folder)
             return Leaf(folder / f"{name}.crt", folder / f"{name}.key")
 
-        made = cls(folder / "ca.crt", leaf("valid", "127.0.0.1", "IP:127.0.0.1", 3650),
-                   leaf("expired", "127.0.0.1", "IP:127.0.0.1", 0),
+        expired = leaf("expired", "127.0.0.1", "IP:127.0.0.1", 0)
+        made_at = time.monotonic()
+        made = cls(folder / "ca.crt", leaf("valid", "127.0.0.1", "IP:127.0.0.1", 3650), expired,
                    leaf("other", "jellyfin.local", "DNS:jellyfin.local", 3650))
-        time.sleep(1.1)  # "-days 0" ends its validity the second it starts: now it is over
+        # "-days 0" ends its validity the second it starts: wait until that second is over.
+        time.sleep(max(0.0, 1.1 - (time.monotonic() - made_at)))
         return made
 
 
@@ -108,7 +110,7 @@ def https_server(leaf: Leaf) -> Iterator[str]:
     context.load_cert_chain(leaf.cert, leaf.key)
     server = _TLSServer(("127.0.0.1", 0), _Posters)
     server.context = context
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # a quick shutdown
     thread.start()
     try:
         yield f"https://127.0.0.1:{server.server_address[1]}"

@@ -281,7 +281,7 @@ class _DecoySite:
 
         self.site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
         self.url = f"http://127.0.0.1:{self.site.server_port}/"
-        self.thread = threading.Thread(target=self.site.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.site.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
