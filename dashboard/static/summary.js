@@ -146,6 +146,8 @@ function renderTimeline(requests, total) {
       `item ${r.item_id || "–"} · attempt ${r.attempt || 1}`,
       r.connection_reused === false ? "new connection" : r.connection_reused ? "reused connection" : "connection reuse unknown",
       r.error_body ? `body: ${r.error_body.slice(0, 300)}` : "",
+      // No answer: the client's own words (a certificate refused, a name not resolved).
+      r.error_message ? `error: ${r.error_message.slice(0, 300)}` : "",
       // A success whose body was no poster (a sign-in page, a document, nothing): what it held.
       r.body_kind ? `answer: ${oddBody(r)}${r.body_text ? ` \u201c${r.body_text.slice(0, 200)}\u201d` : ""}` : ""]
       .filter(Boolean).join("\n");

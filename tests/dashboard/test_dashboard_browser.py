@@ -181,6 +181,10 @@ def _crashed(document: dict) -> dict:
     document.update(complete=False, job_error=summary["job_error"], format_version=2)
     # Its first poster came back as a sign-in page with 200: the timeline says what the answer held.
     document["requests"][0].update(body_kind="html", content_type="text/html", body_text="Sign in to continue")
+    # Its second got no connection: the row's tooltip gives the client's words.
+    document["requests"][1].update(status_code=None, error_type="ConnectError", error_phase="connect",
+                                   error_message="ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
+                                                 "verify failed: certificate has expired (_ssl.c:1006)")
     summary["findings"] = [{"id": "job_crashed", "cause": "The job stopped with ValueError.", "confidence": "high",
                             "action": "Fix the error.", "evidence": {"attempts": 0, "items": 0}}]
     return document
@@ -215,6 +219,8 @@ def test_old_and_crashed_job_files_render_in_a_real_browser(page: Browser, tmp_p
         assert page.count("[data-testid=body-tag]") == 1 and page.text("[data-testid=body-tag]") == "HTML page"
         assert "answer: HTML page \u201cSign in to continue\u201d" in page.evaluate(
             "document.querySelector('[data-testid=body-tag]').closest('[data-testid=timeline-row]').title")
+        assert page.evaluate("[...document.querySelectorAll('[data-testid=timeline-row]')].filter((row) => "
+                             "row.title.includes('error: ConnectError: [SSL: CERTIFICATE_VERIFY_FAILED]')).length") == 1
         # The timeline's bars are placed through the CSSOM, which the CSP allows.
         assert page.evaluate("document.querySelector('[data-testid=timeline-row] .tl-bar').style.left") != ""
         assert page.js_errors() == []
