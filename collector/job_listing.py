@@ -228,8 +228,9 @@ def newest_path(directory: Path, job_id: str) -> Path | None:
 
 def job_files_bytes(directory: Path) -> int:
     """What the job files in the folder take: the quota's count, made in the worker's process every few
-    seconds, so in one pass of the folder that keeps nothing (30,000 files: about 0.1 s). A name like a job
-    file's with no date in it (month 13) is counted, though no listing shows it."""
+    seconds, so in one pass of the folder that keeps nothing (30,000 files: about 0.1 s). The files counted
+    are the ones a listing shows: a name like a job file's with no date in it (month 13) is no file we wrote,
+    and a quota that counted it could never delete it."""
     total = 0
     try:
         entries = os.scandir(directory)
@@ -237,7 +238,7 @@ def job_files_bytes(directory: Path) -> int:
         return 0
     with entries:
         for entry in entries:
-            if FILE_RE.match(entry.name) and entry.is_file(follow_symlinks=False):
+            if _is_job_file_name(entry.name) and entry.is_file(follow_symlinks=False):
                 try:
                     total += entry.stat(follow_symlinks=False).st_size
                 except OSError:

@@ -116,7 +116,7 @@ def test_the_sequence_and_the_list_agree_and_leave_out_what_is_no_job_file(tmp_p
     listed = jobfile.list_job_files(tmp_path)
     assert [info.to_dict() for info in jobfile.job_files(tmp_path)] == [info.to_dict() for info in listed]
     assert [info.job_id for info in listed] == ["job-2", "job-1", "job-0"]
-    assert jobfile.job_files_bytes(tmp_path) == 6 + 2  # the month-13 name is counted, though never listed
+    assert jobfile.job_files_bytes(tmp_path) == 6  # the month-13 name is no file of ours: not counted either
     assert len(jobfile.job_files(tmp_path / "missing")) == 0 and jobfile.list_job_files(tmp_path / "missing") == []
 
 
