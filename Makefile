@@ -48,10 +48,12 @@ dashboard: $(STAMP)
 # Three worker processes on these two-core machines: many tests wait on a server, a
 # browser or a subprocess, and a third worker fills those waits (measured: -n 2 118 s,
 # -n 3 94 s, -n 4 100 s for make test). Each worker is a process of its own, so the
-# process-wide instrumentation is never shared between them.
+# process-wide instrumentation is never shared between them. --dist worksteal lets a worker
+# that ran out of tests take some of another's queue, so no worker ends alone on a long tail
+# (measured with 1,930 tests: 100.8 and 105.8 s against 108 to 111 s by the default "load").
 test: $(DEVSTAMP)
 	$(PY) tools/typecheck.py
-	$(PY) -m pytest -n 3 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 3 --dist worksteal $(PYTEST_ARGS)
 
 typecheck: $(DEVSTAMP)
 	$(PY) tools/typecheck.py
