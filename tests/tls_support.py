@@ -3,6 +3,7 @@
 Usage (``from tls_support import Certificates, https_server``)::
 
     certs = Certificates.make(tmp_path)          # a private CA and three leaf certificates it signed
+    certs = Certificates.shared(folder)          # the same, made once in ``folder`` for every process
     with https_server(certs.valid) as url:       # https://127.0.0.1:PORT, a poster per /Items/{id}/Images/Primary
         ...
 
@@ -14,6 +15,7 @@ a client is given to trust them; without it the client trusts none of them.
 
 from __future__ import annotations
 
+import fcntl
 import ssl
 import subprocess
 import threading
@@ -44,6 +46,19 @@ class Certificates:
     valid: Leaf
     expired: Leaf
     other_name: Leaf
+
+    @classmethod
+    def shared(cls, folder: Path) -> Certificates:
+        """The certificates in ``folder``, made there by the first caller (a file lock: xdist workers)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = folder / "done"
+            if not done.exists():
+                cls.make(folder)
+                done.write_text("made\n")
+        return cls(folder / "ca.crt", Leaf(folder / "valid.crt", folder / "valid.key"),
+                   Leaf(folder / "expired.crt", folder / "expired.key"), Leaf(folder / "other.crt", folder / "other.key"))
 
     @classmethod
     def make(cls, folder: Path) -> Certificates:

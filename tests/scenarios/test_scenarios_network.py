@@ -81,9 +81,12 @@ CLIENTS: dict[str, Callable[[str, str, Path | None], int]] = {
     "httpx": _with_httpx, "aiohttp": _with_aiohttp, "requests": _with_requests}
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
-    return Certificates.make(tmp_path_factory.mktemp("certs"))
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Certificates:
+    """Made once for the whole run: the first xdist worker to take the lock makes them, the others wait
+    and read them (about 1.5 s each, most of it waiting for the expired one to expire)."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    return Certificates.shared(shared / "certs")
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
